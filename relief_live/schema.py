@@ -1,0 +1,233 @@
+"""Canonical columns, header aliases, value vocabularies and units of the four data kinds, as data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+# Value types of a column. Money is stored as integer fen (1 yuan = 100 fen), never as a float;
+# times as integer epoch milliseconds (UTC); dates as ISO text "YYYY-MM-DD".
+TEXT: Final = "text"
+COUNT: Final = "count"  # whole number >= 0 (viewers, orders, households)
+QTY: Final = "qty"  # number >= 0, may have decimals (2.5 公斤)
+MONEY: Final = "money"  # yuan in the file, integer fen in the store
+TIME: Final = "time"  # instant; naive times are in the configured zone (Asia/Shanghai)
+DATE: Final = "date"  # calendar date
+DURATION: Final = "duration"  # seconds
+HOST_KIND: Final = "host_kind"  # broadcast | cadre
+PLATFORM: Final = "platform"  # douyin | kuaishou | ...
+UNIT: Final = "unit"  # a unit of quantity, normalised (公斤 -> kg)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One canonical column of a kind: its name, value type, whether it is required, and its aliases."""
+
+    name: str
+    type: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    help: str = ""
+
+
+def _f(name: str, type_: str, aliases: str = "", required: bool = False, help: str = "") -> Field:
+    return Field(name, type_, required, tuple(a for a in aliases.split("|") if a), help)
+
+
+SESSIONS: Final[tuple[Field, ...]] = (
+    _f("session_id", TEXT, "直播ID|直播id|场次ID|场次编号|场次id|live_id|直播间ID|session", True),
+    _f("title", TEXT, "直播标题|标题|场次名称|直播名称|name"),
+    _f("host_kind", HOST_KIND, "直播类型|主播类型|类型|host_type|kind", True,
+       "may be supplied at upload instead (--host-kind)"),
+    _f("host_name", TEXT, "主播|主播昵称|带货人|主播名称|host"),
+    _f("host_role", TEXT, "职务|身份|role"),
+    _f("platform", PLATFORM, "平台|直播平台"),
+    _f("county", TEXT, "县区|县|帮扶县|区县"),
+    _f("started_at", TIME, "开播时间|开始时间|直播开始时间|start|start_time|started", True),
+    _f("ended_at", TIME, "下播时间|结束时间|直播结束时间|end|end_time|ended"),
+    _f("duration", DURATION, "直播时长|时长|duration_s",
+       help="used for ended_at when that is missing: started_at + duration"),
+    _f("peak_viewers", COUNT, "最高在线人数|最高在线|峰值在线人数|peak_online|pcu"),
+    _f("avg_viewers", COUNT, "平均在线人数|平均在线|avg_online|acu"),
+    _f("viewers", COUNT, "直播间观看人数|观看人数|累计观看人数|uv"),
+    _f("views", COUNT, "观看人次|累计观看人次|pv"),
+    _f("orders", COUNT, "成交订单数|订单数|成交单数"),
+    _f("buyers", COUNT, "成交人数|购买人数|下单人数"),
+    _f("gmv", MONEY, "直播间成交金额|成交金额|销售额|成交额|gmv_yuan"),
+)
+
+TICKS: Final[tuple[Field, ...]] = (
+    _f("session_id", TEXT, "直播ID|直播id|场次ID|场次编号|场次id|live_id|session", True,
+       "may be supplied at upload instead (--session-id)"),
+    _f("ts", TIME, "时间|时间点|分钟|time|timestamp|minute", True,
+       "a time of day alone (19:01) lies on the session's start date, rolling over midnight"),
+    _f("viewers_online", COUNT, "实时在线人数|在线人数|当前在线人数|online"),
+    _f("viewers_cum", COUNT, "累计观看人数|观看人数累计"),
+    _f("views_cum", COUNT, "累计观看人次"),
+    _f("entries", COUNT, "进入直播间人数|进场人数"),
+    _f("orders", COUNT, "成交订单数|订单数"),
+    _f("orders_cum", COUNT, "累计成交订单数|累计订单数"),
+    _f("gmv", MONEY, "成交金额|销售额"),
+    _f("gmv_cum", MONEY, "累计成交金额|累计销售额"),
+    _f("likes", COUNT, "点赞数|点赞|新增点赞数"),
+    _f("comments", COUNT, "评论数|评论|新增评论数"),
+    _f("new_followers", COUNT, "新增粉丝数|新增关注|新增粉丝|涨粉"),
+)
+
+SALES: Final[tuple[Field, ...]] = (
+    _f("session_id", TEXT, "直播ID|直播id|场次ID|场次编号|场次id|live_id|session", True,
+       "may be supplied at upload instead (--session-id)"),
+    _f("order_id", TEXT, "订单编号|订单号|订单id|子订单编号|order"),
+    _f("ts", TIME, "下单时间|支付时间|成交时间|time|order_time"),
+    _f("product", TEXT, "商品名称|商品|产品|商品标题|品名", True),
+    _f("village", TEXT, "村|村名|行政村|帮扶村"),
+    _f("county", TEXT, "县区|县|帮扶县|区县"),
+    _f("quantity", QTY, "商品数量|成交件数|数量|销量|qty", True),
+    _f("unit", UNIT, "单位|计量单位"),
+    _f("amount", MONEY, "订单金额|实付金额|成交金额|金额|支付金额", True),
+    _f("refund", MONEY, "退款金额|退款"),
+)
+
+STOCK: Final[tuple[Field, ...]] = (
+    _f("county", TEXT, "县区|县|帮扶县|区县"),
+    _f("village", TEXT, "村|村名|行政村|帮扶村", True),
+    _f("product", TEXT, "产品|品名|商品名称|商品|农产品", True),
+    _f("unsold_qty", QTY, "滞销数量|滞销量|库存数量|滞销库存|unsold", True),
+    _f("unit", UNIT, "单位|计量单位", True),
+    _f("unit_weight", TEXT, "单件重量|规格|每件重量|件重",
+       help="a count unit's weight, e.g. 10斤 for a 箱; also written in the unit as 箱(10斤) or 1箱=10斤"),
+    _f("as_of", DATE, "统计日期|截至日期|登记日期|日期|date", True),
+    _f("unit_price", MONEY, "单价|价格|price"),
+    _f("unsold_value", MONEY, "滞销金额|货值|滞销货值|value"),
+    _f("households", COUNT, "带贫户数|带动贫困户数|帮扶户数|贫困户数"),
+)
+
+KINDS: Final[dict[str, tuple[Field, ...]]] = {
+    "sessions": SESSIONS,
+    "ticks": TICKS,
+    "sales": SALES,
+    "stock": STOCK,
+}
+
+# Store keys (SPEC §4). Sales with an order id are keyed by (order_id, product, occ); without one
+# by (session_id, product, village, ts, occ); occ is the row's occurrence among identical keys in
+# its file, so identical lines of a growing export stay distinct and a longer re-upload adds only
+# the new ones. An order with two product lines keeps both.
+KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "sessions": ("session_id",),
+    "ticks": ("session_id", "ts"),
+    "sales": ("order_id", "session_id", "product", "village", "ts", "occ"),
+    "stock": ("village", "product", "as_of"),
+}
+
+# Columns a kind needs besides its required ones before a file is recognised as that kind:
+# at least one of these (ticks need a measure; sales a quantity or an amount).
+TICK_MEASURES: Final[tuple[str, ...]] = tuple(f.name for f in TICKS[2:])
+
+HOST_KINDS: Final[dict[str, str]] = {
+    "broadcast": "broadcast", "电视直播": "broadcast", "媒体直播": "broadcast", "卫视": "broadcast",
+    "电视": "broadcast", "达人直播": "broadcast", "网红": "broadcast", "网红直播": "broadcast",
+    "达人": "broadcast", "媒体": "broadcast", "tv": "broadcast", "influencer": "broadcast",
+    "cadre": "cadre", "干部直播": "cadre", "干部带货": "cadre", "书记直播": "cadre",
+    "县长直播": "cadre", "干部": "cadre", "书记": "cadre", "县长": "cadre", "区长直播": "cadre",
+    "官员直播": "cadre", "official": "cadre",
+}
+
+PLATFORMS: Final[dict[str, str]] = {
+    "douyin": "douyin", "抖音": "douyin", "kuaishou": "kuaishou", "快手": "kuaishou",
+    "pinduoduo": "pinduoduo", "拼多多": "pinduoduo", "pdd": "pinduoduo",
+    "taobao": "taobao", "淘宝直播": "taobao", "淘宝": "taobao", "点淘": "taobao",
+    "wechat_channels": "wechat_channels", "视频号": "wechat_channels", "微信视频号": "wechat_channels",
+    "tv": "tv", "电视": "tv", "卫视": "tv", "电视台": "tv",
+}
+
+# Mass units in kilograms; a quantity in one converts to any other.
+MASS_UNITS_KG: Final[dict[str, float]] = {"kg": 1.0, "斤": 0.5, "两": 0.05, "g": 0.001, "t": 1000.0}
+# Spellings of units, normalised to one name each.
+UNIT_NAMES: Final[dict[str, str]] = {
+    "kg": "kg", "公斤": "kg", "千克": "kg", "斤": "斤", "市斤": "斤", "两": "两",
+    "g": "g", "克": "g", "t": "t", "吨": "t",
+    "件": "件", "箱": "箱", "盒": "盒", "袋": "袋", "瓶": "瓶", "只": "只", "头": "头",
+    "个": "个", "份": "份", "罐": "罐", "包": "包", "提": "提", "桶": "桶", "斤装": "斤",
+}
+COUNT_UNITS: Final[frozenset[str]] = frozenset(u for u in UNIT_NAMES.values() if u not in MASS_UNITS_KG)
+
+# Scale factors written in a header's unit suffix: 金额(万元) is in units of 10^4 yuan.
+HEADER_SCALES: Final[dict[str, int]] = {"万元": 4, "万": 4, "元": 0, "分": -2, "亿元": 8}
+
+# Number suffixes written in a value: 1.2万, 3亿, 1.2w, 12.3%.
+NUMBER_SUFFIXES: Final[dict[str, int]] = {"万": 4, "w": 4, "W": 4, "亿": 8, "%": -2, "k": 3, "K": 3}
+
+
+_BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "(", "】": ")", "[": "(", "]": ")"})
+_SUFFIX = re.compile(r"\(([^()]*)\)\s*$")
+
+
+def normalise_header(header: str) -> tuple[str, int]:
+    """A header as matched against aliases (case, spaces, brackets, unit suffix ignored), and its scale.
+
+    The scale is the power of ten that the header's unit suffix multiplies values by:
+    "成交金额(万元)" -> ("成交金额", 4); "GMV (元)" -> ("gmv", 0).
+    """
+    text = header.translate(_BRACKETS).strip().lstrip("\ufeff")
+    scale = 0
+    match = _SUFFIX.search(text)
+    if match:
+        scale = HEADER_SCALES.get(match.group(1).strip(), 0)
+        text = text[: match.start()]
+    return re.sub(r"\s+", "", text).lower(), scale
+
+
+def alias_table(kind: str) -> dict[str, str]:
+    """Normalised header -> canonical column, for one kind (canonical names match themselves)."""
+    table: dict[str, str] = {}
+    for field in KINDS[kind]:
+        for name in (field.name, *field.aliases):
+            table[normalise_header(name)[0]] = field.name
+    return table
+
+
+def field(kind: str, name: str) -> Field:
+    """The field `name` of `kind`."""
+    for f in KINDS[kind]:
+        if f.name == name:
+            return f
+    raise KeyError(f"{kind} has no column {name}")
+
+
+# How each value type is held in a polars frame read from the store.
+_DTYPES: Final = {
+    TEXT: pl.String, HOST_KIND: pl.String, PLATFORM: pl.String, UNIT: pl.String,
+    COUNT: pl.Int64, QTY: pl.Float64, MONEY: pl.Int64, DURATION: pl.Int64,
+    TIME: pl.Datetime("ms", "UTC"), DATE: pl.Date,
+}
+
+# Columns a kind keeps in the store beyond its fields, and fields it does not keep as such.
+EXTRA_COLUMNS: Final[dict[str, dict[str, pl.DataType]]] = {
+    "sessions": {},
+    "ticks": {},
+    "sales": {"occ": pl.Int64()},
+    "stock": {"unit_kg": pl.Float64()},  # kilograms in one `unit` when that is a count unit with a known weight
+}
+DROPPED: Final[dict[str, tuple[str, ...]]] = {
+    "sessions": ("duration",),  # folded into ended_at
+    "ticks": (),
+    "sales": (),
+    "stock": ("unit_weight",),  # folded into unit_kg
+}
+
+
+def frame_schema(kind: str) -> dict[str, pl.DataType]:
+    """Columns and dtypes of `kind` as read from the store: batch, line, its fields, its extras.
+
+    Money is Int64 fen, times Datetime(ms, UTC), dates Date, quantities Float64.
+    """
+    schema: dict[str, pl.DataType] = {"batch": pl.Int64(), "line": pl.Int64()}
+    for f in KINDS[kind]:
+        if f.name not in DROPPED[kind]:
+            schema[f.name] = _DTYPES[f.type]
+    schema.update(EXTRA_COLUMNS[kind])
+    return schema
