@@ -1,0 +1,167 @@
+"""Command line: python -m relief_live ingest | batches | retract | report | demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from relief_live import ingest, schema
+from relief_live.read import Rejected
+from relief_live.store import Store, default_url
+
+LARGE_FILE: int = 5_000_000  # bytes: above this a progress bar is shown on a terminal
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    store = Store(args.db)
+    store.create()
+    return int(args.run(store, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m relief_live", description=__doc__)
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", default=None, metavar="URL",
+                    help=f"SQLAlchemy URL of the store (default: $RELIEF_LIVE_DB or {default_url()})")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("ingest", parents=[db], help="ingest CSV/XLSX exports")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--kind", choices=list(schema.KINDS), help="the kind of the files (default: from headers)")
+    p.add_argument("--session-id", help="session of ticks or sales files that lack a session column")
+    p.add_argument("--host-kind", help="host kind of sessions files that lack one: broadcast or cadre")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=_ingest)
+
+    p = sub.add_parser("batches", parents=[db], help="the ingest history, oldest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_batches)
+
+    p = sub.add_parser("retract", parents=[db], help="undo a batch")
+    p.add_argument("batch", type=int)
+    p.set_defaults(run=_retract)
+
+    p = sub.add_parser("report", parents=[db], help="sessions, host kinds and villages (SPEC §5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_report)
+
+    p = sub.add_parser("demo", parents=[db], help="load the seeded demo programme")
+    p.add_argument("--scale", type=int, default=1)
+    p.set_defaults(run=_demo)
+    return parser
+
+
+def _progress_bar(path: Path):  # type: ignore[no-untyped-def]
+    """A progress callback drawing a bar on stderr for a large file on a terminal, else None."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if size < LARGE_FILE or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=path.name, unit="%", file=sys.stderr, leave=False)
+
+    def update(stage: str, fraction: float) -> None:
+        bar.set_postfix_str(stage)
+        bar.update(int(fraction * 100) - bar.n)
+        if fraction >= 1:
+            bar.close()
+
+    return update
+
+
+def _ingest(store: Store, args: argparse.Namespace) -> int:
+    results, failed = [], False
+    for name in args.files:
+        path = Path(name)
+        try:
+            result = ingest.ingest_file(store, path, kind=args.kind, session_id=args.session_id,
+                                        host_kind=args.host_kind, progress=_progress_bar(path))
+        except Rejected as rejected:
+            failed = True
+            print(f"rejected: {name}", file=sys.stderr)
+            for problem in rejected.problems:
+                print(f"  {problem}", file=sys.stderr)
+            continue
+        results.append(result)
+        if not args.json:
+            print(f"{result.status}: {result.path} ({result.kind}, {result.rows} rows, batch {result.batch})")
+    if args.json:
+        print(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(_tz()).isoformat() if value is not None else None
+
+
+def _tz():  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from relief_live.read import DEFAULT_TZ
+
+    return ZoneInfo(DEFAULT_TZ)
+
+
+def _batches(store: Store, args: argparse.Namespace) -> int:
+    frame = store.batches()
+    rows = [
+        {"batch": r["batch"], "path": r["path"], "kind": r["kind"], "sha256": r["sha256"], "rows": r["rows"],
+         "at": _iso(r["at"]), "by": r["by"], "retracted": r["retracted"]}
+        for r in frame.iter_rows(named=True)
+    ]
+    if args.json:
+        print(json.dumps({"batches": rows}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no batches yet")
+    for r in rows:
+        mark = "  (retracted)" if r["retracted"] else ""
+        print(f"{r['batch']:>5}  {r['at'][:19]}  {r['kind']:<8} {r['rows']:>9} rows  {r['by']:<10} {r['path']}{mark}")
+    return 0
+
+
+def _retract(store: Store, args: argparse.Namespace) -> int:
+    try:
+        path = store.retract(args.batch)
+    except (KeyError, ValueError) as error:
+        print(f"cannot retract: {error.args[0]}", file=sys.stderr)
+        return 1
+    print(f"retracted batch {args.batch} ({path})")
+    return 0
+
+
+def _report(store: Store, args: argparse.Namespace) -> int:
+    from relief_live import metrics
+
+    report = metrics.build_report(store.read("sessions"), store.read("ticks"), store.read("sales"),
+                                  store.read("stock"), now=datetime.now(UTC))
+    if args.json:
+        print(json.dumps(metrics.report_json(report), ensure_ascii=False))
+    else:
+        print(metrics.format_report(report))
+    return 0
+
+
+def _demo(store: Store, args: argparse.Namespace) -> int:
+    from relief_live import demo
+
+    results = demo.load_demo(store, scale=args.scale)
+    rows = sum(r.rows for r in results)
+    print(f"demo programme loaded: {len(results)} files, {rows} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

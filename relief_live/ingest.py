@@ -1,0 +1,126 @@
+"""Files into the store: read, validate, write as one batch; the one path the CLI, upload and watch share."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from relief_live import read, schema, validate
+from relief_live.read import Problem, Rejected
+from relief_live.store import Store
+
+Progress = Callable[[str, float], None]  # (stage, fraction done)
+
+
+@dataclass
+class Inspection:
+    """What a file would give, without touching the store: kind, header mapping, rows or problems."""
+
+    name: str
+    kind: str | None = None
+    mapping: list[tuple[str, str | None]] = field(default_factory=list)
+    frame: pl.DataFrame | None = None
+    problems: list[Problem] = field(default_factory=list)
+    needs: set[str] = field(default_factory=set)  # fields to ask for: session_id, host_kind
+
+    @property
+    def unknown(self) -> list[str]:
+        return [h for h, c in self.mapping if c is None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.frame is not None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One ingested file, as `ingest --json` prints it."""
+
+    path: str
+    kind: str
+    rows: int
+    batch: int
+    status: str  # ingested | unchanged
+
+    def as_json(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "rows": self.rows, "batch": self.batch, "status": self.status}
+
+
+def who() -> str:
+    """The name recorded on a batch: RELIEF_LIVE_USER, else the login name."""
+    try:
+        return os.environ.get("RELIEF_LIVE_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
+          host_kind: str | None = None, store: Store | None = None, tz: str = read.DEFAULT_TZ,
+          ) -> tuple[read.Mapping, pl.DataFrame]:
+    """A file's bytes as typed rows of its kind (ready for the store), or Rejected with every problem."""
+    table = read.read_table(name, data)
+    mapping = read.detect(table, kind)
+    supplied = {"session_id": session_id, "host_kind": host_kind}
+    if supplied["host_kind"]:
+        value, bad = read.parse_vocab(pl.lit(supplied["host_kind"]), schema.HOST_KINDS)
+        if pl.select(bad).item():
+            raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
+        supplied["host_kind"] = pl.select(value).item()
+    starts = None
+    if store is not None and mapping.kind in ("ticks", "sales"):
+        sessions = store.read("sessions")
+        starts = sessions.select("session_id", pl.col("started_at").dt.epoch("ms"))
+    frame = validate.typed_frame(table, mapping, supplied=supplied, session_starts=starts, tz=tz)
+    return mapping, frame
+
+
+def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
+                  host_kind: str | None = None, store: Store | None = None) -> Inspection:
+    """Kind, header mapping and typed preview or problems of a file, writing nothing."""
+    result = Inspection(name)
+    try:
+        table = read.read_table(name, data)
+        mapping = read.detect(table, kind)
+        result.kind, result.mapping = mapping.kind, mapping.sources
+        for wanted, given in (("session_id", session_id), ("host_kind", host_kind)):
+            fields = {f.name for f in schema.KINDS[mapping.kind]}
+            if wanted in fields and wanted not in mapping.columns and not given:
+                result.needs.add(wanted)
+        _, result.frame = parse(name, data, kind=mapping.kind, session_id=session_id,
+                                host_kind=host_kind, store=store)
+    except Rejected as rejected:
+        result.problems = rejected.problems
+    return result
+
+
+def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
+                 host_kind: str | None = None, by: str | None = None, progress: Progress | None = None,
+                 ) -> FileResult:
+    """Ingest one file's bytes as a batch; the same bytes again are `unchanged`. Raises Rejected."""
+    report = progress or (lambda _stage, _fraction: None)
+    report("reading", 0.0)
+    mapping, frame = parse(name, data, kind=kind, session_id=session_id, host_kind=host_kind, store=store)
+    report("writing", 0.5)
+    sha = hashlib.sha256(data).hexdigest()
+    written = store.write(mapping.kind, frame, path=name, sha256=sha, by=by or who())
+    report("done", 1.0)
+    return FileResult(name, mapping.kind, frame.height, written.batch, written.status)
+
+
+def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, session_id: str | None = None,
+                host_kind: str | None = None, by: str | None = None, progress: Progress | None = None,
+                ) -> FileResult:
+    """Ingest one file from disk (see ingest_bytes); problems name the file as given."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise Rejected([Problem(str(path), None, None, f"cannot be read: {error.strerror or error}")]) from None
+    return ingest_bytes(store, str(path), data, kind=kind, session_id=session_id, host_kind=host_kind,
+                        by=by, progress=progress)

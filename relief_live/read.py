@@ -1,0 +1,509 @@
+"""Bytes to a typed frame: encoding, table shape, headers and kind, numbers, times, durations, units."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from relief_live import schema
+from relief_live.schema import KINDS
+
+DEFAULT_TZ: Final = "Asia/Shanghai"
+MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this many
+
+XLSX_MAGIC: Final = b"PK\x03\x04"
+OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0"  # legacy .xls
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a file, where a person can find it: file, spreadsheet line, column, value."""
+
+    file: str
+    line: int | None
+    column: str | None
+    message: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f" line {self.line}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        value = f'"{_clip(self.value)}" ' if self.value is not None else ""
+        return f"{where}: {value}{self.message}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Rejected(Exception):
+    """A file that is not accepted, with every problem found in it."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class RawTable:
+    """A file as text cells: its headers, its rows, and each row's line as a spreadsheet shows it."""
+
+    name: str
+    headers: list[str]
+    frame: pl.DataFrame  # one String column per header, named c0, c1, ...
+    lines: pl.Series  # Int64, spreadsheet line of each row (header = line 1)
+    excel: bool = False
+
+
+@dataclass
+class Mapping:
+    """How a file's headers map to a kind's canonical columns."""
+
+    kind: str
+    columns: dict[str, int]  # canonical -> position in the file
+    scales: dict[str, int]  # canonical -> power of ten from the header's unit suffix
+    sources: list[tuple[str, str | None]] = field(default_factory=list)  # (file header, canonical or None)
+
+    @property
+    def unknown(self) -> list[str]:
+        return [h for h, c in self.sources if c is None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bytes -> text -> cells
+
+
+def decode(name: str, data: bytes) -> str:
+    """Text of a CSV file: strict UTF-8 (BOM dropped), else strict GB18030, else a rejection."""
+    if not data.strip():
+        raise Rejected([Problem(name, None, None, "the file is empty")])
+    if b"\x00" in data[:65536]:
+        raise Rejected([Problem(name, None, None, "this is a binary file, not a CSV or XLSX export")])
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            at = utf8_error.start
+            line = data.count(b"\n", 0, at) + 1
+            column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+            raise Rejected([Problem(
+                name, line, None,
+                f"bytes at character {column} are neither UTF-8 nor GBK/GB18030; "
+                "save the file as UTF-8 or GBK and upload it again",
+                value=data[at:at + 4].hex(" "),
+            )]) from None
+
+
+def read_table(name: str, data: bytes) -> RawTable:
+    """The cells of a CSV or XLSX file, all as text, with each row's spreadsheet line."""
+    if data.startswith(XLSX_MAGIC):
+        return _read_xlsx(name, data)
+    if data.startswith(OLE_MAGIC):
+        raise Rejected([Problem(name, None, None, "old .xls workbooks are not read; save it as .xlsx or CSV")])
+    return _read_csv(name, decode(name, data))
+
+
+def _read_csv(name: str, text: str) -> RawTable:
+    header_end = _first_record_end(text)
+    headers = next(csv.reader(io.StringIO(text[:header_end])), [])
+    if not any(h.strip() for h in headers):
+        raise Rejected([Problem(name, 1, None, "the first line has no column headers")])
+    _check_ragged(name, text, len(headers))
+    try:
+        frame = pl.read_csv(
+            text.encode("utf-8"), has_header=True, infer_schema=False, new_columns=None,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
+        raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
+    frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
+    lines = _record_lines(text, header_end, frame.height)
+    # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest.
+    keep = ~pl.all_horizontal(pl.all().is_null()) if frame.width else pl.lit(True)
+    mask = frame.select(keep.alias("k")).to_series()
+    return RawTable(name, [h.strip() for h in headers], frame.filter(mask), lines.filter(mask))
+
+
+def _first_record_end(text: str) -> int:
+    """Offset just after the header record (quotes may hold newlines)."""
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "\n" and not quoted:
+            return i + 1
+    return len(text)
+
+
+_QUOTED: Final = r'"(?:[^"]|"")*"'
+
+
+def _line_frame(text: str) -> pl.DataFrame:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return pl.DataFrame({"text": lines}).with_columns(
+        pl.col("text").str.strip_suffix("\r"), line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    )
+
+
+def _check_ragged(name: str, text: str, width: int) -> None:
+    """Reject rows whose number of fields differs from the header's."""
+    if '"' in text and _has_multiline_field(text):
+        problems = []
+        reader = csv.reader(io.StringIO(text))
+        next(reader, None)
+        for record in reader:
+            if record and len(record) != width:
+                problems.append(_ragged(name, reader.line_num, len(record), width, ",".join(record)))
+        if problems:
+            raise Rejected(problems[:MAX_PROBLEMS])
+        return
+    lines = _line_frame(text).slice(1)
+    counts = lines.with_columns(
+        n=pl.col("text").str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
+    ).filter((pl.col("text").str.strip_chars() != "") & (pl.col("n") != width))
+    if counts.height:
+        raise Rejected([
+            _ragged(name, row["line"], row["n"], width, row["text"])
+            for row in counts.head(MAX_PROBLEMS).iter_rows(named=True)
+        ])
+
+
+def _ragged(name: str, line: int, got: int, width: int, text: str) -> Problem:
+    return Problem(name, line, None, f"has {got} fields where the header has {width}", value=text)
+
+
+def _has_multiline_field(text: str) -> bool:
+    """Whether some quoted field spans lines (an odd number of quotes on a line)."""
+    odd = _line_frame(text).select(
+        (pl.col("text").str.count_matches('"', literal=True) % 2 == 1).any()
+    ).item()
+    return bool(odd)
+
+
+def _record_lines(text: str, header_end: int, n: int) -> pl.Series:
+    """Spreadsheet line of each data record: physical lines, counting newlines inside quoted fields."""
+    if '"' in text and _has_multiline_field(text):
+        reader = csv.reader(io.StringIO(text[header_end:]))
+        header_lines = text.count("\n", 0, header_end)
+        starts, previous = [], 0
+        for _ in reader:
+            starts.append(header_lines + previous + 1)
+            previous = reader.line_num
+        return pl.Series("line", starts[:n], dtype=pl.Int64)
+    header_lines = text.count("\n", 0, header_end)
+    return pl.int_range(header_lines + 1, header_lines + 1 + n, dtype=pl.Int64, eager=True).alias("line")
+
+
+def _read_xlsx(name: str, data: bytes) -> RawTable:
+    try:
+        frame = pl.read_excel(io.BytesIO(data), infer_schema_length=0, drop_empty_rows=False,
+                              drop_empty_cols=False, raise_if_empty=False)
+    except Exception as error:  # fastexcel raises its own types for corrupt workbooks
+        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+    headers = [re.sub(r"_duplicated_\d+$", "", c) for c in frame.columns]
+    frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
+    frame = frame.with_columns(pl.all().cast(pl.String))
+    lines = pl.int_range(2, frame.height + 2, dtype=pl.Int64, eager=True).alias("line")
+    keep = frame.select(~pl.all_horizontal(pl.all().is_null()).alias("k")).to_series() if frame.width else None
+    if keep is not None:
+        frame, lines = frame.filter(keep), lines.filter(keep)
+    if not any(h.strip() for h in headers):
+        raise Rejected([Problem(name, 1, None, "the first row has no column headers")])
+    return RawTable(name, headers, frame, lines, excel=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers -> kind
+
+
+def detect(table: RawTable, kind: str | None = None) -> Mapping:
+    """The kind of a file from its headers (or `kind` when given), and its header mapping."""
+    if kind is not None and kind not in KINDS:
+        raise Rejected([Problem(table.name, None, None, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")])
+    candidates = [kind] if kind else list(KINDS)
+    scored = []
+    for k in candidates:
+        mapping = _map_headers(table.headers, k)
+        scored.append((_fit(mapping), mapping))
+    if kind is None:
+        scored.sort(key=lambda s: s[0], reverse=True)
+        best_score, best = scored[0]
+        if best_score <= 0:
+            raise Rejected([Problem(
+                table.name, 1, None,
+                "the headers fit no known kind of file (sessions, ticks, sales, stock); "
+                f"found: {', '.join(table.headers[:12])}",
+            )])
+        ties = [m.kind for s, m in scored if s == best_score]
+        if len(ties) > 1:
+            raise Rejected([Problem(
+                table.name, 1, None, f"the headers fit several kinds ({', '.join(ties)}); choose one with --kind",
+            )])
+        mapping = best
+    else:
+        mapping = scored[0][1]
+    _check_duplicates(table, mapping)
+    return mapping
+
+
+def _map_headers(headers: list[str], kind: str) -> Mapping:
+    aliases = schema.alias_table(kind)
+    columns: dict[str, int] = {}
+    scales: dict[str, int] = {}
+    sources: list[tuple[str, str | None]] = []
+    for i, header in enumerate(headers):
+        norm, scale = schema.normalise_header(header)
+        canonical = aliases.get(norm)
+        sources.append((header, canonical))
+        if canonical is not None and canonical not in columns:
+            columns[canonical] = i
+            scales[canonical] = scale
+    return Mapping(kind, columns, scales, sources)
+
+
+_SIGNATURE: Final[dict[str, tuple[str, ...]]] = {
+    # columns that make a file look like this kind, beyond sharing generic ones
+    "sessions": ("started_at", "host_kind", "peak_viewers", "duration", "ended_at", "title"),
+    "ticks": ("ts", "viewers_online", "viewers_cum", "orders_cum", "gmv_cum", "views_cum", "entries"),
+    "sales": ("product", "quantity", "amount", "order_id"),
+    "stock": ("unsold_qty", "as_of", "unsold_value", "households", "unit_price"),
+}
+
+
+def _fit(mapping: Mapping) -> float:
+    """How well a file's headers fit a kind: 0 when its signature is missing."""
+    cols = mapping.columns
+    signature = sum(1 for c in _SIGNATURE[mapping.kind] if c in cols)
+    if mapping.kind == "sessions" and "started_at" not in cols and "host_kind" not in cols:
+        return 0
+    if mapping.kind == "ticks" and not ("ts" in cols and any(c in cols for c in schema.TICK_MEASURES)):
+        return 0
+    if mapping.kind == "sales" and not ("product" in cols and ("quantity" in cols or "amount" in cols)):
+        return 0
+    if mapping.kind == "stock" and "unsold_qty" not in cols:
+        return 0
+    return signature * 2 + len(cols)
+
+
+def _check_duplicates(table: RawTable, mapping: Mapping) -> None:
+    seen: dict[str, str] = {}
+    problems = []
+    for i, (header, canonical) in enumerate(mapping.sources):
+        key = canonical or f"?{schema.normalise_header(header)[0]}"
+        if key in seen:
+            problems.append(Problem(
+                table.name, 1, header,
+                f"duplicate column: {header!r} (column {i + 1}) and {seen[key]!r} both give "
+                f"{canonical or 'the same header'}; keep one",
+            ))
+        else:
+            seen[key] = header
+    if problems:
+        raise Rejected(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Value parsers: each takes a String column and returns (value, bad) where bad marks cells that
+# are present but not understood. All are vectorised polars expressions.
+
+_NUMBER: Final = r"^([+-]?)(\d*)(?:\.(\d*))?(万|亿|w|W|%|k|K)?$"
+_RANGE: Final = r"\d\s*(?:万|w|W|亿|k|K|元)?\s*(?:~|～|—|–|至|到|-)\s*[¥￥]?\s*\d"
+_CLEAN: Final = r"[,，\s¥￥]|元$|RMB$|rmb$"
+
+
+def _number_parts(col: pl.Expr) -> pl.Expr:
+    cleaned = col.str.strip_chars().str.replace_all(_CLEAN, "")
+    return cleaned.str.extract_groups(_NUMBER)
+
+
+def parse_number(col: pl.Expr, *, scale: int = 0, kind: str = schema.QTY) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Numbers as the platforms write them: (value, bad, negative).
+
+    `12,345`, `1.2万`, `3亿`, `1.2w`, `¥1,234.50`, `元`, `12.3%`; `scale` is the header's power of ten.
+    MONEY gives Int64 fen (exact, half-up); COUNT gives Int64 and marks fractions as bad; QTY Float64.
+    """
+    parts = _number_parts(col)
+    sign, whole, frac, suffix = (parts.struct.field(f) for f in ("1", "2", "3", "4"))
+    frac = frac.fill_null("")
+    digits = whole.fill_null("") + frac
+    present = col.is_not_null() & (col.str.strip_chars() != "")
+    ok = parts.struct.field("2").is_not_null() & (digits.str.len_chars() > 0) & (digits.str.len_chars() <= 18)
+    mantissa = pl.when(ok).then(digits).cast(pl.Int64, strict=False)
+    exponent = (
+        pl.lit(scale + (2 if kind == schema.MONEY else 0), dtype=pl.Int64)
+        + suffix.replace_strict(schema.NUMBER_SUFFIXES, default=0, return_dtype=pl.Int64)
+        - frac.str.len_chars().cast(pl.Int64)
+    )
+    negative = (sign == "-") & (mantissa > 0)
+    if kind == schema.QTY:
+        value = mantissa.cast(pl.Float64) * pl.lit(10.0).pow(exponent.cast(pl.Float64))
+        exact = pl.lit(True)
+    else:
+        up = pl.lit(10, dtype=pl.Int64).pow(exponent.clip(0, 18))
+        down = pl.lit(10, dtype=pl.Int64).pow((-exponent).clip(0, 18))
+        if kind == schema.MONEY:
+            value = pl.when(exponent >= 0).then(mantissa * up).otherwise((mantissa + down // 2) // down)
+            exact = pl.lit(True)
+        else:
+            value = pl.when(exponent >= 0).then(mantissa * up).otherwise(mantissa // down)
+            exact = (exponent >= 0) | (mantissa % down == 0)
+    bad = present & (mantissa.is_null() | ~exact)
+    value = pl.when(sign == "-").then(-value).otherwise(value)
+    return pl.when(present & ~bad).then(value), bad, present & ~bad & negative
+
+
+def number_message(value: str, kind: str) -> str:
+    """Why a cell is not a number of `kind`, in words a person can act on."""
+    if re.search(_RANGE, value):
+        return "is a range; give one number (ranges are estimates, not figures)"
+    if kind == schema.COUNT and re.fullmatch(r"[\d,，.\s]+(万|w|W|亿)?", value.strip()):
+        return "is not a whole number"
+    return "is not a number"
+
+
+_DATETIME: Final = (
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+_TIME_OF_DAY: Final = r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$"
+
+
+def parse_time(col: pl.Expr, *, tz: str = DEFAULT_TZ, excel: bool = False) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Instants as the platforms write them: (epoch ms UTC, time-of-day ms for `19:01` cells, bad).
+
+    `2020-09-06 19:01:00`, `2020/9/6 19:01`, `2020年9月6日 19:01`, `20200906`, ISO 8601 with offset,
+    epoch seconds or milliseconds, Excel serial days in XLSX. Naive times are in `tz`.
+    """
+    text = col.str.strip_chars()
+    norm = (
+        text.str.replace_all(r"[年月/]", "-").str.replace_all(r"日", " ").str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+    g = norm.str.extract_groups(_DATETIME)
+    part = [g.struct.field(str(i)) for i in range(1, 9)]
+
+    def pad(e: pl.Expr, n: int = 2, default: str = "0") -> pl.Expr:
+        return e.fill_null(default).str.zfill(n)
+
+    canonical = pl.concat_str([
+        part[0], pl.lit("-"), pad(part[1]), pl.lit("-"), pad(part[2]), pl.lit(" "),
+        pad(part[3]), pl.lit(":"), pad(part[4]), pl.lit(":"), pad(part[5]), pl.lit("."),
+        part[6].fill_null("0").str.slice(0, 3).str.pad_end(3, "0"),
+    ])
+    naive = canonical.str.to_datetime("%Y-%m-%d %H:%M:%S%.3f", time_unit="ms", strict=False)
+    offset = part[7]
+    offset_min = pl.when(offset == "Z").then(0).otherwise(
+        offset.str.slice(0, 1).replace_strict({"+": 1, "-": -1}, default=0, return_dtype=pl.Int64)
+        * (offset.str.slice(1, 2).cast(pl.Int64, strict=False) * 60
+           + offset.str.replace(":", "").str.slice(3, 2).cast(pl.Int64, strict=False))
+    )
+    local_ms = naive.dt.replace_time_zone(tz, non_existent="null", ambiguous="earliest").dt.epoch("ms")
+    utc_ms = naive.dt.replace_time_zone("UTC").dt.epoch("ms") - offset_min * 60_000
+    from_text = pl.when(offset.is_not_null()).then(utc_ms).otherwise(local_ms)
+
+    digits = text.str.extract(r"^(\d+)$")
+    n = digits.str.len_chars()
+    compact = pl.when(n == 8).then(
+        pl.concat_str([digits.str.slice(0, 4), digits.str.slice(4, 2), digits.str.slice(6, 2)])
+        .str.to_datetime("%Y%m%d", time_unit="ms", strict=False)
+    ).when(n == 14).then(digits.str.to_datetime("%Y%m%d%H%M%S", time_unit="ms", strict=False))
+    compact_ms = compact.dt.replace_time_zone(tz, non_existent="null", ambiguous="earliest").dt.epoch("ms")
+    as_int = digits.cast(pl.Int64, strict=False)
+    epoch = pl.when(n == 10).then(as_int * 1000).when(n == 13).then(as_int)
+
+    value = pl.coalesce(from_text, compact_ms, epoch)
+    if excel:
+        serial = text.str.extract(r"^(\d{1,5}(?:\.\d+)?)$").cast(pl.Float64, strict=False)
+        serial_naive = ((serial - 25569.0) * 86_400_000).round(0).cast(pl.Int64).cast(pl.Datetime("ms"))
+        serial_ms = serial_naive.dt.replace_time_zone(tz, non_existent="null", ambiguous="earliest").dt.epoch("ms")
+        value = pl.coalesce(value, pl.when(serial > 0).then(serial_ms))
+
+    tod = text.str.extract_groups(_TIME_OF_DAY)
+    h, m, s = (tod.struct.field(str(i)).cast(pl.Int64, strict=False) for i in (1, 2, 3))
+    tod_ms = pl.when((h < 24) & (m < 60) & (s.fill_null(0) < 60)).then(
+        ((h * 60 + m) * 60 + s.fill_null(0)) * 1000
+    )
+    present = col.is_not_null() & (text != "")
+    bad = present & value.is_null() & tod_ms.is_null()
+    return pl.when(present).then(value), pl.when(present & value.is_null()).then(tod_ms), bad
+
+
+_DURATION: Final = (
+    r"^(?:(\d+(?:\.\d+)?)\s*(?:小时|时|h|hr|hours?))?\s*(?:(\d+(?:\.\d+)?)\s*(?:分钟|分|min|m|minutes?))?"
+    r"\s*(?:(\d+(?:\.\d+)?)\s*(?:秒钟|秒|s|sec|seconds?))?$"
+)
+
+
+def parse_duration(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Durations in seconds: `2小时30分`, `150分钟`, `1:45:00`, `5400` (seconds)."""
+    text = col.str.strip_chars().str.to_lowercase()
+    g = text.str.extract_groups(_DURATION)
+    h, m, s = (g.struct.field(str(i)).cast(pl.Float64, strict=False) for i in (1, 2, 3))
+    worded = pl.when(h.is_not_null() | m.is_not_null() | s.is_not_null()).then(
+        h.fill_null(0) * 3600 + m.fill_null(0) * 60 + s.fill_null(0)
+    )
+    clock = text.str.extract_groups(r"^(\d+):(\d{2}):(\d{2})$")
+    ch, cm, cs = (clock.struct.field(str(i)).cast(pl.Float64, strict=False) for i in (1, 2, 3))
+    clocked = ch * 3600 + cm * 60 + cs
+    seconds = text.str.extract(r"^(\d+(?:\.\d+)?)$").cast(pl.Float64, strict=False)
+    value = pl.coalesce(clocked, worded, seconds).round(0).cast(pl.Int64)
+    present = col.is_not_null() & (text != "")
+    return pl.when(present).then(value), present & value.is_null()
+
+
+def parse_vocab(col: pl.Expr, table: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
+    """A value from a vocabulary (host kinds, platforms), matched ignoring case and spaces."""
+    key = col.str.strip_chars().str.replace_all(r"\s+", "").str.to_lowercase()
+    lowered = {k.lower(): v for k, v in table.items()}
+    value = key.replace_strict(lowered, default=None, return_dtype=pl.String)
+    present = col.is_not_null() & (key != "")
+    return value, present & value.is_null()
+
+
+_UNIT_WEIGHT: Final = r"^\s*(?:1\s*)?([^\d\s(（=]+)\s*(?:[(（]\s*|=\s*)(\d+(?:\.\d+)?)\s*([^\d\s)）]+)\s*[)）]?\s*$"
+
+
+def parse_unit(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """A unit normalised (公斤 -> kg), and the kg in one unit when written `箱(10斤)` or `1箱=10斤`."""
+    text = col.str.strip_chars()
+    g = text.str.extract_groups(_UNIT_WEIGHT)
+    base = pl.coalesce(g.struct.field("1"), text)
+    unit = base.replace(schema.UNIT_NAMES)
+    unit = pl.when(unit.is_in(list(schema.UNIT_NAMES.values()))).then(unit).otherwise(base.str.to_lowercase()
+                                                                                    .replace(schema.UNIT_NAMES))
+    weight = _weight_kg(g.struct.field("2"), g.struct.field("3"))
+    return pl.when(text != "").then(unit), weight
+
+
+def parse_weight(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """A weight such as `10斤` or `5kg` in kilograms: (kg, bad)."""
+    g = col.str.strip_chars().str.extract_groups(r"^(\d+(?:\.\d+)?)\s*(\S+)$")
+    kg = _weight_kg(g.struct.field("1"), g.struct.field("2"))
+    present = col.is_not_null() & (col.str.strip_chars() != "")
+    return kg, present & kg.is_null()
+
+
+def _weight_kg(amount: pl.Expr, unit: pl.Expr) -> pl.Expr:
+    name = unit.str.to_lowercase().replace(schema.UNIT_NAMES)
+    per_kg = name.replace_strict(schema.MASS_UNITS_KG, default=None, return_dtype=pl.Float64)
+    return amount.cast(pl.Float64, strict=False) * per_kg
+
+
+def file_name(path: str | Path) -> str:
+    """The name a problem message uses for a file."""
+    return Path(path).name

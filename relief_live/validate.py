@@ -1,0 +1,252 @@
+"""Text cells to a typed frame of one kind, or every problem found, each with file, line and column."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from relief_live import read, schema
+from relief_live.read import MAX_PROBLEMS, Mapping, Problem, RawTable, Rejected
+
+_TIME_HINT: Final = "is not a time (write e.g. 2020-09-06 19:01, 2020/9/6 19:01 or 2020年9月6日 19:01)"
+_DATE_HINT: Final = "is not a date (write e.g. 2020-03-31, 2020/3/31 or 20200331)"
+_HOST_KIND_HINT: Final = (
+    "is not a host kind: use broadcast (电视直播, 媒体直播, 达人直播, 网红) or cadre (干部直播, 干部带货, 书记直播, 县长直播)"
+)
+# Columns whose time of day alone (19:01) is read on the session's start date.
+_TIME_OF_DAY_OK: Final = {("ticks", "ts"), ("sales", "ts")}
+
+
+def typed_frame(
+    table: RawTable,
+    mapping: Mapping,
+    *,
+    supplied: dict[str, str] | None = None,
+    session_starts: pl.DataFrame | None = None,
+    tz: str = read.DEFAULT_TZ,
+) -> pl.DataFrame:
+    """The rows of `table` as `mapping.kind`, typed as the store keeps them, or Rejected with all problems.
+
+    `supplied` gives values for columns the file lacks (session_id, host_kind from the upload form);
+    `session_starts` (session_id, started_at as epoch ms) places time-of-day-only ticks on a date.
+    Times come out as Int64 epoch ms (UTC), dates as Date, money as Int64 fen.
+    """
+    kind = mapping.kind
+    supplied = {k: v for k, v in (supplied or {}).items() if v not in (None, "")}
+    problems = _missing_columns(table, mapping, supplied)
+    if problems:
+        raise Rejected(problems)
+
+    cells = table.frame
+    exprs: dict[str, pl.Expr] = {"line": pl.lit(table.lines)}
+    checks: list[tuple[str, str, pl.Expr, str]] = []  # (canonical, header, bad mask, message)
+    header_of = {canonical: table.headers[i] for canonical, i in mapping.columns.items()}
+
+    for f in schema.KINDS[kind]:
+        header = header_of.get(f.name, f.name)
+        if f.name in mapping.columns:
+            col = pl.col(f"c{mapping.columns[f.name]}")
+            if f.name in supplied:
+                col = pl.coalesce(pl.when(col.str.strip_chars() != "").then(col), pl.lit(supplied[f.name]))
+        elif f.name in supplied:
+            col = pl.lit(supplied[f.name], dtype=pl.String)
+        else:
+            exprs[f.name] = pl.lit(None, dtype=_raw_dtype(f.type))
+            continue
+        if f.type == schema.UNIT:
+            exprs[f.name], exprs["__unit_kg"] = read.parse_unit(col)
+        else:
+            exprs[f.name] = _parse(kind, f, col, mapping.scales.get(f.name, 0), table.excel, tz, checks, header)
+        if f.required:
+            checks.append((f.name, header, col.is_null() | (col.str.strip_chars() == ""), "is empty; it is required"))
+
+    if kind == "stock":
+        unit_kg = exprs.pop("__unit_kg", pl.lit(None, dtype=pl.Float64))
+        weight, bad_weight = read.parse_weight(_source(mapping, "unit_weight"))
+        exprs["unit_kg"] = pl.coalesce(unit_kg, weight)
+        checks.append(("unit_weight", header_of.get("unit_weight", "unit_weight"), bad_weight,
+                       "is not a weight (write e.g. 10斤 or 5kg)"))
+    else:
+        exprs.pop("__unit_kg", None)
+
+    frame = cells.select(**{name: expr for name, expr in exprs.items()},
+                         **{f"__bad{i}": mask for i, (_, _, mask, _) in enumerate(checks)})
+    problems = _collect(table, cells, mapping, frame, checks)
+    if problems:
+        raise Rejected(problems)
+    frame = frame.drop([c for c in frame.columns if c.startswith("__bad")])
+    return _derive(table, kind, frame, session_starts, tz)
+
+
+def _source(mapping: Mapping, name: str) -> pl.Expr:
+    if name in mapping.columns:
+        return pl.col(f"c{mapping.columns[name]}")
+    return pl.lit(None, dtype=pl.String)
+
+
+def _raw_dtype(type_: str) -> pl.DataType:
+    if type_ in (schema.COUNT, schema.MONEY, schema.TIME, schema.DURATION):
+        return pl.Int64()
+    if type_ == schema.QTY:
+        return pl.Float64()
+    if type_ == schema.DATE:
+        return pl.Date()
+    return pl.String()
+
+
+def _parse(kind: str, f: schema.Field, col: pl.Expr, scale: int, excel: bool, tz: str,
+           checks: list, header: str) -> pl.Expr:
+    """The value of one column, appending its (canonical, header, bad mask, message) checks."""
+    t = f.type
+    if t in (schema.COUNT, schema.QTY, schema.MONEY):
+        value, bad, negative = read.parse_number(col, scale=scale, kind=t)
+        checks.append((f.name, header, bad, f"number:{t}"))
+        checks.append((f.name, header, negative, "is negative; quantities, counts and amounts must be 0 or more"))
+        return value
+    if t == schema.TIME:
+        ms, tod, bad = read.parse_time(col, tz=tz, excel=excel)
+        if (kind, f.name) in _TIME_OF_DAY_OK:
+            checks.append((f.name, header, bad, _TIME_HINT))
+            # A time of day alone is kept as a negative "ms since midnight - 1 day" marker until _derive.
+            return pl.coalesce(ms, tod - 86_400_000)
+        checks.append((f.name, header, bad | tod.is_not_null(), _TIME_HINT))
+        return ms
+    if t == schema.DATE:
+        ms, tod, bad = read.parse_time(col, tz=tz, excel=excel)
+        checks.append((f.name, header, bad | tod.is_not_null(), _DATE_HINT))
+        return ms.cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(tz).dt.date()
+    if t == schema.DURATION:
+        value, bad = read.parse_duration(col)
+        checks.append((f.name, header, bad, "is not a duration (write e.g. 2小时30分, 150分钟 or 5400 seconds)"))
+        return value
+    if t == schema.HOST_KIND:
+        value, bad = read.parse_vocab(col, schema.HOST_KINDS)
+        checks.append((f.name, header, bad, _HOST_KIND_HINT))
+        return value
+    if t == schema.PLATFORM:
+        value, _ = read.parse_vocab(col, schema.PLATFORMS)
+        text = col.str.strip_chars()
+        return pl.coalesce(value, pl.when(text != "").then(text.str.to_lowercase()))
+    text = col.str.strip_chars()
+    return pl.when(text != "").then(text)
+
+
+def _collect(table: RawTable, cells: pl.DataFrame, mapping: Mapping, frame: pl.DataFrame,
+             checks: list) -> list[Problem]:
+    problems: list[Problem] = []
+    total = 0
+    for i, (canonical, header, _, message) in enumerate(checks):
+        if not message:
+            continue
+        bad = frame.get_column(f"__bad{i}").fill_null(False)
+        if not bad.any():
+            continue
+        total += int(bad.sum())
+        position = mapping.columns.get(canonical)
+        values = cells.get_column(f"c{position}").filter(bad) if position is not None else None
+        lines = frame.get_column("line").filter(bad)
+        for j in range(min(len(lines), MAX_PROBLEMS)):
+            value = values[j] if values is not None else None
+            text = message
+            if message.startswith("number:"):
+                text = read.number_message(value or "", message.split(":", 1)[1])
+            problems.append(Problem(table.name, int(lines[j]), header, text, value))
+    problems.sort(key=lambda p: (p.line or 0, p.column or ""))
+    if total > MAX_PROBLEMS:
+        extra = total - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS]
+        problems.append(Problem(table.name, None, None, f"and {extra} more problems"))
+    return problems
+
+
+def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]) -> list[Problem]:
+    problems = []
+    for f in schema.KINDS[mapping.kind]:
+        if f.required and f.name not in mapping.columns and f.name not in supplied:
+            how = ""
+            if f.name == "session_id":
+                how = "; or give the session id (--session-id or the upload form)"
+            elif f.name == "host_kind":
+                how = "; or give the host kind (--host-kind or the upload form)"
+            problems.append(Problem(
+                table.name, 1, f.name,
+                f"a {mapping.kind} file needs the column {f.name} (headers: {', '.join(f.aliases[:5])}){how}",
+            ))
+    if mapping.kind == "ticks" and not any(c in mapping.columns for c in schema.TICK_MEASURES):
+        problems.append(Problem(table.name, 1, None,
+                                "a ticks file needs at least one measure column, such as 实时在线人数 or 成交金额"))
+    return problems
+
+
+def _derive(table: RawTable, kind: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
+            tz: str) -> pl.DataFrame:
+    """Columns computed from others: ended_at from duration, dates of time-of-day ticks, keys."""
+    if kind == "sessions":
+        frame = frame.with_columns(
+            ended_at=pl.coalesce("ended_at", pl.col("started_at") + pl.col("duration") * 1000)
+        ).drop("duration")
+        bad = frame.filter(pl.col("ended_at") < pl.col("started_at"))
+        if bad.height:
+            raise Rejected([Problem(table.name, int(r["line"]), "ended_at", "ends before it starts")
+                            for r in bad.head(MAX_PROBLEMS).iter_rows(named=True)])
+    if kind in ("ticks", "sales"):
+        frame = _place_times_of_day(table, frame, session_starts, tz)
+    if kind == "sales":
+        frame = frame.with_columns(occ=_occurrence(frame))
+    if kind == "stock":
+        frame = frame.drop("unit_weight")
+    return frame.with_columns(key=key_expr(kind))
+
+
+def _place_times_of_day(table: RawTable, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
+                        tz: str) -> pl.DataFrame:
+    """Put `19:01`-only times on their session's start date, rolling over midnight."""
+    tod = pl.col("ts") < 0
+    if frame.select(tod.fill_null(False).any()).item() is False:
+        return frame
+    starts = session_starts if session_starts is not None else pl.DataFrame(
+        schema={"session_id": pl.String, "started_at": pl.Int64})
+    joined = frame.with_row_index("__i").join(
+        starts.select("session_id", pl.col("started_at").alias("__start")), on="session_id", how="left"
+    ).sort("__i")
+    missing = joined.filter(tod & pl.col("__start").is_null())
+    if missing.height:
+        first = missing.row(0, named=True)
+        raise Rejected([Problem(
+            table.name, int(first["line"]), "ts",
+            f"gives a time of day only, and session {first['session_id']} has no start time in the store: "
+            "ingest its sessions file first, or give full dates",
+            value=None,
+        )])
+    start = pl.col("__start").cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(tz)
+    midnight = start.dt.truncate("1d").dt.epoch("ms")
+    day_ms = pl.col("ts") + 86_400_000
+    # Within each session, in file order, a time earlier than the one before it is the next day.
+    rolled = (day_ms < day_ms.shift(1)).fill_null(False).cast(pl.Int64).cum_sum().over("session_id")
+    first_late = ((midnight + day_ms.first()) < pl.col("__start") - 12 * 3_600_000).cast(pl.Int64).over("session_id")
+    placed = midnight + day_ms + (rolled + first_late) * 86_400_000
+    only_tod = joined.filter(tod).with_columns(ts=placed)
+    rest = joined.filter(~tod.fill_null(False) | pl.col("ts").is_null())
+    return pl.concat([rest, only_tod]).sort("__i").drop("__i", "__start")
+
+
+def _occurrence(frame: pl.DataFrame) -> pl.Expr:
+    """A sales row's occurrence among rows with the same key in its file (0, 1, …)."""
+    has_order = pl.col("order_id").is_not_null()
+    by_order = pl.int_range(pl.len()).over("order_id", "product")
+    by_fields = pl.int_range(pl.len()).over("session_id", "product", "village", "ts")
+    return pl.when(has_order).then(by_order).otherwise(by_fields).cast(pl.Int64)
+
+
+def key_expr(kind: str) -> pl.Expr:
+    """The store key of a row as one text value (SPEC §4)."""
+    def part(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.String).fill_null("")
+
+    if kind == "sales":
+        with_order = pl.concat_str([pl.lit("o"), part("order_id"), part("product"), part("occ")], separator="\x1f")
+        without = pl.concat_str([pl.lit("s"), part("session_id"), part("product"), part("village"),
+                                 part("ts"), part("occ")], separator="\x1f")
+        return pl.when(pl.col("order_id").is_not_null()).then(with_order).otherwise(without)
+    return pl.concat_str([part(k) for k in schema.KEYS[kind]], separator="\x1f")

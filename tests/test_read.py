@@ -1,0 +1,391 @@
+"""Reading exports: encodings, header aliases and kinds, number, time, duration and unit forms."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+import xlsxwriter
+from polars.testing import assert_frame_equal
+
+from relief_live import ingest, read, schema
+from relief_live.read import Rejected
+from tests.conftest import csv_bytes
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def ms(*args: int) -> int:
+    """Epoch ms of a Shanghai wall-clock time."""
+    return int(datetime(*args, tzinfo=SHANGHAI).timestamp() * 1000)
+
+
+def parse(text: str | bytes, name: str = "f.csv", **kwargs) -> pl.DataFrame:
+    data = text if isinstance(text, bytes) else csv_bytes(text)
+    return ingest.parse(name, data, **kwargs)[1]
+
+
+def problems(text: str | bytes, name: str = "f.csv", **kwargs) -> list[str]:
+    with pytest.raises(Rejected) as caught:
+        parse(text, name, **kwargs)
+    return [str(p) for p in caught.value.problems]
+
+
+# -- kinds and aliases ---------------------------------------------------------------------------
+
+SAMPLE = {  # a valid value for each value type
+    schema.TEXT: "x1", schema.COUNT: "12", schema.QTY: "3", schema.MONEY: "5.5",
+    schema.TIME: "2020-09-06 19:01", schema.DATE: "2020-03-31", schema.DURATION: "90分钟",
+    schema.HOST_KIND: "cadre", schema.PLATFORM: "抖音", schema.UNIT: "斤",
+}
+
+
+def _alias_cases():
+    for kind, fields in schema.KINDS.items():
+        for f in fields:
+            for alias in f.aliases:
+                yield pytest.param(kind, f, alias, id=f"{kind}-{f.name}-{alias}")
+
+
+@pytest.mark.parametrize(("kind", "field", "alias"), list(_alias_cases()))
+def test_each_alias_maps_to_its_canonical_column(kind: str, field: schema.Field, alias: str) -> None:
+    others = [f for f in schema.KINDS[kind] if f.required and f.name != field.name]
+    if kind == "ticks" and field.name not in schema.TICK_MEASURES:
+        others.append(schema.field("ticks", "likes"))
+    headers = [alias] + [f.name for f in others]
+    sample = "10斤" if field.name == "unit_weight" else SAMPLE[field.type]
+    values = [sample] + [SAMPLE[f.type] for f in others]
+    frame = parse(",".join(headers) + "\n" + ",".join(values) + "\n", kind=kind)
+    column = {"duration": "ended_at", "unit_weight": "unit_kg"}.get(field.name, field.name)
+    assert frame.height == 1
+    assert frame[column][0] is not None, f"{alias} was not read as {field.name}"
+
+
+def test_headers_ignore_case_spaces_full_width_brackets_and_unit_suffix() -> None:
+    frame = parse("""
+        商品名称 ,  数 量 ,实付金额（元）,Session_ID
+        芒果,2,10.50,s1
+    """)
+    assert frame.select("product", "quantity", "amount", "session_id").row(0) == ("芒果", 2.0, 1050, "s1")
+
+
+@pytest.mark.parametrize(("header", "kind"), [
+    ("直播ID,直播类型,开播时间\n1,cadre,2020-09-06 19:00\n", "sessions"),
+    ("时间,实时在线人数,直播ID\n19:00,5,1\n", "ticks"),
+    ("商品名称,数量,实付金额,直播ID\n芒果,1,2,1\n", "sales"),
+    ("行政村,产品,滞销量,单位,截至日期\n火卖村,芒果,5,斤,2020-03-31\n", "stock"),
+])
+def test_kind_detected_from_headers(header: str, kind: str) -> None:
+    table = read.read_table("f.csv", header.encode())
+    assert read.detect(table).kind == kind
+
+
+def test_same_alias_means_different_columns_per_kind() -> None:
+    # 成交金额 is gmv in ticks and amount in sales
+    ticks = parse("时间,成交金额,直播ID\n2020-09-06 19:00,12.5,s\n")
+    sales = parse("商品名称,数量,成交金额,直播ID\n芒果,1,12.5,s\n")
+    assert ticks["gmv"][0] == 1250 and sales["amount"][0] == 1250
+
+
+def test_unknown_headers_are_reported_not_fatal() -> None:
+    result = ingest.inspect_bytes("f.csv", "商品名称,数量,实付金额,直播ID,备注\n芒果,1,2,s,hi\n".encode())
+    assert result.ok and result.kind == "sales"
+    assert result.unknown == ["备注"]
+    assert ("商品名称", "product") in result.mapping
+
+
+def test_kind_override() -> None:
+    text = "村,产品,库存数量,单位,日期\n火卖村,芒果,5,斤,2020-03-31\n"
+    assert parse(text, kind="stock").select("village", "product", "unit").row(0) == ("火卖村", "芒果", "斤")
+    got = problems(text, kind="sales", session_id="s")
+    assert got == ["f.csv line 1, column quantity: a sales file needs the column quantity (headers: 商品数量, 成交件数, "
+                   "数量, 销量, qty)", "f.csv line 1, column amount: a sales file needs the column amount (headers: "
+                   "订单金额, 实付金额, 成交金额, 金额, 支付金额)"]
+
+
+# -- encodings -----------------------------------------------------------------------------------
+
+STOCK_CSV = """
+    县区,行政村,产品,滞销量,单位,单价(元),带动贫困户数,截至日期
+    乐业县,火卖村,红心猕猴桃,"15,000",斤,6,44,2020-03-31
+    东源县,仙塘村,东源板栗,8,吨,9000,21,2020/3/31
+"""
+
+
+def test_gbk_and_utf8_bom_give_identical_rows() -> None:
+    gbk = csv_bytes(STOCK_CSV, "gbk")
+    bom = csv_bytes(STOCK_CSV, "utf-8-sig")
+    with pytest.raises(UnicodeDecodeError):
+        gbk.decode("utf-8")
+    assert bom.startswith(b"\xef\xbb\xbf")
+    a, b = parse(gbk), parse(bom)
+    assert_frame_equal(a, b)
+    assert a.select("village", "unsold_qty", "unit", "unit_price").rows() == [
+        ("火卖村", 15000.0, "斤", 600), ("仙塘村", 8.0, "t", 900000)]
+
+
+def test_plain_utf8_and_gb18030_read() -> None:
+    assert parse(csv_bytes(STOCK_CSV, "utf-8")).height == 2
+    assert parse(csv_bytes(STOCK_CSV, "gb18030")).height == 2
+
+
+def test_undecodable_bytes_rejected_with_line() -> None:
+    data = csv_bytes(STOCK_CSV, "utf-8") + b"\xff\xfe\xfd\x80,\x81\n"
+    [message] = problems(data, name="stock.csv")
+    assert message.startswith("stock.csv line 4:")
+    assert "neither UTF-8 nor GBK" in message
+
+
+# -- numbers -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "type_", "scale", "expected"), [
+    ("12,345", schema.COUNT, 0, 12345),
+    ("1.2万", schema.COUNT, 0, 12000),
+    ("9.8万", schema.COUNT, 0, 98000),
+    ("3亿", schema.COUNT, 0, 300000000),
+    ("1.2w", schema.COUNT, 0, 12000),
+    ("1.25W", schema.COUNT, 0, 12500),
+    ("¥1,234.50", schema.MONEY, 0, 123450),
+    ("￥61,920.00", schema.MONEY, 0, 6192000),
+    ("59.90元", schema.MONEY, 0, 5990),
+    ("1.2万", schema.MONEY, 0, 1200000),
+    ("0.005", schema.MONEY, 0, 1),  # half a fen rounds up
+    ("12.5", schema.MONEY, 4, 12500000),  # 金额(万元)
+    ("599", schema.MONEY, -2, 599),  # 金额(分)
+    ("12.3%", schema.QTY, 0, 0.123),
+    ("2.5", schema.QTY, 0, 2.5),
+    ("15,000", schema.QTY, 0, 15000.0),
+])
+def test_number_forms(text: str, type_: str, scale: int, expected: float) -> None:
+    value, bad, negative = read.parse_number(pl.lit(text), scale=scale, kind=type_)
+    got, is_bad, is_negative = pl.select(value.alias("v"), bad.alias("b"), negative.alias("n")).row(0)
+    assert not is_bad and not is_negative
+    assert got == pytest.approx(expected)
+
+
+def test_money_is_exact_integer_fen() -> None:
+    frame = parse("商品名称,数量,实付金额,直播ID\n芒果,1,0.10,s\n芒果,1,0.20,s\n芒果,1,0.30,s\n")
+    assert frame.schema["amount"] == pl.Int64
+    assert frame["amount"].sum() == 60
+
+
+def test_header_scale_wan_yuan() -> None:
+    frame = parse("直播ID,直播类型,开播时间,成交金额(万元)\ns1,cadre,2020-09-06 19:00,27\n")
+    assert frame["gmv"][0] == 270_000_00
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("7.5w~10w", "is a range"),
+    ("10-20", "is a range"),
+    ("abc", "is not a number"),
+    ("1.5", "is not a whole number"),
+])
+def test_bad_numbers_named_with_line_and_column(value: str, message: str) -> None:
+    text = f"直播ID,直播类型,开播时间,成交订单数\ns1,cadre,2020-09-06 19:00,{value}\n"
+    [got] = problems(text, name="sessions.csv")
+    assert got.startswith(f'sessions.csv line 2, column 成交订单数: "{value}" {message}')
+
+
+# -- times ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2020-09-06 19:01:00", ms(2020, 9, 6, 19, 1)),
+    ("2020/9/6 19:01", ms(2020, 9, 6, 19, 1)),
+    ("2020年9月6日 19:01", ms(2020, 9, 6, 19, 1)),
+    ("2020年9月6日19:01:30", ms(2020, 9, 6, 19, 1, 30)),
+    ("20200906", ms(2020, 9, 6)),
+    ("2020-09-06T19:01:00+08:00", ms(2020, 9, 6, 19, 1)),
+    ("2020-09-06T11:01:00Z", ms(2020, 9, 6, 19, 1)),
+    ("2020-09-06T12:01:00+0900", ms(2020, 9, 6, 11, 1)),
+    ("2020-09-06T19:01:00.250", ms(2020, 9, 6, 19, 1) + 250),
+    ("1599390060", ms(2020, 9, 6, 19, 1)),
+    ("1599390060000", ms(2020, 9, 6, 19, 1)),
+])
+def test_time_forms(text: str, expected: int) -> None:
+    value, tod, bad = read.parse_time(pl.lit(text))
+    assert pl.select(value.alias("v"), bad.alias("b")).row(0) == (expected, False)
+
+
+def test_naive_times_follow_the_configured_zone() -> None:
+    frame = parse("直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 19:01\n", tz="UTC")
+    assert frame["started_at"][0] == ms(2020, 9, 7, 3, 1)
+
+
+def test_unparseable_time_rejected() -> None:
+    [got] = problems("直播ID,直播类型,开播时间\ns1,cadre,2020-13-45 99:00\n", name="s.csv")
+    assert got.startswith('s.csv line 2, column 开播时间: "2020-13-45 99:00" is not a time')
+
+
+def test_time_of_day_ticks_land_on_session_date_and_roll_over_midnight() -> None:
+    starts = pl.DataFrame({"session_id": ["s1"], "started_at": [ms(2020, 9, 6, 23, 58)]})
+    table = read.read_table("t.csv", "时间,实时在线人数\n23:58,5\n23:59,6\n00:00,7\n00:01,8\n".encode())
+    from relief_live import validate
+
+    frame = validate.typed_frame(table, read.detect(table), supplied={"session_id": "s1"}, session_starts=starts)
+    assert frame["ts"].to_list() == [ms(2020, 9, 6, 23, 58), ms(2020, 9, 6, 23, 59),
+                                     ms(2020, 9, 7, 0, 0), ms(2020, 9, 7, 0, 1)]
+
+
+def test_time_of_day_without_known_session_is_rejected() -> None:
+    [got] = problems("时间,实时在线人数\n19:30,5\n", name="t.csv", session_id="nope")
+    assert got.startswith("t.csv line 2, column ts:") and "session nope has no start time" in got
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1小时45分", 6300), ("2小时30分", 9000), ("150分钟", 9000), ("5400", 5400), ("1:45:00", 6300),
+    ("45分30秒", 2730), ("2h", 7200),
+])
+def test_duration_forms_give_ended_at(text: str, seconds: int) -> None:
+    frame = parse(f"直播ID,直播类型,开播时间,直播时长\ns1,cadre,2020-09-06 19:00,{text}\n")
+    assert frame["ended_at"][0] - frame["started_at"][0] == seconds * 1000
+
+
+# -- units and vocabularies ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "unit", "kg"), [
+    ("公斤", "kg", None), ("千克", "kg", None), ("KG", "kg", None), ("斤", "斤", None), ("两", "两", None),
+    ("克", "g", None), ("吨", "t", None), ("箱", "箱", None), ("箱(10斤)", "箱", 5.0), ("1箱=10斤", "箱", 5.0),
+    ("盒（2.5kg）", "盒", 2.5),
+])
+def test_unit_forms(text: str, unit: str, kg: float | None) -> None:
+    frame = parse(f"行政村,产品,滞销量,单位,截至日期\n火卖村,芒果,5,{text},2020-03-31\n")
+    assert frame.select("unit", "unit_kg").row(0) == (unit, kg)
+
+
+def test_unit_weight_column() -> None:
+    frame = parse("行政村,产品,滞销量,单位,规格,截至日期\n火卖村,芒果,5,箱,10斤,2020-03-31\n")
+    assert frame["unit_kg"][0] == 5.0
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("电视直播", "broadcast"), ("媒体直播", "broadcast"), ("卫视", "broadcast"), ("达人直播", "broadcast"),
+    ("网红", "broadcast"), ("干部直播", "cadre"), ("干部带货", "cadre"), ("书记直播", "cadre"),
+    ("县长直播", "cadre"), ("Broadcast", "broadcast"),
+])
+def test_host_kind_values(text: str, kind: str) -> None:
+    assert parse(f"直播ID,直播类型,开播时间\ns1,{text},2020-09-06 19:00\n")["host_kind"][0] == kind
+
+
+def test_host_kind_supplied_at_upload() -> None:
+    frame = parse("直播ID,开播时间\ns1,2020-09-06 19:00\n", host_kind="干部直播")
+    assert frame["host_kind"][0] == "cadre"
+
+
+@pytest.mark.parametrize(("text", "platform"), [
+    ("抖音", "douyin"), ("快手", "kuaishou"), ("拼多多", "pinduoduo"), ("淘宝直播", "taobao"),
+    ("视频号", "wechat_channels"), ("电视", "tv"), ("卫视", "tv"),
+])
+def test_platform_values(text: str, platform: str) -> None:
+    frame = parse(f"直播ID,直播类型,平台,开播时间\ns1,cadre,{text},2020-09-06 19:00\n")
+    assert frame["platform"][0] == platform
+
+
+# -- XLSX ----------------------------------------------------------------------------------------
+
+def xlsx_bytes(headers: list[str], rows: list[list], date_columns: tuple[int, ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet()
+    date_format = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    sheet.write_row(0, 0, headers)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, datetime):
+                sheet.write_datetime(r, c, value, date_format)
+            elif c in date_columns and isinstance(value, float):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write(r, c, value)
+    book.close()
+    return buffer.getvalue()
+
+
+def test_xlsx_excel_date_cells_are_shanghai_times() -> None:
+    data = xlsx_bytes(
+        ["直播ID", "直播类型", "开播时间", "直播间成交金额"],
+        [["s1", "干部直播", datetime(2020, 9, 6, 19, 1), 61920.5],
+         ["s2", "电视直播", 44080.5, "1.2万"]],  # a bare serial number: 2020-09-06 12:00
+        date_columns=(2,),
+    )
+    frame = parse(data, name="sessions.xlsx")
+    assert frame.select("session_id", "host_kind", "started_at", "gmv").rows() == [
+        ("s1", "cadre", ms(2020, 9, 6, 19, 1), 6192050),
+        ("s2", "broadcast", ms(2020, 9, 6, 12, 0), 1200000),
+    ]
+
+
+def test_xlsx_problem_lines_are_sheet_rows() -> None:
+    data = xlsx_bytes(["商品名称", "数量", "实付金额", "直播ID"], [["芒果", 1, 2, "s"], ["芒果", "abc", 2, "s"]])
+    [got] = problems(data, name="sales.xlsx")
+    assert got.startswith('sales.xlsx line 3, column 数量: "abc" is not a number')
+
+
+# -- shapes of a bad file ------------------------------------------------------------------------
+
+def test_problems_reported_together() -> None:
+    text = "商品名称,数量,实付金额,直播ID\n芒果,x,1,s\n芒果,1,y,s\n芒果,-2,1,s\n"
+    got = problems(text, name="sales.csv")
+    assert got == [
+        'sales.csv line 2, column 数量: "x" is not a number',
+        'sales.csv line 3, column 实付金额: "y" is not a number',
+        'sales.csv line 4, column 数量: "-2" is negative; quantities, counts and amounts must be 0 or more',
+    ]
+
+
+def test_problems_are_capped() -> None:
+    text = "商品名称,数量,实付金额,直播ID\n" + "芒果,x,1,s\n" * 500
+    got = problems(text)
+    assert len(got) == read.MAX_PROBLEMS + 1
+    assert got[-1] == "f.csv: and 450 more problems"
+
+
+def test_ragged_rows_named_by_line() -> None:
+    text = "商品名称,数量,实付金额,直播ID\n芒果,1,2,s\n芒果,1\n芒果,1,2,s,extra\n"
+    assert problems(text, name="r.csv") == [
+        'r.csv line 3: "芒果,1" has 2 fields where the header has 4',
+        'r.csv line 4: "芒果,1,2,s,extra" has 5 fields where the header has 4',
+    ]
+
+
+def test_quoted_newlines_keep_spreadsheet_lines() -> None:
+    text = '商品名称,数量,实付金额,直播ID\n"芒果\n大果",1,2,s\n芒果,x,2,s\n'
+    assert problems(text, name="q.csv") == ['q.csv line 4, column 数量: "x" is not a number']
+
+
+def test_blank_lines_are_skipped_but_counted() -> None:
+    text = "商品名称,数量,实付金额,直播ID\n芒果,1,2,s\n\n芒果,x,2,s\n"
+    assert problems(text, name="b.csv") == ['b.csv line 4, column 数量: "x" is not a number']
+
+
+def test_missing_required_column_names_kind_and_aliases() -> None:
+    [got] = problems("商品名称,实付金额,直播ID\n芒果,2,s\n", name="s.csv", kind="sales")
+    assert got.startswith("s.csv line 1, column quantity: a sales file needs the column quantity (headers: 商品数量")
+
+
+def test_duplicate_column_rejected() -> None:
+    [got] = problems("商品名称,数量,商品数量,实付金额,直播ID\n芒果,1,1,2,s\n", name="d.csv")
+    assert got.startswith("d.csv line 1, column 商品数量: duplicate column")
+
+
+def test_headers_of_no_known_kind() -> None:
+    [got] = problems("foo,bar\n1,2\n", name="x.csv")
+    assert got.startswith("x.csv line 1: the headers fit no known kind")
+
+
+def test_binary_and_empty_files() -> None:
+    assert problems(b"\x00\x01\x02binary", name="b.bin") == ["b.bin: this is a binary file, not a CSV or XLSX export"]
+    assert problems(b"", name="e.csv") == ["e.csv: the file is empty"]
+    assert problems(b"PK\x03\x04garbage", name="z.xlsx")[0].startswith("z.xlsx: cannot be read as an XLSX workbook")
+
+
+def test_unknown_host_kind_rejected() -> None:
+    [got] = problems("直播ID,直播类型,开播时间\ns1,演唱会,2020-09-06 19:00\n", name="s.csv")
+    assert got.startswith('s.csv line 2, column 直播类型: "演唱会" is not a host kind')
+
+
+def test_required_value_empty() -> None:
+    [got] = problems("商品名称,数量,实付金额,直播ID\n,1,2,s\n", name="s.csv")
+    assert got == "s.csv line 2, column 商品名称: is empty; it is required"
