@@ -95,15 +95,15 @@ def decode(name: str, data: bytes) -> str:
     except UnicodeDecodeError as utf8_error:
         try:
             return data.decode("gb18030")
-        except UnicodeDecodeError:
-            at = utf8_error.start
+        except UnicodeDecodeError as gb_error:
+            # The encoding that decoded further is the one the file was meant to be in.
+            at = max(utf8_error.start, gb_error.start)
             line = data.count(b"\n", 0, at) + 1
             column = at - (data.rfind(b"\n", 0, at) + 1) + 1
             raise Rejected([Problem(
                 name, line, None,
-                f"bytes at character {column} are neither UTF-8 nor GBK/GB18030; "
+                f"bytes {data[at:at + 4].hex(' ')} at byte {column} of the line are neither UTF-8 nor GBK/GB18030; "
                 "save the file as UTF-8 or GBK and upload it again",
-                value=data[at:at + 4].hex(" "),
             )]) from None
 
 

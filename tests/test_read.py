@@ -135,7 +135,7 @@ def test_plain_utf8_and_gb18030_read() -> None:
 def test_undecodable_bytes_rejected_with_line() -> None:
     data = csv_bytes(STOCK_CSV, "utf-8") + b"\xff\xfe\xfd\x80,\x81\n"
     [message] = problems(data, name="stock.csv")
-    assert message.startswith("stock.csv line 4:")
+    assert message.startswith("stock.csv line 4: bytes ff fe fd 80 at byte 1 of the line")
     assert "neither UTF-8 nor GBK" in message
 
 
@@ -389,3 +389,9 @@ def test_unknown_host_kind_rejected() -> None:
 def test_required_value_empty() -> None:
     [got] = problems("商品名称,数量,实付金额,直播ID\n,1,2,s\n", name="s.csv")
     assert got == "s.csv line 2, column 商品名称: is empty; it is required"
+
+
+def test_bad_byte_in_a_gbk_file_is_located_where_gbk_fails() -> None:
+    data = csv_bytes(STOCK_CSV, "gbk") + "仙塘村".encode("gbk") + b"\xff\xff\n"
+    [message] = problems(data, name="gbk.csv")
+    assert message.startswith("gbk.csv line 4: bytes ff ff 0a at byte 7 of the line")

@@ -1,0 +1,207 @@
+"""The store on SQLite and PostgreSQL: batches, unchanged re-uploads, growing exports, later values, retract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from relief_live import ingest
+from relief_live.store import Store, merge
+from tests.conftest import csv_bytes
+
+SALES_HEAD = "订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n"
+
+
+def sales_lines(n: int, start: int = 0) -> str:
+    return "".join(f"{1000 + i},2020-09-15 19:{i % 60:02d}:00,芒果,百色村,{i % 5 + 1},斤,{i}.50,s1\n"
+                   for i in range(start, start + n))
+
+
+def put(store: Store, name: str, text: str, **kwargs) -> ingest.FileResult:
+    return ingest.ingest_bytes(store, name, csv_bytes(text), **kwargs)
+
+
+def state(store: Store) -> dict[str, pl.DataFrame]:
+    """What a user sees of the store: the current rows of every kind, without batch bookkeeping."""
+    return {kind: store.read(kind).drop("batch", "line").sort(pl.all()) for kind in ("sessions", "ticks", "sales", "stock")}
+
+
+def assert_same_state(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    for kind in a:
+        assert_frame_equal(a[kind], b[kind], check_row_order=False)
+
+
+def test_batch_recorded(store: Store) -> None:
+    result = put(store, "sales.csv", SALES_HEAD + sales_lines(3), by="alice")
+    assert (result.kind, result.rows, result.status) == ("sales", 3, "ingested")
+    batches = store.batches()
+    assert batches.select("batch", "path", "kind", "rows", "by", "retracted").rows() == [
+        (result.batch, "sales.csv", "sales", 3, "alice", False)]
+    assert len(batches["sha256"][0]) == 64
+    assert store.read("sales")["amount"].to_list() == [50, 150, 250]
+
+
+def test_same_bytes_again_is_unchanged(store: Store) -> None:
+    first = put(store, "sales.csv", SALES_HEAD + sales_lines(3))
+    version = store.version()
+    again = put(store, "sales-copy.csv", SALES_HEAD + sales_lines(3))
+    assert again.status == "unchanged" and again.batch == first.batch
+    assert store.batches().height == 1
+    assert store.read("sales").height == 3
+    assert store.version() == version
+
+
+def test_growing_export_adds_exactly_the_new_rows(store: Store) -> None:
+    # No order ids: identical lines are told apart by their occurrence in the file.
+    head = "下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n"
+    line = "2020-09-15 19:31:00,芒果,百色村,1,斤,10.00,s1\n"
+    put(store, "orders.csv", head + line * 3)
+    assert store.read("sales").height == 3
+    put(store, "orders.csv", head + line * 5 + "2020-09-15 19:32:00,芒果,百色村,2,斤,20.00,s1\n")
+    sales = store.read("sales")
+    assert sales.height == 6
+    assert sales["amount"].sum() == 5 * 1000 + 2000
+
+
+def test_growing_export_with_order_ids(store: Store) -> None:
+    put(store, "orders.csv", SALES_HEAD + sales_lines(100))
+    put(store, "orders.csv", SALES_HEAD + sales_lines(130))
+    assert store.read("sales").height == 130
+    assert store.batches()["rows"].to_list() == [100, 130]
+
+
+def test_order_with_two_product_lines_keeps_both(store: Store) -> None:
+    put(store, "o.csv", SALES_HEAD + "1,2020-09-15 19:31:00,芒果,百色村,1,斤,10,s1\n1,2020-09-15 19:31:00,茶叶,紫金村,1,斤,30,s1\n")
+    assert sorted(store.read("sales")["product"].to_list()) == ["芒果", "茶叶"]
+
+
+def test_later_value_for_a_key_wins(store: Store) -> None:
+    head = "直播ID,直播类型,开播时间,成交订单数\n"
+    put(store, "a.csv", head + "s1,cadre,2020-09-06 19:00,10\ns2,cadre,2020-09-07 19:00,5\n")
+    put(store, "b.csv", head + "s1,cadre,2020-09-06 19:00,12\n")
+    sessions = store.read("sessions").sort("session_id")
+    assert sessions.select("session_id", "orders").rows() == [("s1", 12), ("s2", 5)]
+
+
+def test_within_a_file_the_last_line_for_a_key_wins(store: Store) -> None:
+    put(store, "t.csv", "直播ID,时间,实时在线人数\ns1,2020-09-06 19:00,5\ns1,2020-09-06 19:00,7\n")
+    assert store.read("ticks")["viewers_online"].to_list() == [7]
+
+
+TICKS_A = "直播ID,时间,实时在线人数\n" + "".join(f"s1,2020-09-06 19:{m:02d},{100 + m}\n" for m in range(0, 10))
+TICKS_B = "直播ID,时间,实时在线人数\n" + "".join(f"s1,2020-09-06 19:{m:02d},{900 + m}\n" for m in range(5, 15))
+STOCK_A = "行政村,产品,滞销量,单位,截至日期\n火卖村,猕猴桃,15000,斤,2020-03-31\n仙塘村,板栗,8,吨,2020-03-31\n"
+STOCK_B = "行政村,产品,滞销量,单位,截至日期\n火卖村,猕猴桃,9000,斤,2020-03-31\n百色村,芒果,3,吨,2020-04-30\n"
+
+
+def _load(store: Store, *files: tuple[str, str]) -> None:
+    for name, text in files:
+        put(store, name, text)
+
+
+@pytest.mark.parametrize("retract", ["A", "B"])
+def test_retract_leaves_the_store_as_if_never_ingested(store: Store, tmp_path: Path, retract: str) -> None:
+    a = [("ticks-a.csv", TICKS_A), ("stock-a.csv", STOCK_A)]
+    b = [("ticks-b.csv", TICKS_B), ("stock-b.csv", STOCK_B)]
+    _load(store, *a, *b)
+    expected_store = Store(f"sqlite:///{tmp_path / 'expected.sqlite3'}")
+    expected_store.create()
+    _load(expected_store, *(b if retract == "A" else a))
+    expected = state(expected_store)
+
+    ids = {row["path"]: row["batch"] for row in store.batches().iter_rows(named=True)}
+    for name, _ in a if retract == "A" else b:
+        store.retract(ids[name])
+    assert_same_state(state(store), expected)
+    # B overwrote 火卖村's 15000 with 9000 and ticks 19:05-19:09: retracting B brings A's values back
+    if retract == "B":
+        assert store.read("stock").filter(pl.col("village") == "火卖村")["unsold_qty"].to_list() == [15000.0]
+        assert store.read("ticks")["viewers_online"].to_list() == [100 + m for m in range(10)]
+    else:
+        assert store.read("ticks")["viewers_online"].to_list() == [900 + m for m in range(5, 15)]
+    assert store.batches().filter(pl.col("retracted")).height == 2
+
+
+def test_retract_then_same_bytes_ingest_again(store: Store) -> None:
+    first = put(store, "s.csv", STOCK_A)
+    store.retract(first.batch)
+    assert store.read("stock").height == 0
+    again = put(store, "s.csv", STOCK_A)
+    assert again.status == "ingested" and again.batch != first.batch
+    assert store.read("stock").height == 2
+
+
+def test_retract_unknown_or_twice(store: Store) -> None:
+    first = put(store, "s.csv", STOCK_A)
+    with pytest.raises(KeyError):
+        store.retract(first.batch + 100)
+    store.retract(first.batch)
+    with pytest.raises(ValueError, match="already retracted"):
+        store.retract(first.batch)
+
+
+def test_rejected_file_changes_nothing(store: Store) -> None:
+    put(store, "s.csv", STOCK_A)
+    before, version = state(store), store.version()
+    bad = SALES_HEAD + sales_lines(50) + "9999,2020-09-15 19:31:00,芒果,百色村,abc,斤,1.00,s1\n" + sales_lines(50, 50)
+    with pytest.raises(ingest.Rejected) as caught:
+        put(store, "sales.csv", bad)
+    assert [str(p) for p in caught.value.problems] == ['sales.csv line 52, column 商品数量: "abc" is not a number']
+    assert_same_state(state(store), before)
+    assert store.version() == version and store.batches().height == 1
+
+
+def test_incremental_read_and_merge_equal_a_full_read(store: Store) -> None:
+    put(store, "t1.csv", TICKS_A)
+    seen = store.last_batch()
+    cached = store.read("ticks")
+    put(store, "t2.csv", TICKS_B)
+    new = store.read("ticks", since_batch=seen)
+    assert new.height == 10
+    assert_frame_equal(merge("ticks", cached, new).drop("batch", "line").sort("ts"),
+                       store.read("ticks").drop("batch", "line").sort("ts"))
+
+
+def test_time_of_day_ticks_use_the_stored_session_start(store: Store) -> None:
+    put(store, "s.csv", "直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 23:59\n")
+    put(store, "t.csv", "时间,实时在线人数\n23:59,5\n00:00,6\n", session_id="s1")
+    ts = store.read("ticks")["ts"].dt.convert_time_zone("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M")
+    assert ts.to_list() == ["2020-09-06 23:59", "2020-09-07 00:00"]
+
+
+_WRITER = """
+import sys
+from relief_live import ingest
+from relief_live.store import Store
+store = Store(sys.argv[1]); store.create()
+for path in sys.argv[2:]:
+    ingest.ingest_file(store, path)
+"""
+
+
+def test_two_processes_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    files = []
+    for p in range(2):
+        names = []
+        for f in range(5):
+            path = tmp_path / f"p{p}f{f}.csv"
+            start = (p * 5 + f) * 2000
+            path.write_bytes(csv_bytes(SALES_HEAD + sales_lines(2000, start)))
+            names.append(str(path))
+        files.append(names)
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, *names], cwd=Path(__file__).parent.parent,
+                              stderr=subprocess.PIPE, text=True) for names in files]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    store = Store(url)
+    sales = store.read("sales")
+    assert sales.height == 20_000
+    assert sales["order_id"].n_unique() == 20_000
+    assert store.batches().height == 10
