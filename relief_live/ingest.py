@@ -68,10 +68,10 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
     mapping = read.detect(table, kind)
     supplied = {"session_id": session_id, "host_kind": host_kind}
     if supplied["host_kind"]:
-        value, bad = read.parse_vocab(pl.lit(supplied["host_kind"]), schema.HOST_KINDS)
-        if pl.select(bad).item():
+        value, bad = read.parse_vocab(pl.Series([supplied["host_kind"]]), schema.HOST_KINDS)
+        if bad[0]:
             raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
-        supplied["host_kind"] = pl.select(value).item()
+        supplied["host_kind"] = value[0]
     starts = None
     if store is not None and mapping.kind in ("ticks", "sales"):
         sessions = store.read("sessions")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from relief_live import schema
 
@@ -83,141 +85,157 @@ class Written:
 
 
 class Store:
-    """A SQLAlchemy database holding batches and every row version; reads give the current rows."""
+    """A database of batches and every row version, through SQLAlchemy Core tables and ADBC connections.
+
+    SQL is generated from the tables above by SQLAlchemy and run through ADBC (Arrow in, Arrow
+    out), one short connection per operation: bulk writes and reads of a million rows take about a
+    second. On SQLite, ADBC is the only library touching the file: two SQLite copies in one process
+    (Python's sqlite3 and ADBC's) would break each other's locks.
+    """
 
     def __init__(self, url: str | None = None):
         self.url = url or default_url()
         parsed = make_url(self.url)
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
         self.dialect = parsed.get_backend_name()
-        if self.dialect == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(parsed)
         if self.dialect == "sqlite":
-            _sqlite_setup(self.engine)
+            self._target = parsed.database or ":memory:"
+            if self._target != ":memory:":
+                Path(self._target).parent.mkdir(parents=True, exist_ok=True)
+            self._sa_dialect: sa.Dialect = sqlite_dialect.dialect()
+        elif self.dialect == "postgresql":
+            self._target = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._sa_dialect = postgresql_dialect.dialect()
+        else:
+            raise ValueError(f"unsupported store {parsed.drivername}: use sqlite:///PATH or postgresql://…")
 
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    # -- connections ----------------------------------------------------------------------------
+    def _connect(self):  # type: ignore[no-untyped-def]
+        if self.dialect == "sqlite":
+            import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+            return adbc_sqlite.connect(self._target, autocommit=True)
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        return adbc_pg.connect(self._target, autocommit=True)
+
+    @contextlib.contextmanager
+    def _cursor(self, *, write: bool = False) -> Iterator[Any]:
+        """A cursor; with `write`, inside one transaction (SQLite: BEGIN IMMEDIATE, the write lock first)."""
+        conn = self._connect()
+        try:
+            cursor = conn.cursor()
+            if self.dialect == "sqlite":
+                cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA synchronous = NORMAL")  # with WAL: consistent after a crash, fsync at checkpoints
+            if not write:
+                yield cursor
+                return
+            cursor.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _sql(self, statement: sa.Executable) -> str:
+        return str(statement.compile(dialect=self._sa_dialect, compile_kwargs={"literal_binds": True}))
+
+    def _rows(self, cursor: Any, statement: sa.Executable) -> list[tuple]:
+        cursor.execute(self._sql(statement))
+        return list(cursor.fetchall())
 
     # -- schema ---------------------------------------------------------------------------------
     def create(self) -> None:
         """Create the tables if they are missing (safe when several processes start at once)."""
-        for attempt in range(5):
+        for attempt in range(10):
             try:
-                metadata.create_all(self.engine)
-                with self.engine.begin() as conn:
-                    if conn.execute(sa.select(meta_table.c.id)).first() is None:
-                        conn.execute(meta_table.insert().values(id=1, version=0))
+                with self._cursor(write=True) as cursor:
+                    if self.dialect == "sqlite":
+                        cursor.execute("PRAGMA journal_mode")
+                    for table in metadata.sorted_tables:
+                        cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=self._sa_dialect)))
+                        for index in table.indexes:
+                            cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=self._sa_dialect)))
+                    if not self._rows(cursor, sa.select(meta_table.c.id)):
+                        cursor.execute(self._sql(meta_table.insert().values(id=1, version=0)))
+                if self.dialect == "sqlite":
+                    with self._cursor() as cursor:
+                        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
                 return
-            except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
-                if attempt == 4:
+            except Exception as error:  # a concurrent creator won the race: try again
+                if attempt == 9 or ("already exists" not in str(error) and "duplicate" not in str(error).lower()):
                     raise
-                time.sleep(0.2 * (attempt + 1))
+                time.sleep(0.1 * (attempt + 1))
 
     # -- writes ---------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[sa.Connection]:
-        """A write transaction (on SQLite, BEGIN IMMEDIATE: the write lock from the start)."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(relief_write=True)
-            with conn.begin():
-                yield conn
-
     def write(self, kind: str, frame: pl.DataFrame, *, path: str, sha256: str, by: str | None) -> Written:
         """Store one file's typed rows as a new batch, in one transaction; the same bytes again -> unchanged."""
         table = tables[kind]
-        with self._writing() as conn:
+        with self._cursor(write=True) as cursor:
             # Locking the version row first serialises writers (SQLite: BEGIN IMMEDIATE already did).
-            conn.execute(sa.select(meta_table.c.version).with_for_update())
-            same = conn.execute(
-                sa.select(batches_table.c.batch).where(
-                    batches_table.c.sha256 == sha256, batches_table.c.kind == kind,
-                    batches_table.c.retracted_at.is_(None),
-                ).order_by(batches_table.c.batch).limit(1)
-            ).scalar()
-            if same is not None:
-                return Written(int(same), "unchanged")
-            conn.execute(meta_table.update().values(version=meta_table.c.version + 1))
-            batch = conn.execute(
-                batches_table.insert().values(
-                    path=path, kind=kind, sha256=sha256, rows=frame.height,
-                    at=int(time.time() * 1000), by=by,
-                ).returning(batches_table.c.batch)
-            ).scalar_one()
+            self._rows(cursor, sa.select(meta_table.c.version).with_for_update())
+            same = self._rows(cursor, sa.select(batches_table.c.batch).where(
+                batches_table.c.sha256 == sha256, batches_table.c.kind == kind,
+                batches_table.c.retracted_at.is_(None),
+            ).order_by(batches_table.c.batch).limit(1))
+            if same:
+                return Written(int(same[0][0]), "unchanged")
+            cursor.execute(self._sql(meta_table.update().values(version=meta_table.c.version + 1)))
+            [(batch,)] = self._rows(cursor, batches_table.insert().values(
+                path=path, kind=kind, sha256=sha256, rows=frame.height, at=int(time.time() * 1000), by=by,
+            ).returning(batches_table.c.batch))
             rows = frame.select([c.name for c in table.columns if c.name != "batch"])
-            rows = rows.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
-            self._bulk_insert(conn, table, rows.insert_column(0, pl.lit(batch, pl.Int64).alias("batch")))
+            rows = rows.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d")).insert_column(
+                0, pl.lit(batch, pl.Int64).alias("batch"))
+            if rows.height:
+                cursor.adbc_ingest(table.name, rows.to_arrow(compat_level=pl.CompatLevel.oldest()), mode="append")
         return Written(int(batch), "ingested")
-
-    def _bulk_insert(self, conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-        if frame.height == 0:
-            return
-        columns = frame.columns
-        if self.dialect == "postgresql":
-            raw = conn.connection.driver_connection
-            names = ", ".join(f'"{c}"' for c in columns)
-            with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv)') as copy:
-                for chunk in frame.iter_slices(200_000):
-                    buffer = io.BytesIO()
-                    chunk.write_csv(buffer, include_header=False, null_value="")
-                    copy.write(buffer.getvalue())
-            return
-        placeholders = ", ".join("?" for _ in columns)
-        names = ", ".join(f'"{c}"' for c in columns)
-        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})'
-        cursor = conn.connection.driver_connection.cursor()
-        for chunk in frame.iter_slices(100_000):
-            cursor.executemany(sql, chunk.iter_rows())
 
     def retract(self, batch: int) -> str:
         """Undo a batch: the store then reads as if it had never been ingested. Returns its path."""
-        with self._writing() as conn:
-            conn.execute(meta_table.update().values(version=meta_table.c.version + 1))
-            row = conn.execute(
-                sa.select(batches_table.c.path, batches_table.c.retracted_at).where(batches_table.c.batch == batch)
-            ).first()
-            if row is None:
+        with self._cursor(write=True) as cursor:
+            found = self._rows(cursor, sa.select(batches_table.c.path, batches_table.c.retracted_at)
+                               .where(batches_table.c.batch == batch))
+            if not found:
                 raise KeyError(f"there is no batch {batch}")
-            if row.retracted_at is not None:
-                raise ValueError(f"batch {batch} ({row.path}) is already retracted")
-            conn.execute(
-                batches_table.update().where(batches_table.c.batch == batch)
-                .values(retracted_at=int(time.time() * 1000))
-            )
-        return str(row.path)
+            path, retracted_at = found[0]
+            if retracted_at is not None:
+                raise ValueError(f"batch {batch} ({path}) is already retracted")
+            cursor.execute(self._sql(meta_table.update().values(version=meta_table.c.version + 1)))
+            cursor.execute(self._sql(batches_table.update().where(batches_table.c.batch == batch)
+                                     .values(retracted_at=int(time.time() * 1000))))
+        return str(path)
 
     # -- reads ----------------------------------------------------------------------------------
+    def _scalar(self, statement: sa.Executable) -> Any:
+        with self._cursor() as cursor:
+            rows = self._rows(cursor, statement)
+        return rows[0][0] if rows else None
+
     def version(self) -> int:
         """A number that changes whenever anything is ingested or retracted (a cache key)."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(meta_table.c.version)).scalar() or 0)
+        return int(self._scalar(sa.select(meta_table.c.version)) or 0)
 
     def last_batch(self) -> int:
         """The newest batch id, 0 when none."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.max(batches_table.c.batch))).scalar() or 0)
+        return int(self._scalar(sa.select(sa.func.max(batches_table.c.batch))) or 0)
 
     def is_empty(self) -> bool:
         """Whether no batch holds rows (none ingested, or all retracted)."""
-        with self.engine.connect() as conn:
-            live = conn.execute(
-                sa.select(sa.func.count()).select_from(batches_table).where(batches_table.c.retracted_at.is_(None))
-            ).scalar()
-        return not live
+        return not self._scalar(sa.select(sa.func.count()).select_from(batches_table)
+                                .where(batches_table.c.retracted_at.is_(None)))
 
     def batches(self) -> pl.DataFrame:
         """The ingest history, oldest first: batch, path, kind, sha256, rows, at, by, retracted."""
-        query = sa.select(batches_table).order_by(batches_table.c.batch)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        frame = pl.DataFrame(
-            [tuple(r) for r in rows], orient="row",
-            schema={"batch": pl.Int64, "path": pl.String, "kind": pl.String, "sha256": pl.String,
-                    "rows": pl.Int64, "at": pl.Int64, "by": pl.String, "retracted_at": pl.Int64},
-        )
+        frame = self._query_frame(sa.select(batches_table).order_by(batches_table.c.batch), batches_table)
         return frame.with_columns(
-            pl.col("at", "retracted_at").cast(pl.Datetime("ms", "UTC")),
+            pl.col("at", "retracted_at").cast(pl.Int64).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"),
             retracted=pl.col("retracted_at").is_not_null(),
         )
 
@@ -225,7 +243,7 @@ class Store:
         """Current rows of `kind` (latest live batch per key), columns of schema.frame_schema(kind).
 
         With `since_batch`, only rows of live batches newer than it, resolved among themselves:
-        merge them onto an earlier read with `merge`.
+        lay them over an earlier read with `merge`.
         """
         table = tables[kind]
         query = (
@@ -233,17 +251,24 @@ class Store:
             .join(batches_table, batches_table.c.batch == table.c.batch)
             .where(batches_table.c.retracted_at.is_(None), table.c.batch > since_batch)
         )
-        frame = self._query_frame(query, table)
-        return _current(kind, frame)
+        return _current(kind, self._query_frame(query, table))
 
     def _query_frame(self, query: sa.Select, table: sa.Table) -> pl.DataFrame:
-        sql_schema = {c.name: _polars_raw(c.type) for c in table.columns}
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return pl.DataFrame(rows, schema=sql_schema, orient="row")
+        """Run a select, Arrow end to end, typed by the table's columns."""
+        with self._cursor() as cursor:
+            if self.dialect == "sqlite":
+                # One batch, so column types are inferred from all rows, not from a leading run of nulls.
+                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
+            cursor.execute(self._sql(query))
+            frame = pl.from_arrow(cursor.fetch_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        raw = {c.name: _polars_raw(c.type) for c in table.columns}
+        if frame.height == 0:
+            return pl.DataFrame(schema=raw)
+        return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in raw.items())
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        """Nothing is held between operations; kept for callers that tidy up."""
 
 
 def _polars_raw(type_: sa.types.TypeEngine) -> pl.DataType:
@@ -290,21 +315,3 @@ def merge(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
         )
         return both.unique("__k", keep="last", maintain_order=True).drop("__k")
     return both.unique(list(schema.KEYS[kind]), keep="last", maintain_order=True)
-
-
-def _sqlite_setup(engine: sa.Engine) -> None:
-    """WAL for concurrent readers, a busy timeout for concurrent writers, BEGIN IMMEDIATE for writes."""
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps the file consistent
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("relief_write") else "BEGIN")

@@ -38,51 +38,44 @@ def typed_frame(
     if problems:
         raise Rejected(problems)
 
-    cells = table.frame
-    exprs: dict[str, pl.Expr] = {"line": pl.lit(table.lines)}
-    checks: list[tuple[str, str, pl.Expr, str]] = []  # (canonical, header, bad mask, message)
+    n = table.frame.height
+    columns: dict[str, pl.Series] = {"line": table.lines.alias("line")}
+    checks: list[tuple[str, str, pl.Series, str]] = []  # (canonical, header, bad mask, message)
     header_of = {canonical: table.headers[i] for canonical, i in mapping.columns.items()}
+    unit_kg = read.const(None, n, pl.Float64)
 
     for f in schema.KINDS[kind]:
         header = header_of.get(f.name, f.name)
         if f.name in mapping.columns:
-            col = pl.col(f"c{mapping.columns[f.name]}")
+            cells = table.frame.get_column(f"c{mapping.columns[f.name]}").cast(pl.String)
             if f.name in supplied:
-                col = pl.coalesce(pl.when(col.str.strip_chars() != "").then(col), pl.lit(supplied[f.name]))
+                cells = cells.str.strip_chars().replace("", None).fill_null(supplied[f.name])
         elif f.name in supplied:
-            col = pl.lit(supplied[f.name], dtype=pl.String)
+            cells = read.const(supplied[f.name], n, pl.String)
         else:
-            exprs[f.name] = pl.lit(None, dtype=_raw_dtype(f.type))
+            columns[f.name] = read.const(None, n, _raw_dtype(f.type))
             continue
         if f.type == schema.UNIT:
-            exprs[f.name], exprs["__unit_kg"] = read.parse_unit(col)
+            columns[f.name], unit_kg = read.parse_unit(cells)
         else:
-            exprs[f.name] = _parse(kind, f, col, mapping.scales.get(f.name, 0), table.excel, tz, checks, header)
+            columns[f.name] = _parse(kind, f, cells, mapping.scales.get(f.name, 0), table.excel, tz, checks, header)
         if f.required:
-            checks.append((f.name, header, col.is_null() | (col.str.strip_chars() == ""), "is empty; it is required"))
+            checks.append((f.name, header, cells.is_null() | (cells.str.strip_chars() == ""),
+                           "is empty; it is required"))
 
     if kind == "stock":
-        unit_kg = exprs.pop("__unit_kg", pl.lit(None, dtype=pl.Float64))
-        weight, bad_weight = read.parse_weight(_source(mapping, "unit_weight"))
-        exprs["unit_kg"] = pl.coalesce(unit_kg, weight)
+        weight, bad_weight = read.parse_weight(
+            table.frame.get_column(f"c{mapping.columns['unit_weight']}") if "unit_weight" in mapping.columns
+            else read.const(None, n, pl.String))
+        columns["unit_kg"] = unit_kg.fill_null(weight)
         checks.append(("unit_weight", header_of.get("unit_weight", "unit_weight"), bad_weight,
                        "is not a weight (write e.g. 10斤 or 5kg)"))
-    else:
-        exprs.pop("__unit_kg", None)
 
-    frame = cells.select(**{name: expr for name, expr in exprs.items()},
-                         **{f"__bad{i}": mask for i, (_, _, mask, _) in enumerate(checks)})
-    problems = _collect(table, cells, mapping, frame, checks)
+    frame = pl.DataFrame([s.alias(name) for name, s in columns.items()])
+    problems = _collect(table, mapping, frame, checks)
     if problems:
         raise Rejected(problems)
-    frame = frame.drop([c for c in frame.columns if c.startswith("__bad")])
     return _derive(table, kind, frame, session_starts, tz)
-
-
-def _source(mapping: Mapping, name: str) -> pl.Expr:
-    if name in mapping.columns:
-        return pl.col(f"c{mapping.columns[name]}")
-    return pl.lit(None, dtype=pl.String)
 
 
 def _raw_dtype(type_: str) -> pl.DataType:
@@ -95,56 +88,52 @@ def _raw_dtype(type_: str) -> pl.DataType:
     return pl.String()
 
 
-def _parse(kind: str, f: schema.Field, col: pl.Expr, scale: int, excel: bool, tz: str,
-           checks: list, header: str) -> pl.Expr:
-    """The value of one column, appending its (canonical, header, bad mask, message) checks."""
+def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool, tz: str,
+           checks: list, header: str) -> pl.Series:
+    """The values of one column, appending its (canonical, header, bad mask, message) checks."""
     t = f.type
     if t in (schema.COUNT, schema.QTY, schema.MONEY):
-        value, bad, negative = read.parse_number(col, scale=scale, kind=t)
+        value, bad, negative = read.parse_number(cells, scale=scale, kind=t)
         checks.append((f.name, header, bad, f"number:{t}"))
         checks.append((f.name, header, negative, "is negative; quantities, counts and amounts must be 0 or more"))
         return value
     if t == schema.TIME:
-        ms, tod, bad = read.parse_time(col, tz=tz, excel=excel)
+        ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
         if (kind, f.name) in _TIME_OF_DAY_OK:
             checks.append((f.name, header, bad, _TIME_HINT))
-            # A time of day alone is kept as a negative "ms since midnight - 1 day" marker until _derive.
-            return pl.coalesce(ms, tod - 86_400_000)
+            # A time of day alone is kept as (ms since midnight - 1 day), negative, until _derive places it.
+            return ms.fill_null(tod - 86_400_000)
         checks.append((f.name, header, bad | tod.is_not_null(), _TIME_HINT))
         return ms
     if t == schema.DATE:
-        ms, tod, bad = read.parse_time(col, tz=tz, excel=excel)
+        ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
         checks.append((f.name, header, bad | tod.is_not_null(), _DATE_HINT))
-        return ms.cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(tz).dt.date()
+        return ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
     if t == schema.DURATION:
-        value, bad = read.parse_duration(col)
+        value, bad = read.parse_duration(cells)
         checks.append((f.name, header, bad, "is not a duration (write e.g. 2小时30分, 150分钟 or 5400 seconds)"))
         return value
     if t == schema.HOST_KIND:
-        value, bad = read.parse_vocab(col, schema.HOST_KINDS)
+        value, bad = read.parse_vocab(cells, schema.HOST_KINDS)
         checks.append((f.name, header, bad, _HOST_KIND_HINT))
         return value
+    text = cells.str.strip_chars().replace("", None)
     if t == schema.PLATFORM:
-        value, _ = read.parse_vocab(col, schema.PLATFORMS)
-        text = col.str.strip_chars()
-        return pl.coalesce(value, pl.when(text != "").then(text.str.to_lowercase()))
-    text = col.str.strip_chars()
-    return pl.when(text != "").then(text)
+        value, _ = read.parse_vocab(cells, schema.PLATFORMS)
+        return value.fill_null(text.str.to_lowercase())
+    return text
 
 
-def _collect(table: RawTable, cells: pl.DataFrame, mapping: Mapping, frame: pl.DataFrame,
-             checks: list) -> list[Problem]:
+def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list) -> list[Problem]:
     problems: list[Problem] = []
     total = 0
-    for i, (canonical, header, _, message) in enumerate(checks):
-        if not message:
-            continue
-        bad = frame.get_column(f"__bad{i}").fill_null(False)
+    for canonical, header, mask, message in checks:
+        bad = mask.fill_null(False)
         if not bad.any():
             continue
         total += int(bad.sum())
         position = mapping.columns.get(canonical)
-        values = cells.get_column(f"c{position}").filter(bad) if position is not None else None
+        values = table.frame.get_column(f"c{position}").filter(bad) if position is not None else None
         lines = frame.get_column("line").filter(bad)
         for j in range(min(len(lines), MAX_PROBLEMS)):
             value = values[j] if values is not None else None
@@ -154,9 +143,8 @@ def _collect(table: RawTable, cells: pl.DataFrame, mapping: Mapping, frame: pl.D
             problems.append(Problem(table.name, int(lines[j]), header, text, value))
     problems.sort(key=lambda p: (p.line or 0, p.column or ""))
     if total > MAX_PROBLEMS:
-        extra = total - MAX_PROBLEMS
         problems = problems[:MAX_PROBLEMS]
-        problems.append(Problem(table.name, None, None, f"and {extra} more problems"))
+        problems.append(Problem(table.name, None, None, f"and {total - MAX_PROBLEMS} more problems"))
     return problems
 
 

@@ -160,8 +160,8 @@ def test_undecodable_bytes_rejected_with_line() -> None:
     ("15,000", schema.QTY, 0, 15000.0),
 ])
 def test_number_forms(text: str, type_: str, scale: int, expected: float) -> None:
-    value, bad, negative = read.parse_number(pl.lit(text), scale=scale, kind=type_)
-    got, is_bad, is_negative = pl.select(value.alias("v"), bad.alias("b"), negative.alias("n")).row(0)
+    value, bad, negative = read.parse_number(pl.Series([text]), scale=scale, kind=type_)
+    got, is_bad, is_negative = value[0], bad[0], negative[0]
     assert not is_bad and not is_negative
     assert got == pytest.approx(expected)
 
@@ -205,8 +205,8 @@ def test_bad_numbers_named_with_line_and_column(value: str, message: str) -> Non
     ("1599390060000", ms(2020, 9, 6, 19, 1)),
 ])
 def test_time_forms(text: str, expected: int) -> None:
-    value, tod, bad = read.parse_time(pl.lit(text))
-    assert pl.select(value.alias("v"), bad.alias("b")).row(0) == (expected, False)
+    value, _, bad = read.parse_time(pl.Series([text]))
+    assert (value[0], bad[0]) == (expected, False)
 
 
 def test_naive_times_follow_the_configured_zone() -> None:
