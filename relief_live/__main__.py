@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ from relief_live import ingest, schema
 from relief_live.read import Rejected
 from relief_live.store import Store, default_url
 
-LARGE_FILE: int = 5_000_000  # bytes: above this a progress bar is shown on a terminal
+LARGE_FILE: int = int(os.environ.get("RELIEF_LIVE_PROGRESS_BYTES", 5_000_000))  # bar above this, on a terminal
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +72,10 @@ def _progress_bar(path: Path):  # type: ignore[no-untyped-def]
         return None
     from tqdm import tqdm
 
-    bar = tqdm(total=100, desc=path.name, unit="%", file=sys.stderr, leave=False)
+    size = shutil.get_terminal_size()  # 80x24 when the terminal reports none (tqdm would then draw nothing)
+    bar = tqdm(total=100, desc=path.name, unit="%", file=sys.stderr, leave=False, ncols=size.columns,
+               nrows=size.lines,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
 
     def update(stage: str, fraction: float) -> None:
         bar.set_postfix_str(stage)

@@ -165,3 +165,32 @@ def test_env_var_selects_the_store(tmp_path: Path) -> None:
                             cwd=root, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert Store(f"sqlite:///{target}").read("stock").height == 2
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    path = tmp_path / "big.csv"
+    path.write_text(GOOD_SALES, encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "RELIEF_LIVE_PROGRESS_BYTES": "100"}
+    args = [sys.executable, "-m", "relief_live", "ingest", "--db", f"sqlite:///{tmp_path / 'p.sqlite3'}", str(path)]
+    piped = subprocess.run(args, cwd=root, capture_output=True, text=True, env=env)
+    assert piped.returncode == 0 and "%" not in piped.stderr  # no bar into a pipe or log file
+
+    (tmp_path / "big2.csv").write_text(GOOD_SALES.replace("芒果", "茶叶"), encoding="utf-8")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*args[:-1], str(tmp_path / "big2.csv")], cwd=root, stderr=follower,
+                            stdout=subprocess.PIPE, env=env)
+    proc.stdout.read()
+    proc.wait(timeout=60)
+    os.close(follower)
+    drawn = b""
+    try:
+        while chunk := os.read(leader, 4096):
+            drawn += chunk
+    except OSError:
+        pass
+    assert proc.returncode == 0
+    assert b"big2.csv" in drawn and b"%" in drawn
