@@ -62,9 +62,11 @@ def who() -> str:
 
 def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
           host_kind: str | None = None, store: Store | None = None, tz: str = read.DEFAULT_TZ,
-          ) -> tuple[read.Mapping, pl.DataFrame]:
+          progress: Progress | None = None) -> tuple[read.Mapping, pl.DataFrame]:
     """A file's bytes as typed rows of its kind (ready for the store), or Rejected with every problem."""
     table = read.read_table(name, data)
+    if progress:
+        progress("checking values", 0.25)
     mapping = read.detect(table, kind)
     supplied = {"session_id": session_id, "host_kind": host_kind}
     if supplied["host_kind"]:
@@ -105,8 +107,9 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
     """Ingest one file's bytes as a batch; the same bytes again are `unchanged`. Raises Rejected."""
     report = progress or (lambda _stage, _fraction: None)
     report("reading", 0.0)
-    mapping, frame = parse(name, data, kind=kind, session_id=session_id, host_kind=host_kind, store=store)
-    report("writing", 0.5)
+    mapping, frame = parse(name, data, kind=kind, session_id=session_id, host_kind=host_kind, store=store,
+                           progress=report)
+    report("writing", 0.6)
     sha = hashlib.sha256(data).hexdigest()
     written = store.write(mapping.kind, frame, path=name, sha256=sha, by=by or who())
     report("done", 1.0)
