@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_report)
 
+    p = sub.add_parser("watch", parents=[db], help="ingest files in a folder as they appear or grow")
+    p.add_argument("folder", metavar="DIR", type=Path)
+    p.add_argument("--kind", choices=list(schema.KINDS))
+    p.add_argument("--session-id")
+    p.add_argument("--host-kind")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between looks (default 2)")
+    p.set_defaults(run=_watch)
+
     p = sub.add_parser("demo", parents=[db], help="load the seeded demo programme")
     p.add_argument("--scale", type=int, default=1)
     p.set_defaults(run=_demo)
@@ -156,6 +164,21 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         print(json.dumps(metrics.report_json(report), ensure_ascii=False))
     else:
         print(metrics.format_report(report))
+    return 0
+
+
+def _watch(store: Store, args: argparse.Namespace) -> int:
+    from relief_live.watch import Watcher
+
+    if not args.folder.is_dir():
+        print(f"{args.folder}: not a folder", file=sys.stderr)
+        return 2
+    watcher = Watcher(store, args.folder, kind=args.kind, session_id=args.session_id, host_kind=args.host_kind,
+                      log=lambda line: print(line, flush=True))
+    try:
+        watcher.run(args.interval)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

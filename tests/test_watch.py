@@ -1,0 +1,105 @@
+"""`watch`: files ingested as they appear and grow, half-written lines left for later, bad files skipped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from relief_live.store import Store
+from relief_live.watch import Watcher
+from tests.conftest import sqlite_store
+
+HEAD = "直播ID,时间,实时在线人数,成交订单数,成交金额(元)\n"
+
+
+def tick(minute: int) -> str:
+    return f"s1,2020-09-15 19:{minute:02d},{100 + minute * 10},{minute},{minute * 10}.50\n"
+
+
+def test_growing_trend_file_with_a_split_line(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    store = sqlite_store(tmp_path)
+    log: list[str] = []
+    watcher = Watcher(store, folder, log=log.append)
+    trend = folder / "trend.csv"
+
+    trend.write_text(HEAD + tick(0) + tick(1), encoding="utf-8")
+    assert watcher.poll() == 1
+    line = tick(2)
+    with trend.open("a", encoding="utf-8") as f:  # one line arrives in two writes
+        f.write(line[:9])
+    assert watcher.poll() == 0  # the half line is not read yet
+    assert store.read("ticks").height == 2
+    with trend.open("a", encoding="utf-8") as f:
+        f.write(line[9:] + tick(3))
+    assert watcher.poll() == 1
+    assert watcher.poll() == 0  # nothing new, nothing done
+
+    ticks = store.read("ticks")
+    assert ticks["viewers_online"].to_list() == [100, 110, 120, 130]
+    assert ticks["orders"].sum() == 0 + 1 + 2 + 3
+    assert ticks["gmv"].sum() == 50 + 1050 + 2050 + 3050
+
+    (folder / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    assert watcher.poll() == 0
+    assert watcher.poll() == 0
+    rejected = [line for line in log if line.startswith("rejected bad.csv")]
+    assert len(rejected) == 1 and "fit no known kind" in rejected[0]  # named once, not every look
+
+    (folder / "more.csv").write_text(HEAD + tick(4), encoding="utf-8")
+    assert watcher.poll() == 1
+    assert store.read("ticks").height == 5
+    assert sum("ingested" in line for line in log) == 3
+
+
+def test_watch_process_follows_a_file_written_line_by_line(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    url = f"sqlite:///{tmp_path / 'w.sqlite3'}"
+    Store(url).create()
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "relief_live", "watch", str(folder), "--db", url, "--interval", "0.1"],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        trend = folder / "trend.csv"
+        with trend.open("w", encoding="utf-8") as f:
+            f.write(HEAD)
+            for minute in range(12):
+                line = tick(minute)
+                f.write(line[:7])
+                f.flush()
+                time.sleep(0.05)
+                f.write(line[7:])
+                f.flush()
+                time.sleep(0.1)
+        (folder / "junk.csv").write_bytes(b"\x00\x01binary")
+        (folder / "late.csv").write_text(HEAD + tick(30), encoding="utf-8")
+        deadline = time.monotonic() + 30
+        store = Store(url)
+        while time.monotonic() < deadline and store.read("ticks").height < 13:
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    ticks = Store(url).read("ticks")
+    assert ticks.height == 13, out + err
+    assert ticks["orders"].sum() == sum(range(12)) + 30
+    assert "rejected junk.csv" in out
+    assert proc.returncode == 0, err
+    assert os.path.exists(folder / "late.csv")
+
+
+def test_a_finished_file_without_a_final_newline_goes_in_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    store = sqlite_store(tmp_path)
+    watcher = Watcher(store, folder, log=lambda _line: None)
+    (folder / "t.csv").write_text(HEAD + tick(0) + tick(1).rstrip("\n"), encoding="utf-8")
+    assert watcher.poll() == 1 and store.read("ticks").height == 1  # the last line may still be growing
+    assert watcher.poll() == 1 and store.read("ticks").height == 2  # unchanged since: it was the last line
