@@ -152,11 +152,13 @@ _QUOTED: Final = r'"(?:[^"]|"")*"'
 
 
 def _line_frame(text: str) -> pl.DataFrame:
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return pl.DataFrame({"text": lines}).with_columns(
-        pl.col("text").str.strip_suffix("\r"), line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    """The file's physical lines (text, line number), read by polars with no quoting or splitting."""
+    lines = pl.read_csv(
+        text.encode("utf-8"), has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
+        infer_schema=False, raise_if_empty=False, truncate_ragged_lines=True,
+    )
+    return lines.select(
+        pl.col("text").fill_null("").str.strip_suffix("\r"), line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     )
 
 

@@ -219,12 +219,21 @@ def _place_times_of_day(table: RawTable, frame: pl.DataFrame, session_starts: pl
     return pl.concat([rest, only_tod]).sort("__i").drop("__i", "__start")
 
 
-def _occurrence(frame: pl.DataFrame) -> pl.Expr:
+def _occurrence(frame: pl.DataFrame) -> pl.Series:
     """A sales row's occurrence among rows with the same key in its file (0, 1, …)."""
-    has_order = pl.col("order_id").is_not_null()
-    by_order = pl.int_range(pl.len()).over("order_id", "product")
-    by_fields = pl.int_range(pl.len()).over("session_id", "product", "village", "ts")
-    return pl.when(has_order).then(by_order).otherwise(by_fields).cast(pl.Int64)
+    has_order = frame.get_column("order_id").is_not_null()
+    by_order = ("order_id", "product")
+    by_fields = ("session_id", "product", "village", "ts")
+    repeats = (
+        frame.filter(has_order).select(pl.struct(by_order).is_duplicated().any()).item()
+        or frame.filter(~has_order).select(pl.struct(by_fields).is_duplicated().any()).item()
+    )
+    if not repeats:  # the usual export: every key once
+        return read.const(0, frame.height, pl.Int64).alias("occ")
+    return frame.select(
+        pl.when(has_order).then(pl.int_range(pl.len()).over(by_order))
+        .otherwise(pl.int_range(pl.len()).over(by_fields)).cast(pl.Int64).alias("occ")
+    ).to_series()
 
 
 def key_expr(kind: str) -> pl.Expr:
