@@ -18,6 +18,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+fuzz: $(STAMP)
+	RELIEF_LIVE_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/test_fuzz.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

@@ -117,8 +117,13 @@ def read_table(name: str, data: bytes) -> RawTable:
 
 
 def _read_csv(name: str, text: str) -> RawTable:
+    if "\r" in text and "\n" not in text:  # classic Mac line ends
+        text = text.replace("\r", "\n")
     header_end = _first_record_end(text)
-    headers = next(csv.reader(io.StringIO(text[:header_end])), [])
+    try:
+        headers = next(csv.reader(io.StringIO(text[:header_end], newline="")), [])
+    except csv.Error as error:
+        raise Rejected([Problem(name, 1, None, f"the header line cannot be read as CSV: {error}")]) from None
     if not any(h.strip() for h in headers):
         raise Rejected([Problem(name, 1, None, "the first line has no column headers")])
     _check_ragged(name, text, len(headers))
@@ -152,11 +157,14 @@ _QUOTED: Final = r'"(?:[^"]|"")*"'
 
 
 def _line_frame(text: str) -> pl.DataFrame:
-    """The file's physical lines (text, line number), read by polars with no quoting or splitting."""
-    lines = pl.read_csv(
-        text.encode("utf-8"), has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
-        infer_schema=False, raise_if_empty=False, truncate_ragged_lines=True,
-    )
+    """The file's physical lines (text, line number), read with no quoting or splitting."""
+    if "\x1f" in text:  # the separator polars reads lines with below; rare, so split in Python
+        lines = pl.DataFrame({"text": text.split("\n")[: text.count("\n") + (not text.endswith("\n"))]})
+    else:
+        lines = pl.read_csv(
+            text.encode("utf-8"), has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
+            infer_schema=False, raise_if_empty=False,
+        )
     return lines.select(
         pl.col("text").fill_null("").str.strip_suffix("\r"), line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     )
@@ -166,7 +174,7 @@ def _check_ragged(name: str, text: str, width: int) -> None:
     """Reject rows whose number of fields differs from the header's."""
     if '"' in text and _has_multiline_field(text):
         problems = []
-        reader = csv.reader(io.StringIO(text))
+        reader = csv.reader(io.StringIO(text, newline=""))
         next(reader, None)
         for record in reader:
             if record and len(record) != width:
@@ -200,7 +208,7 @@ def _has_multiline_field(text: str) -> bool:
 def _record_lines(text: str, header_end: int, n: int) -> pl.Series:
     """Spreadsheet line of each data record: physical lines, counting newlines inside quoted fields."""
     if '"' in text and _has_multiline_field(text):
-        reader = csv.reader(io.StringIO(text[header_end:]))
+        reader = csv.reader(io.StringIO(text[header_end:], newline=""))
         header_lines = text.count("\n", 0, header_end)
         starts, previous = [], 0
         for _ in reader:
