@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import polars as pl
 
@@ -16,6 +17,19 @@ from relief_live.read import Problem, Rejected
 from relief_live.store import Store
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
+
+# The largest file the dashboard accepts in an upload (RELIEF_LIVE_MAX_UPLOAD_MB, default 50).
+MAX_UPLOAD_BYTES: Final = int(float(os.environ.get("RELIEF_LIVE_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
+
+
+def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
+    """Reject an upload over the size cap, saying how to get a large export in."""
+    if size > limit:
+        raise Rejected([Problem(
+            name, None, None,
+            f"is {size / 1024 / 1024:.1f} MB; uploads are capped at {limit / 1024 / 1024:.0f} MB "
+            "(RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it with `python -m relief_live ingest`",
+        )])
 
 
 @dataclass

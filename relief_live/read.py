@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -16,6 +17,12 @@ from relief_live.schema import KINDS
 
 DEFAULT_TZ: Final = "Asia/Shanghai"
 MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this many
+
+# Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
+MAX_COLUMNS: Final = 1_000
+MAX_LINE_CHARS: Final = 1_000_000
+MAX_XLSX_UNPACKED: Final = 512 * 1024 * 1024  # bytes inside the workbook's zip
+MAX_XLSX_RATIO: Final = 200  # unpacked / packed: more is a zip bomb
 
 XLSX_MAGIC: Final = b"PK\x03\x04"
 OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0"  # legacy .xls
@@ -120,6 +127,12 @@ def _read_csv(name: str, text: str) -> RawTable:
     if "\r" in text and "\n" not in text:  # classic Mac line ends
         text = text.replace("\r", "\n")
     header_end = _first_record_end(text)
+    columns = text.count(",", 0, header_end) + 1
+    if columns > MAX_COLUMNS:
+        raise Rejected([Problem(name, 1, None, f"has {columns:,} columns; exports have at most {MAX_COLUMNS:,}")])
+    if header_end > MAX_LINE_CHARS:
+        raise Rejected([Problem(name, 1, None, f"the first line is over {MAX_LINE_CHARS:,} characters long; "
+                                               "this is not a sales export")])
     try:
         headers = next(csv.reader(io.StringIO(text[:header_end], newline="")), [])
     except csv.Error as error:
@@ -144,8 +157,13 @@ def _read_csv(name: str, text: str) -> RawTable:
 
 def _first_record_end(text: str) -> int:
     """Offset just after the header record (quotes may hold newlines)."""
+    end = text.find("\n")
+    if end < 0:
+        return len(text)
+    if text.count('"', 0, end) % 2 == 0:  # the usual case: no newline inside quotes
+        return end + 1
     quoted = False
-    for i, ch in enumerate(text):
+    for i, ch in enumerate(text[: MAX_LINE_CHARS + 1]):
         if ch == '"':
             quoted = not quoted
         elif ch == "\n" and not quoted:
@@ -183,6 +201,10 @@ def _check_ragged(name: str, text: str, width: int) -> None:
             raise Rejected(problems[:MAX_PROBLEMS])
         return
     lines = _line_frame(text).slice(1)
+    long = lines.filter(pl.col("text").str.len_chars() > MAX_LINE_CHARS)
+    if long.height:
+        raise Rejected([Problem(name, int(long["line"][0]), None,
+                                f"is over {MAX_LINE_CHARS:,} characters long; this is not a sales export")])
     counts = lines.with_columns(
         n=pl.col("text").str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
     ).filter((pl.col("text").str.strip_chars() != "") & (pl.col("n") != width))
@@ -219,7 +241,20 @@ def _record_lines(text: str, header_end: int, n: int) -> pl.Series:
     return pl.int_range(header_lines + 1, header_lines + 1 + n, dtype=pl.Int64, eager=True).alias("line")
 
 
+def _check_zip(name: str, data: bytes) -> None:
+    """Refuse a workbook whose zip would unpack to more than the limits (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as error:
+        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+    if unpacked > MAX_XLSX_UNPACKED or unpacked > MAX_XLSX_RATIO * max(len(data), 1):
+        raise Rejected([Problem(name, None, None, f"unpacks to {unpacked:,} bytes from {len(data):,}; "
+                                                  "refused as a zip bomb")])
+
+
 def _read_xlsx(name: str, data: bytes) -> RawTable:
+    _check_zip(name, data)
     try:
         frame = pl.read_excel(io.BytesIO(data), infer_schema_length=0, drop_empty_rows=False,
                               drop_empty_cols=False, raise_if_empty=False)
