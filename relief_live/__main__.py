@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_report)
 
+    p = sub.add_parser("backup", parents=[db], help="a consistent copy of the store, while it runs")
+    p.add_argument("path", type=Path, help="the new SQLite file")
+    p.set_defaults(run=_backup)
+
     p = sub.add_parser("watch", parents=[db], help="ingest files in a folder as they appear or grow")
     p.add_argument("folder", metavar="DIR", type=Path)
     p.add_argument("--kind", choices=list(schema.KINDS))
@@ -164,6 +168,16 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         print(json.dumps(metrics.report_json(report), ensure_ascii=False))
     else:
         print(metrics.format_report(report))
+    return 0
+
+
+def _backup(store: Store, args: argparse.Namespace) -> int:
+    try:
+        target = store.backup(args.path)
+    except FileExistsError as error:
+        print(f"cannot back up: {error}", file=sys.stderr)
+        return 1
+    print(f"backed up {store.last_batch()} batches to {target}")
     return 0
 
 
