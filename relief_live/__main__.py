@@ -24,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "no_store", False):
+        return int(args.run(None, args) or 0)
     store = Store(args.db)
     store.create()
     return int(args.run(store, args) or 0)
@@ -67,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host-kind")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between looks (default 2)")
     p.set_defaults(run=_watch)
+
+    p = sub.add_parser("simulate", help="play a demo session into CSV files in real time (for watch)")
+    p.add_argument("folder", metavar="DIR", type=Path, help="where the sessions and ticks files are written")
+    p.add_argument("--session", default=None, help="demo session to play (default: the Zhaotong cured pork show)")
+    p.add_argument("--speed", type=float, default=60.0, help="minutes played per real minute (default 60)")
+    p.add_argument("--minutes", type=int, default=None, help="stop after this many minutes of the session")
+    p.set_defaults(run=_simulate, no_store=True)
 
     p = sub.add_parser("demo", parents=[db], help="load the seeded demo programme")
     p.add_argument("--scale", type=int, default=1)
@@ -191,6 +200,21 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
                       log=lambda line: print(line, flush=True))
     try:
         watcher.run(args.interval)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _simulate(_store: None, args: argparse.Namespace) -> int:
+    from relief_live import simulate
+
+    try:
+        simulate.simulate(args.folder, speed=args.speed, minutes=args.minutes,
+                          log=lambda line: print(line, flush=True),
+                          **({"session": args.session} if args.session else {}))
+    except KeyError as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0
