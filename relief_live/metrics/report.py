@@ -1,0 +1,52 @@
+"""The report of SPEC §5: sessions, host kinds, villages, totals, and the sales left apart, from store frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from relief_live.metrics.common import conform
+from relief_live.metrics.sessions import host_kind_metrics, session_metrics
+from relief_live.metrics.villages import village_metrics
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything `report` prints and the dashboard shows. Money in integer fen, times UTC.
+
+    totals: sessions, orders, gmv (sum of the sessions rows), unsold_value, sold_value (sum of the
+    villages rows; unattributed sales stay apart), value_sell_through (null when unsold_value is 0).
+    unattributed / unconvertible: the sales rows behind those buckets, with `attributed_village`,
+    `stock_unit` and a `reason` a person can act on.
+    """
+
+    totals: dict[str, Any]
+    sessions: pl.DataFrame
+    host_kinds: pl.DataFrame
+    villages: pl.DataFrame
+    unattributed: pl.DataFrame
+    unconvertible: pl.DataFrame
+
+
+def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame, *,
+                 now: datetime, live_minutes: float = 10.0) -> Report:
+    """The metrics of the four current-row frames (columns of schema.frame_schema), as at `now`."""
+    sessions, ticks = conform(sessions, "sessions"), conform(ticks, "ticks")
+    sales, stock = conform(sales, "sales"), conform(stock, "stock")
+    per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes)
+    villages, unattributed, unconvertible = village_metrics(
+        sales, stock, per_session.select("session_id", "started_at"))
+    unsold_value = int(villages.get_column("unsold_value").sum())
+    sold_value = int(villages.get_column("sold_value").sum())
+    totals = {
+        "sessions": per_session.height,
+        "orders": int(per_session.get_column("orders").sum()),
+        "gmv": int(per_session.get_column("gmv").sum()),
+        "unsold_value": unsold_value,
+        "sold_value": sold_value,
+        "value_sell_through": sold_value / unsold_value if unsold_value > 0 else None,
+    }
+    return Report(totals, per_session, host_kind_metrics(per_session), villages, unattributed, unconvertible)

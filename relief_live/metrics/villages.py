@@ -1,0 +1,155 @@
+"""Sell-through per (village, product) against its latest unsold-stock baseline, and the sales left apart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+import polars as pl
+
+from relief_live import schema
+from relief_live.metrics.common import TIME, ZONE, local_date
+
+PACE_DAYS: Final = 14  # the pace behind projected_clear_date: the days that end at the latest sale in the store
+
+VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
+    "county": pl.String(), "village": pl.String(), "product": pl.String(), "unit": pl.String(),
+    "unit_kg": pl.Float64(), "as_of": pl.Date(), "unsold_qty": pl.Float64(), "sold_qty": pl.Float64(),
+    "remaining_qty": pl.Float64(), "sell_through": pl.Float64(), "unit_price": pl.Int64(),
+    "unsold_value": pl.Int64(), "sold_value": pl.Int64(), "households": pl.Int64(),
+    "pace_per_day": pl.Float64(), "projected_clear_date": pl.Date(),
+    "sales_rows": pl.Int64(), "unconvertible_rows": pl.Int64(), "unconvertible_value": pl.Int64(),
+    "refunded_value": pl.Int64(), "before_baseline_rows": pl.Int64(), "before_baseline_value": pl.Int64(),
+}
+"""Columns of Report.villages. Quantities in the baseline's unit; money in integer fen.
+
+sold_value counts every counted sale, convertible or not (unconvertible_* are the part of it that is out of
+sold_qty); refunded_value is the refunds on those sales (not subtracted); before_baseline_* are sales of
+the pair dated before as_of, counted nowhere.
+"""
+
+# Report.unattributed / Report.unconvertible: the sales columns, then attributed_village, stock_unit, reason.
+
+_MASS: Final = schema.MASS_UNITS_KG
+
+
+def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
+                    started: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(villages, unattributed sales, unconvertible sales); `started` gives session_id -> started_at."""
+    baseline = (
+        stock.filter(pl.col("village").is_not_null() & pl.col("product").is_not_null()
+                     & (pl.col("as_of") == pl.col("as_of").max().over("village", "product")))
+        .sort("village", "product")
+        .with_row_index("b_row")
+    )
+    lines = _attributed(sales, baseline, started)
+    latest = lines.get_column("at").max()
+    end = pl.lit(latest).cast(TIME)
+    window = ((pl.col("at") > end - timedelta(days=PACE_DAYS)) & (pl.col("at") <= end)).fill_null(False)
+    counted, unconvertible = pl.col("counted"), pl.col("counted") & pl.col("qty").is_null()
+    # Masked columns summed per baseline row (faster than filtered aggregations on millions of rows).
+    per_row = lines.select(
+        "b_row",
+        sold_qty=pl.when(counted).then("qty"),
+        sold_value=pl.when(counted).then("amount"),
+        sales_rows=counted.cast(pl.Int64),
+        unconvertible_rows=unconvertible.cast(pl.Int64),
+        unconvertible_value=pl.when(unconvertible).then("amount"),
+        refunded_value=pl.when(counted).then("refund"),
+        before_baseline_rows=(~counted).cast(pl.Int64),
+        before_baseline_value=pl.when(~counted).then("amount"),
+        window_qty=pl.when(window).then("qty"),
+    ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
+    sums = [c for c in VILLAGE_COLUMNS if c.endswith(("_rows", "_value")) and c != "unsold_value"]
+    villages = (
+        baseline.join(per_row, on="b_row", how="left")
+        .with_columns(pl.col("sold_qty", "window_qty").fill_null(0.0), pl.col(*sums).fill_null(0))
+        .with_columns(
+            remaining_qty=(pl.col("unsold_qty") - pl.col("sold_qty")).clip(lower_bound=0),
+            sell_through=pl.when(pl.col("unsold_qty") > 0).then(pl.col("sold_qty") / pl.col("unsold_qty")),
+            unsold_value=pl.coalesce(
+                "unsold_value",
+                (pl.col("unsold_qty") * pl.col("unit_price")).round(0, mode="half_away_from_zero").cast(pl.Int64)),
+            pace_per_day=pl.col("window_qty") / PACE_DAYS,
+        )
+        .with_columns(
+            projected_clear_date=pl.when(pl.col("pace_per_day") > 0).then(
+                local_date(end) + pl.duration(days=(pl.col("remaining_qty") / pl.col("pace_per_day")).ceil()))
+        )
+        .select(pl.col(name).cast(dtype) for name, dtype in VILLAGE_COLUMNS.items())
+        .sort("county", "village", "product", nulls_last=True)
+    )
+    unattributed = _apart(sales, lines, pl.col("b_row").is_null(), baseline)
+    unconvertible_lines = _apart(sales, lines, pl.col("b_row").is_not_null() & unconvertible, baseline)
+    return villages, unattributed, unconvertible_lines
+
+
+def _attributed(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
+    """Per sale (`row`: its index in `sales`; rows in no particular order): its time `at` (ts, else its session's start), `b_row` (the baseline row it
+    is attributed to: its village's, else the one village whose baseline has the product; null when none),
+    `holders` (villages with the product), `qty` in the baseline's unit (null when it does not convert),
+    and `counted` (at or after as_of, or of unknown time).
+    """
+    # One join resolves both: (village, product) -> that baseline; (null, product) -> the product's only holder.
+    kg_per_unit = pl.coalesce(_kg(pl.col("unit")), pl.when(pl.col("unit_kg") > 0).then("unit_kg"))
+    stock_side = baseline.select(
+        "village", "product", "b_row", b_unit="unit", b_kg=kg_per_unit,
+        b_from=pl.col("as_of").cast(pl.Datetime("ms")).dt.replace_time_zone(ZONE).dt.convert_time_zone("UTC"))
+    holders = stock_side.group_by("product").agg(pl.len().alias("holders"), pl.all().exclude("village").first())
+    single = pl.col("holders") == 1
+    resolver = pl.concat([
+        stock_side.with_columns(holders=pl.lit(None, pl.UInt32)),
+        holders.select(
+            pl.lit(None, pl.String).alias("village"), "product",
+            *(pl.when(single).then(c).alias(c) for c in ("b_row", "b_unit", "b_kg", "b_from")), "holders"),
+    ], how="diagonal_relaxed")
+    lines = sales.select(
+        "session_id", "ts", "village", "product", "quantity", "unit", "amount", "refund"
+    ).with_row_index("row").join(resolver, on=["village", "product"], how="left", nulls_equal=True)
+    if lines.get_column("ts").null_count():
+        lines = lines.join(started, on="session_id", how="left").with_columns(
+            at=pl.coalesce("ts", "started_at"))
+    else:
+        lines = lines.with_columns(at=pl.col("ts"))
+    quantity, sale_kg = pl.col("quantity"), _kg(pl.col("unit"))
+    return lines.select(
+        "row", "b_row", "holders", "b_unit", "at", "amount", "refund", "village", "unit", "quantity",
+        qty=pl.when(pl.col("unit") == pl.col("b_unit")).then(quantity)
+        .when(sale_kg.is_not_null() & pl.col("b_kg").is_not_null()).then(quantity * sale_kg / pl.col("b_kg")),
+        counted=pl.col("at").is_null() | (pl.col("at") >= pl.col("b_from")),
+    )
+
+
+def _kg(unit: pl.Expr) -> pl.Expr:
+    """Kilograms in one `unit` when it is a mass unit, else null."""
+    return unit.replace_strict(_MASS, default=None, return_dtype=pl.Float64)
+
+
+def _apart(sales: pl.DataFrame, lines: pl.DataFrame, which: pl.Expr, baseline: pl.DataFrame) -> pl.DataFrame:
+    """The sales rows where `which` holds, with attributed_village, stock_unit and reason, in (batch, line) order."""
+    chosen = lines.filter(which.fill_null(False)).join(
+        baseline.select("b_row", attributed_village="village"), on="b_row", how="left", maintain_order="left")
+    return pl.concat([
+        sales[chosen.get_column("row")],
+        chosen.select(
+            "attributed_village", stock_unit="b_unit",
+            reason=pl.when(pl.col("b_row").is_null()).then(_unattributed_reason()).otherwise(_unconvertible_reason()),
+        ),
+    ], how="horizontal").sort("batch", "line")
+
+
+def _unattributed_reason() -> pl.Expr:
+    return (
+        pl.when(pl.col("village").is_not_null()).then(pl.lit("no baseline for this village and product"))
+        .when(pl.col("holders") > 1).then(pl.format("no village given; {} villages have this product",
+                                                    pl.col("holders")))
+        .otherwise(pl.lit("no village given; no baseline has this product"))
+    )
+
+
+def _unconvertible_reason() -> pl.Expr:
+    return (
+        pl.when(pl.col("quantity").is_null()).then(pl.lit("no quantity"))
+        .when(pl.col("unit").is_null()).then(pl.format("no unit given; the baseline is in {}", pl.col("b_unit")))
+        .otherwise(pl.format("{} does not convert to {}", pl.col("unit"), pl.col("b_unit")))
+    )
