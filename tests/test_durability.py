@@ -113,6 +113,8 @@ for path in sys.argv[2:]:
 """
 _READER = """
 import sys, time
+from datetime import UTC, datetime
+from relief_live import metrics
 from relief_live.store import Store
 store = Store(sys.argv[1])
 deadline = time.monotonic() + float(sys.argv[2])
@@ -120,6 +122,9 @@ reads = 0
 while time.monotonic() < deadline:
     sales = store.read("sales")
     assert sales["order_id"].n_unique() == sales.height, "duplicated rows"
+    report = metrics.build_report(store.read("sessions"), store.read("ticks"), sales, store.read("stock"),
+                                  now=datetime.now(UTC))
+    assert report.sessions["gmv"].sum() == sales["amount"].sum(), "a report saw half a batch"
     reads += 1
 print(reads)
 """
