@@ -1,0 +1,61 @@
+"""The dashboard's entry: navigation over views/, the sidebar (language, share link, sign-in), kiosk mode.
+
+The page files live in views/, not pages/: with a pages/ folder beside this script, Streamlit 1.67 runs a
+server's first session through its old folder-based navigation, so a first visitor's deep link
+(/villages, a shared link) runs the page file alone, without this script's sidebar, sign-in or
+language, and every later session too until someone opens the root page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from relief_live import auth, i18n, state, ui
+from relief_live.i18n import t
+
+st.set_page_config(page_title="relief-live", page_icon=":material/storefront:", layout="wide")
+
+sticky = state.sticky()
+lang, kiosk = sticky["lang"], sticky["kiosk"] == "1"
+
+PAGES = [
+    st.Page("views/overview.py", title=t("page_overview", lang), icon=":material/dashboard:",
+            url_path="overview", default=True),
+    st.Page("views/live.py", title=t("page_live", lang), icon=":material/live_tv:", url_path="live"),
+    st.Page("views/villages.py", title=t("page_villages", lang), icon=":material/agriculture:",
+            url_path="villages"),
+    st.Page("views/hosts.py", title=t("page_hosts", lang), icon=":material/record_voice_over:",
+            url_path="hosts"),
+    st.Page("views/upload.py", title=t("page_upload", lang), icon=":material/upload_file:", url_path="upload"),
+]
+page = st.navigation(PAGES, position="hidden" if kiosk else "sidebar")
+
+if kiosk:
+    # A wall screen: no sidebar, header or menu; large type.
+    st.html("""<style>
+      [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+      [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stExpandSidebarButton"] {display: none !important;}
+      .block-container, [data-testid="stMainBlockContainer"] {padding-top: 1rem; max-width: 100%;}
+      html, body, [data-testid="stAppViewContainer"] {font-size: 22px;}
+      [data-testid="stMetricValue"] {font-size: 2.1rem;}
+      [data-testid="stMetricLabel"] p {font-size: 1.1rem;}
+    </style>""")
+else:
+    st.html("<style>[data-testid='stMetricValue'] {font-size: 1.9rem;}</style>")
+    with st.sidebar:
+        chosen = st.radio(t("language", lang), list(i18n.LANGS), index=list(i18n.LANGS).index(lang),
+                          horizontal=True, format_func=lambda code: {"en": "English", "zh": "中文"}[code])
+        if chosen != lang:
+            state.set_sticky("lang", chosen)
+            st.rerun()
+        auth.sign_in_box(lang)
+
+ui.ensure_demo()
+page.run()
+
+if not kiosk:
+    with st.sidebar:
+        st.divider()
+        st.caption(t("share_link", lang))
+        st.code(state.share_url(), language=None, wrap_lines=True)
+        st.caption(t("share_help", lang))

@@ -1,0 +1,259 @@
+"""Polars frames -> plotly figures: titled, with units, thousands separators, CJK fonts, one colour per host kind."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from relief_live.i18n import t, vocab
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency. One colour per host kind, everywhere.
+HOST_COLOURS: Final[dict[str | None, str]] = {"broadcast": "#0072B2", "cadre": "#E69F00", None: "#7F7F7F"}
+SOLD_COLOUR: Final = "#009E73"
+REMAINING_COLOUR: Final = "#D9D9D9"
+PREVIOUS_COLOUR: Final = "#7F7F7F"
+FONT: Final = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+DISPLAY_TZ: Final = "Asia/Shanghai"
+WAN: Final = 10_000
+
+
+def host_colour(kind: str | None) -> str:
+    return HOST_COLOURS.get(kind, HOST_COLOURS[None])
+
+
+def money_scale(max_yuan: float | None, lang: str) -> tuple[float, str, str]:
+    """Divisor, unit label and d3 format for yuan values of this size: 万元 from 100,000 元 up."""
+    if max_yuan is not None and abs(max_yuan) >= 100_000:
+        return WAN, t("wan_yuan", lang), ",.1f"
+    return 1.0, t("yuan", lang), ",.0f"
+
+
+def yuan(fen: pl.Expr | str) -> pl.Expr:
+    """Integer fen as yuan (for display only; the store keeps fen)."""
+    col = pl.col(fen) if isinstance(fen, str) else fen
+    return col.cast(pl.Float64) / 100
+
+
+def style(fig: go.Figure, title: str, *, big: bool = False, height: int | None = None) -> go.Figure:
+    """The shared look: title, CJK font, white template, separators, legend on top."""
+    size = 20 if big else 14
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": size + 4}},
+        font={"family": FONT, "size": size},
+        template="plotly_white",
+        separators=".,",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1, "title": None,
+                "traceorder": "normal"},
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        hoverlabel={"font": {"family": FONT}},
+    )
+    if height:
+        fig.update_layout(height=height)
+    return fig
+
+
+def empty(title: str, lang: str, *, big: bool = False) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=t("no_chart_data", lang), showarrow=False, font={"size": 16})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return style(fig, title, big=big, height=240)
+
+
+def gmv_per_day(frame: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figure:
+    """Stacked bars of GMV per day, one colour per host kind. frame: day, host_kind, gmv (fen)."""
+    title = t("chart_gmv_per_day", lang)
+    if frame.height == 0:
+        return empty(title, lang, big=big)
+    frame = frame.with_columns(yuan("gmv").alias("yuan")).sort("day")
+    daily_max = frame.group_by("day").agg(pl.col("yuan").sum())["yuan"].max()
+    div, unit, fmt = money_scale(daily_max, lang)  # type: ignore[arg-type]
+    fig = go.Figure()
+    for kind in ("broadcast", "cadre", None):
+        part = frame.filter(pl.col("host_kind").is_null() if kind is None else pl.col("host_kind") == kind)
+        if part.height == 0:
+            continue
+        name = vocab("hk", kind, lang)
+        fig.add_bar(x=part["day"].to_list(), y=(part["yuan"] / div).to_list(), name=name,
+                    marker_color=host_colour(kind),
+                    hovertemplate=f"%{{x|%Y-%m-%d}}<br>{name}: %{{y:{fmt}}} {unit}<extra></extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=f"{t('kpi_gmv', lang)} ({unit})", tickformat=fmt)
+    fig.update_xaxes(title=t("day", lang), tickformat="%m-%d")
+    return style(fig, f"{title} ({unit})", big=big)
+
+
+def host_compare(host_kinds: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figure:
+    """Broadcast vs cadre: GMV per hour, median GPM, median conversion side by side."""
+    title = t("chart_host_compare", lang)
+    if host_kinds.height == 0:
+        return empty(title, lang, big=big)
+    panels = [
+        ("gmv_per_hour", t("m_gmv_per_hour", lang) + " (元)", True),
+        ("median_gpm", t("median_gpm", lang), True),
+        ("median_conversion", t("median_conversion", lang), False),
+    ]
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
+                        subplot_titles=[p[1].replace(" (", "<br>(").replace("（", "<br>（") for p in panels])
+    kinds = host_kinds["host_kind"].to_list()
+    names = [vocab("hk", k, lang) for k in kinds]
+    colours = [host_colour(k) for k in kinds]
+    for i, (column, label, money) in enumerate(panels, start=1):
+        values = host_kinds[column].cast(pl.Float64)
+        if money:
+            values = values / 100
+            fmt, suffix = ",.0f", " 元"
+        else:
+            values = values * 100
+            fmt, suffix = ".1f", "%"
+        fig.add_bar(x=names, y=values.to_list(), marker_color=colours, showlegend=False,
+                    text=[None if v is None else f"{v:,.0f}{suffix}" if money else f"{v:.1f}{suffix}"
+                          for v in values.to_list()],
+                    textposition="outside", cliponaxis=False,
+                    hovertemplate=f"%{{x}}: %{{y:{fmt}}}{suffix}<extra>{label}</extra>", row=1, col=i)
+        fig.update_yaxes(tickformat=fmt, ticksuffix=suffix.strip() if not money else "", row=1, col=i,
+                         rangemode="tozero")
+    style(fig, title, big=big, height=380)
+    fig.update_layout(margin={"t": 120})
+    fig.update_annotations(font={"size": 13 if not big else 18}, yshift=8)
+    return fig
+
+
+def session_curves(curves: pl.DataFrame, lang: str, *, title: str, host_kind: str | None = None,
+                   big: bool = False) -> go.Figure:
+    """Viewers online, orders per minute and cumulative GMV against time, the viewer peak marked.
+
+    curves: ts (UTC), viewers_online, orders (per interval), gmv_cum (fen).
+    """
+    if curves.height == 0:
+        return empty(title, lang, big=big)
+    curves = curves.sort("ts").with_columns(pl.col("ts").dt.convert_time_zone(DISPLAY_TZ).dt.replace_time_zone(None))
+    ts = curves["ts"].to_list()
+    gmv = curves["gmv_cum"].cast(pl.Float64) / 100
+    div, unit, fmt = money_scale(gmv.max(), lang)  # type: ignore[arg-type]
+    colour = host_colour(host_kind)
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[f"{t('chart_viewers_online', lang)} ({t('people', lang)})",
+                                        f"{t('chart_orders_per_min', lang)} ({t('orders_unit', lang)})",
+                                        f"{t('chart_gmv_cum', lang)} ({unit})"])
+    viewers = curves["viewers_online"]
+    fig.add_scatter(x=ts, y=viewers.to_list(), mode="lines", line={"color": colour, "width": 2},
+                    name=t("chart_viewers_online", lang), showlegend=False,
+                    hovertemplate="%{x|%H:%M}: %{y:,}<extra></extra>", row=1, col=1)
+    if viewers.drop_nulls().len():
+        peak_at = int(viewers.arg_max())  # type: ignore[arg-type]
+        peak = int(viewers[peak_at])
+        fig.add_scatter(x=[ts[peak_at]], y=[peak], mode="markers+text", marker={"color": "#CC3311", "size": 11,
+                        "symbol": "diamond"}, text=[t("peak", lang, value=f"{peak:,}")], textposition="top center",
+                        showlegend=False, hoverinfo="skip", row=1, col=1, cliponaxis=False)
+    fig.add_bar(x=ts, y=curves["orders"].to_list(), marker_color=colour, showlegend=False,
+                name=t("chart_orders_per_min", lang), hovertemplate="%{x|%H:%M}: %{y:,}<extra></extra>",
+                row=2, col=1)
+    fig.add_scatter(x=ts, y=(gmv / div).to_list(), mode="lines", line={"color": colour, "width": 2},
+                    fill="tozeroy", showlegend=False, name=t("chart_gmv_cum", lang),
+                    hovertemplate=f"%{{x|%H:%M}}: %{{y:{fmt}}} {unit}<extra></extra>", row=3, col=1)
+    fig.update_yaxes(tickformat=",", rangemode="tozero")
+    fig.update_yaxes(tickformat=fmt, row=3, col=1)
+    fig.update_xaxes(tickformat="%H:%M")
+    fig.update_xaxes(title=f"{t('time', lang)} (UTC+8)", row=3, col=1)
+    return style(fig, title, big=big, height=720 if big else 620)
+
+
+def breakdown(frame: pl.DataFrame, by: str, lang: str, *, title: str, host_kind: str | None = None,
+              top: int = 15, big: bool = False) -> go.Figure:
+    """Horizontal bars of sales amount per `by` (product or village), largest first. frame: by, amount (fen)."""
+    if frame.height == 0:
+        return empty(title, lang, big=big)
+    frame = (frame.with_columns(pl.col(by).fill_null("—")).group_by(by).agg(pl.col("amount").sum())
+             .sort("amount", descending=True).head(top).reverse())
+    values = frame["amount"].cast(pl.Float64) / 100
+    div, unit, fmt = money_scale(values.max(), lang)  # type: ignore[arg-type]
+    fig = go.Figure(go.Bar(x=(values / div).to_list(), y=frame[by].to_list(), orientation="h",
+                           marker_color=host_colour(host_kind),
+                           text=[f"{v:{fmt}}" for v in (values / div).to_list()], textposition="auto",
+                           hovertemplate=f"%{{y}}: %{{x:{fmt}}} {unit}<extra></extra>"))
+    fig.update_xaxes(title=unit, tickformat=fmt)
+    return style(fig, f"{title} ({unit})", big=big, height=max(260, 40 + 28 * frame.height))
+
+
+def previous_compare(current: pl.DataFrame, previous: pl.DataFrame, lang: str, *, current_start, previous_start,
+                     previous_title: str, host_kind: str | None = None, big: bool = False) -> go.Figure:
+    """Cumulative GMV against minutes since start, this session and the previous episode."""
+    title = t("chart_previous", lang)
+    if current.height == 0 and previous.height == 0:
+        return empty(title, lang, big=big)
+    top = max((f["gmv_cum"].max() or 0) for f in (current, previous) if f.height) / 100  # type: ignore[operator]
+    div, unit, fmt = money_scale(top, lang)
+    fig = go.Figure()
+    for frame, start, name, colour, dash in (
+        (previous, previous_start, t("previous_session", lang, title=previous_title), PREVIOUS_COLOUR, "dash"),
+        (current, current_start, t("this_session", lang), host_colour(host_kind), "solid"),
+    ):
+        if frame.height == 0 or start is None:
+            continue
+        minutes = ((frame["ts"] - start).dt.total_seconds() / 60).to_list()
+        fig.add_scatter(x=minutes, y=(frame["gmv_cum"].cast(pl.Float64) / 100 / div).to_list(), mode="lines",
+                        name=name, line={"color": colour, "dash": dash, "width": 2},
+                        hovertemplate=f"%{{x:.0f}} min: %{{y:{fmt}}} {unit}<extra>{name}</extra>")
+    fig.update_xaxes(title=t("minutes_since_start", lang), tickformat=",")
+    fig.update_yaxes(title=f"{t('chart_gmv_cum', lang)} ({unit})", tickformat=fmt, rangemode="tozero")
+    return style(fig, f"{title} ({unit})", big=big, height=380)
+
+
+def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: bool = False) -> go.Figure:
+    """Sold and remaining share of each village product's unsold baseline, with quantities in its unit on hover."""
+    title = t("chart_village_progress", lang)
+    if villages.height == 0:
+        return empty(title, lang, big=big)
+    frame = (villages.sort("unsold_qty", descending=True, nulls_last=True).head(top)
+             .with_columns(
+                 label=pl.concat_str([pl.col("village").fill_null("—"), pl.lit(" · "), pl.col("product"),
+                                      pl.lit(" ("), pl.col("unit").fill_null(""), pl.lit(")")]),
+                 sold_pct=(pl.col("sell_through").fill_null(0).clip(0, 1) * 100),
+             ).with_columns(remaining_pct=100 - pl.col("sold_pct")).reverse())
+    labels = frame["label"].to_list()
+    custom = list(zip(frame["sold_qty"].fill_null(0).to_list(), frame["remaining_qty"].fill_null(0).to_list(),
+                      frame["unit"].fill_null("").to_list(), strict=True))
+    sold, remaining = t("sold", lang), t("remaining", lang)
+    fig = go.Figure()
+    fig.add_bar(y=labels, x=frame["sold_pct"].to_list(), orientation="h", name=sold, marker_color=SOLD_COLOUR,
+                customdata=custom, text=[f"{v:.0f}%" for v in frame["sold_pct"].to_list()], textposition="inside",
+                hovertemplate=f"%{{y}}<br>{sold}: %{{customdata[0]:,.1f}} %{{customdata[2]}} (%{{x:.0f}}%)<extra></extra>")
+    fig.add_bar(y=labels, x=frame["remaining_pct"].to_list(), orientation="h", name=remaining,
+                marker_color=REMAINING_COLOUR, customdata=custom,
+                hovertemplate=f"%{{y}}<br>{remaining}: %{{customdata[1]:,.1f}} %{{customdata[2]}}<extra></extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title=f"% {t('unsold_qty', lang)}", range=[0, 100], ticksuffix="%")
+    return style(fig, title, big=big, height=max(300, 90 + 26 * frame.height))
+
+
+def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: str, money: bool,
+           percent: bool = False, top: int = 20, big: bool = False) -> go.Figure:
+    """Horizontal bars of `metric` per `label`, best first, each bar in its host kind's colour."""
+    frame = frame.filter(pl.col(metric).is_not_null())
+    if frame.height == 0:
+        return empty(title, lang, big=big)
+    frame = frame.sort(metric, descending=True).head(top).reverse()
+    values = frame[metric].cast(pl.Float64)
+    unit, fmt = "", ",.0f"
+    if money:
+        div, unit, fmt = money_scale((values / 100).max(), lang)  # type: ignore[arg-type]
+        values = values / 100 / div
+    elif percent:
+        values, unit, fmt = values * 100, "%", ".1f"
+    kinds = frame["host_kind"].to_list() if "host_kind" in frame.columns else [None] * frame.height
+    fig = go.Figure()
+    for kind in sorted(set(kinds), key=lambda k: list(HOST_COLOURS).index(k) if k in HOST_COLOURS else 9):
+        # one trace per kind, always in the same order: the legend names the colours
+        rows = [i for i, k in enumerate(kinds) if k == kind]
+        fig.add_bar(y=[frame[label][i] for i in rows], x=[values[i] for i in rows], orientation="h",
+                    name=vocab("hk", kind, lang), marker_color=host_colour(kind),
+                    text=[f"{values[i]:{fmt}}" for i in rows],
+                    textposition="auto", hovertemplate=f"%{{y}}: %{{x:{fmt}}} {unit}<extra></extra>")
+    fig.update_yaxes(categoryorder="array", categoryarray=frame[label].to_list())
+    fig.update_xaxes(title=unit or None, tickformat=fmt)
+    suffix = f" ({unit})" if unit and unit != "%" else ""
+    return style(fig, f"{title}{suffix}", big=big, height=max(300, 90 + 28 * frame.height))

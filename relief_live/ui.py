@@ -1,0 +1,188 @@
+"""Streamlit glue the pages share: the store, cached frames and report, demo data, number formats, tables."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import polars as pl
+import streamlit as st
+
+from relief_live import auth, download, live
+from relief_live.i18n import t
+from relief_live.store import Store
+
+DEMO_BY: Final = "demo"
+ENV_AUTO_DEMO: Final = "RELIEF_LIVE_AUTO_DEMO"  # 0: do not load the demo into an empty store
+_demo_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    store = Store(url)
+    store.create()
+    return store
+
+
+def store() -> Store:
+    """The store of RELIEF_LIVE_DB (else the SQLite file under data/), tables created."""
+    return _store(Store().url)
+
+
+@st.cache_resource(show_spinner=False)
+def _live_frames(url: str) -> live.LiveFrames:
+    return live.LiveFrames(_store(url))
+
+
+def frames() -> tuple[int, dict[str, pl.DataFrame]]:
+    """(store version, current rows of every kind), read incrementally; shared by all sessions, never mutated."""
+    return _live_frames(store().url).refresh()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _report(url: str, version: int, minute: int) -> Any:
+    from relief_live import metrics
+
+    _, f = _live_frames(url).refresh()
+    return metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
+                                now=datetime.fromtimestamp(minute * 60, UTC), live_minutes=live.live_minutes())
+
+
+def report() -> Any:
+    """The metrics of SPEC §5 for the current data, cached by store version (and minute, for `live`)."""
+    version, _ = frames()
+    return _report(store().url, version, int(time.time() // 60))
+
+
+def ensure_demo() -> None:
+    """First run on a store that has never held a batch: load the demo programme, marked by='demo'."""
+    if os.environ.get(ENV_AUTO_DEMO, "1") == "0":
+        return
+    s = store()
+    with _demo_lock:
+        if s.batches().height:
+            return
+        from relief_live import demo
+
+        demo.load_demo(s)
+
+
+def demo_batches() -> list[int]:
+    b = store().batches()
+    return b.filter((pl.col("by") == DEMO_BY) & ~pl.col("retracted"))["batch"].to_list()
+
+
+def demo_banner(lang: str) -> None:
+    """Marks demo data as such; staff get a control to clear it."""
+    batches = demo_batches()
+    if not batches:
+        return
+    cols = st.columns([4, 1], vertical_alignment="center")
+    cols[0].warning(t("demo_banner", lang), icon=":material/science:")
+    if auth.may_write() and cols[1].button(t("clear_demo", lang), key="clear_demo"):
+        for batch in batches:
+            store().retract(batch)
+        st.toast(t("demo_cleared", lang))
+        st.rerun()
+
+
+# -- formats ---------------------------------------------------------------------------------------
+def money(fen: int | float | None, lang: str) -> str:
+    """Fen as 元, or 万元 from 100,000 元 up, with thousands separators."""
+    if fen is None:
+        return "—"
+    yuan = fen / 100
+    if abs(yuan) >= 10_000_000:  # 1,000 万元 and up: whole 万元 keep the number short enough for a card
+        return f"{yuan / 10_000:,.0f} {t('wan_yuan', lang)}"
+    if abs(yuan) >= 100_000:
+        return f"{yuan / 10_000:,.1f} {t('wan_yuan', lang)}"
+    return f"{yuan:,.0f} {t('yuan', lang)}"
+
+
+def count(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime(fmt)
+
+
+def village_status(villages: pl.DataFrame) -> pl.DataFrame:
+    """Adds `status`: cleared (nothing remains), stalled (no pace, so no clear date), else on_track."""
+    return villages.with_columns(
+        status=pl.when(pl.col("remaining_qty") <= 0).then(pl.lit("cleared"))
+        .when(pl.col("projected_clear_date").is_null()).then(pl.lit("stalled"))
+        .otherwise(pl.lit("on_track"))
+    )
+
+
+def yuan_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Fen columns as exact yuan (Decimal, 2 places) for tables and downloads."""
+    present = [c for c in columns if c in frame.columns]
+    return frame.with_columns(
+        (pl.col(c).cast(pl.Decimal(20, 2)) / 100).cast(pl.Decimal(20, 2)) for c in present
+    )
+
+
+def table(frame: pl.DataFrame, name: str, lang: str, *, column_config: dict[str, Any] | None = None,
+          key: str, height: int | str = "auto") -> None:
+    """A table with localised headers and its CSV and XLSX downloads (formula injection neutralised)."""
+    config: dict[str, Any] = {}
+    for name, dtype in frame.schema.items():
+        label = t(name, lang) if _has(name) else name
+        if dtype == pl.Date:
+            config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        elif isinstance(dtype, pl.Datetime):
+            config[name] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm",
+                                                           timezone="Asia/Shanghai" if dtype.time_zone else None)
+        elif dtype.is_numeric() and name not in ("batch", "rows"):
+            config[name] = st.column_config.NumberColumn(label, format="localized")
+        else:
+            config[name] = label
+    config.update(column_config or {})
+    st.dataframe(frame, hide_index=True, column_config=config, key=key, height=height)  # type: ignore[arg-type]
+    shown = frame.rename({c: t(c, lang) for c in frame.columns if _has(c)})
+    cols = st.columns([1, 1, 6])
+    cols[0].download_button(t("download_csv", lang), download.to_csv(shown), file_name=f"{name}.csv",
+                            mime="text/csv", key=f"{key}_csv", icon=":material/download:",
+                            on_click="ignore", help=t("download", lang, what=name))
+    cols[1].download_button(t("download_xlsx", lang), download.to_xlsx(shown, name), file_name=f"{name}.xlsx",
+                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            key=f"{key}_xlsx", icon=":material/download:", on_click="ignore",
+                            help=t("download", lang, what=name))
+
+
+def preview(kind: str | None, frame: pl.DataFrame) -> pl.DataFrame:
+    """Typed rows about to be stored, as a person reads them: times, yuan, no bookkeeping columns."""
+    from relief_live import schema
+
+    types = {f.name: f.type for f in schema.KINDS[kind]} if kind in schema.KINDS else {}
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if types.get(name) == schema.TIME and dtype.is_integer():
+            exprs.append(pl.col(name).cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone("Asia/Shanghai"))
+        elif types.get(name) == schema.MONEY and dtype.is_integer():
+            exprs.append((pl.col(name).cast(pl.Decimal(20, 2)) / 100).cast(pl.Decimal(20, 2)))
+    shown = frame.with_columns(exprs) if exprs else frame
+    return shown.drop([c for c in ("batch", "line", "key", "occ") if c in shown.columns])
+
+
+def _has(key: str) -> bool:
+    from relief_live.i18n import TEXT
+
+    return key in TEXT
+
+
+def chart(fig: Any, key: str) -> None:
+    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})

@@ -1,0 +1,136 @@
+"""A dashboard server on a free port over a seeded store, and a headless Debian Chromium to drive it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from relief_live.store import Store
+from tests import dashboard_data
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("RELIEF_LIVE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    if os.environ.get("CI"):
+        raise pytest.UsageError("CI must have chromium installed (.ci/run installs it): the browser tests run there")
+    pytest.skip("no chromium here (apt install chromium fonts-noto-cjk); CI runs these tests")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    db: str
+    store: Store
+    process: subprocess.Popen
+    log: Path
+
+
+def start_server(tmp: Path, *, env: dict[str, str] | None = None, load: bool = True,
+                 address: str = "127.0.0.1") -> Server:
+    db = f"sqlite:///{tmp / 'e2e.sqlite3'}"
+    store = Store(db)
+    store.create()
+    if load:
+        dashboard_data.load(store)
+    port = free_port()
+    log = tmp / "streamlit.log"
+    environment = {**os.environ, "RELIEF_LIVE_DB": db, "RELIEF_LIVE_AUTO_DEMO": "0",
+                   "RELIEF_LIVE_REFRESH_SECONDS": "2", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+                   **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", address, "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://{address}:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.3)
+    return Server(url, db, store, process, log)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    chromium_path()
+    s = start_server(tmp_path_factory.mktemp("e2e"))
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def open_page(page, url: str, *, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Go to `url` and wait until the script has run and no spinner is left."""
+    page.goto(url)
+    wait_ready(page, timeout=timeout)
+
+
+def wait_ready(page, *, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector(READY, timeout=timeout)
+    page.wait_for_timeout(400)
+    page.wait_for_selector(READY, timeout=timeout)
+
+
+def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

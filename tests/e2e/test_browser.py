@@ -1,0 +1,269 @@
+"""The dashboard in headless Chromium: pages, upload, share links, live refresh, Chinese, kiosk, rights."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import polars as pl
+import pytest
+
+from relief_live import metrics, ui
+from relief_live.live import LiveFrames, now
+from relief_live.store import Store
+from tests import dashboard_data
+from tests.e2e.conftest import (
+    ROOT,
+    Server,
+    chromium_path,
+    open_page,
+    shot,
+    start_server,
+    stop_server,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.e2e
+
+ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+
+def totals(store: Store) -> dict:
+    _, f = LiveFrames(store).refresh()
+    return metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], now=now()).totals
+
+
+def metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
+    card = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True))
+    return card.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+@pytest.mark.parametrize(("path", "title", "charts"), [
+    ("", "Overview", 2), ("live", "Live session", 3), ("villages", "Villages", 1), ("hosts", "Hosts", 2)])
+def test_each_page_loads_with_charts_and_no_error(server: Server, page, path: str, title: str, charts: int) -> None:
+    open_page(page, f"{server.url}/{path}")
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
+    assert page.locator("h1").first.inner_text() == title
+    assert page.locator(".js-plotly-plot").count() >= charts
+    assert page.locator(ERRORS).count() == 0
+    chart_title = page.locator(".js-plotly-plot .gtitle").first.text_content()
+    assert chart_title  # every chart has a title
+    shot(page, f"page_{path or 'overview'}")
+
+
+def test_upload_page_loads_for_a_local_browser(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/upload")
+    assert page.locator("h1").first.inner_text() == "Upload"
+    assert page.locator("[data-testid='stFileUploader']").count() == 1
+    assert page.locator(ERRORS).count() == 0
+    shot(page, "page_upload")
+
+
+SESSIONS_CSV = """直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,成交订单数,成交金额(元)
+up1,上传测试场,干部直播,赵书记,快手,2020-09-06 19:00:00,2020-09-06 21:00:00,40,"100,000.00"
+"""
+
+
+def test_a_csv_uploaded_through_the_file_chooser_shows_in_the_numbers(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    chromium_path()
+    server = start_server(tmp_path)
+    try:
+        before = totals(server.store)
+        page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        open_page(page, f"{server.url}/upload")  # the server's first session, on a deep link
+        # Regression: with a pages/ folder, a server's first session on a deep link ran the page file alone.
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator("[data-testid='stSidebar']").get_by_text("Language").count() == 1
+        csv = tmp_path / "场次_上传.csv"
+        csv.write_text(SESSIONS_CSV, encoding="gb18030")  # as Excel on Chinese Windows saves it
+        page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(csv))
+        commit = page.get_by_role("button", name=f"Commit {csv.name}")
+        commit.wait_for(timeout=20_000)
+        assert page.get_by_text("Detected kind: sessions").count() == 1
+        shot(page, "upload_preview")
+        commit.click()
+        page.get_by_text(f"{csv.name}: 1 rows stored as batch").wait_for(timeout=20_000)
+        after = totals(server.store)
+        assert after["gmv"] == before["gmv"] + 10_000_000
+        open_page(page, server.url)
+        assert metric(page, "GMV") == ui.money(after["gmv"], "en")
+        assert metric(page, "Orders") == f"{before['orders'] + 40:,}"
+        open_page(page, f"{server.url}/hosts")
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+        labels = page.locator(".js-plotly-plot").first.locator(".ytick text").all_text_contents()
+        assert "赵书记" in labels
+        page.context.close()
+    finally:
+        stop_server(server)
+
+
+def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Server, browser, page) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/villages")
+    county = page.locator("[data-testid='stMultiSelect']").first
+    county.click()
+    page.get_by_role("option", name="紫金县").click()
+    page.keyboard.press("Escape")
+    wait_ready(page)
+    page.wait_for_function("() => location.search.includes('county=')")
+    link = page.locator("[data-testid='stSidebar'] [data-testid='stCode'] code").inner_text().replace("\n", "")
+    assert link == f"{server.url}/villages?county={quote('紫金县')}"
+    bars = page.locator(".js-plotly-plot .ytick text").all_text_contents()
+    assert bars and all(label.split(" · ")[0] in ("紫金村", "新田村") for label in bars)
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    open_page(other, link)
+    other.wait_for_selector(".js-plotly-plot .main-svg")
+    assert other.locator("[data-testid='stMultiSelect']").first.get_by_text("紫金县").count() == 1
+    assert other.locator(".js-plotly-plot .ytick text").all_text_contents() == bars
+    assert other.locator(".js-plotly-plot .bartext").all_text_contents() == \
+        page.locator(".js-plotly-plot .bartext").all_text_contents()
+    shot(other, "share_link_villages")
+    fresh.close()
+
+
+def test_a_share_link_keeps_the_session_and_the_language(server: Server, browser, page) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/live?session=tv1&lang=zh")
+    link = page.locator("[data-testid='stSidebar'] [data-testid='stCode'] code").inner_text().replace("\n", "")
+    assert link.startswith(f"{server.url}/live?") and "session=tv1" in link and "lang=zh" in link
+    gmv = metric(page, "成交额")
+    fresh = browser.new_context()
+    other = fresh.new_page()
+    open_page(other, link)
+    assert other.locator("input[role='combobox']").first.input_value().startswith("扶贫好物 第1期")
+    assert metric(other, "成交额") == gmv
+    fresh.close()
+
+
+def _append_ticks(db: str, start, minutes: range, path: Path) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    """A background writer: the CLI ingests a growing trend export, one new minute a second."""
+    lines = "".join(dashboard_data.tick_line(start + timedelta(minutes=m), 6000 + m, 2, 100) for m in minutes)
+    script = f"""
+import pathlib, subprocess, sys, time
+path = pathlib.Path({str(path)!r})
+lines = {lines!r}.splitlines(keepends=True)
+head = "时间,实时在线人数,成交订单数,成交金额\\n"
+for i in range(1, len(lines) + 1):
+    path.write_text(head + "".join(lines[:i]), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "relief_live", "ingest", str(path), "--session-id", "live1",
+                    "--db", {db!r}], check=True, capture_output=True)
+    time.sleep(1)
+"""
+    return subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+
+
+def test_a_live_chart_gains_points_while_ticks_are_appended_without_a_reload(server: Server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/live?session=live1")
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    count = "() => document.querySelector('.js-plotly-plot').data[0].x.length"
+    before = page.evaluate(count)
+    updated = page.get_by_text("updated ").inner_text()
+    page.evaluate("() => { window.__not_reloaded = true; }")
+    start = server.store.read("sessions").filter(pl.col("session_id") == "live1")["started_at"][0]
+    writer = _append_ticks(server.db, start, range(30, 34), tmp_path / "trend_live1.csv")
+    try:
+        page.wait_for_function(f"() => document.querySelector('.js-plotly-plot').data[0].x.length >= {before + 4}",
+                               timeout=40_000)
+    finally:
+        writer.wait(30)
+    assert writer.returncode == 0
+    assert page.evaluate("() => window.__not_reloaded === true")
+    assert page.get_by_text("updated ").inner_text() != updated
+    assert page.evaluate("() => Math.max(...document.querySelector('.js-plotly-plot').data[0].y)") >= 6033
+    shot(page, "live_after_ticks")
+
+
+def test_chinese_labels_and_language_kept_across_pages(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/?lang=zh")
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    assert page.locator("h1").first.inner_text() == "总览"
+    assert metric(page, "订单数")
+    assert page.locator(".js-plotly-plot .gtitle").first.text_content().startswith("按主播类型的每日成交额")
+    shot(page, "overview_zh")
+    page.locator("[data-testid='stSidebarNav']").get_by_text("帮扶村").click()
+    page.wait_for_url("**/villages**")
+    wait_ready(page)
+    assert page.locator("h1").first.inner_text() == "帮扶村"
+    page.wait_for_function("() => location.search.includes('lang=zh')")
+    shot(page, "villages_zh")
+
+
+def test_kiosk_hides_the_sidebar(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/?kiosk=1")
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert not page.locator("[data-testid='stHeader']").is_visible()
+    assert page.locator("[data-testid='stMetricValue']").count() == 5
+    shot(page, "overview_kiosk")
+
+
+def _lan_address() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_a_browser_on_another_machine_cannot_upload_until_staff_sign_in(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    address = _lan_address()
+    if address is None:
+        pytest.fail("this machine has no non-loopback address to stand for another machine")
+    server = start_server(tmp_path, address="0.0.0.0", env={"RELIEF_LIVE_STAFF_PASSWORD": "e2e-staff"})
+    try:
+        page = browser.new_context().new_page()
+        url = server.url.replace("0.0.0.0", address)
+        open_page(page, f"{url}/upload")
+        assert page.locator("[data-testid='stFileUploader']").count() == 0
+        assert page.get_by_text("Uploading and retracting need staff rights.").count() == 1
+        page.get_by_label("Staff password").fill("e2e-staff")
+        page.get_by_role("button", name="Sign in").click()
+        page.locator("[data-testid='stFileUploader']").wait_for(timeout=20_000)
+        page.context.close()
+    finally:
+        stop_server(server)
+
+
+def test_no_password_and_no_oidc_means_only_the_server_machine_uploads(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    address = _lan_address()
+    if address is None:
+        pytest.fail("this machine has no non-loopback address to stand for another machine")
+    server = start_server(tmp_path, address="0.0.0.0", load=False)
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        open_page(page, server.url.replace("0.0.0.0", address) + "/upload")
+        assert page.locator("[data-testid='stFileUploader']").count() == 0
+        assert page.get_by_text("View only: uploads are allowed only from the server's own machine.").count() == 1
+        open_page(page, server.url.replace("0.0.0.0", "127.0.0.1") + "/upload")
+        assert page.locator("[data-testid='stFileUploader']").count() == 1
+        context.close()
+    finally:
+        stop_server(server)
+
+
+def test_first_run_shows_the_demo_marked_as_demo(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(tmp_path, load=False, env={"RELIEF_LIVE_AUTO_DEMO": "1"})
+    try:
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        open_page(page, server.url, timeout=90_000)
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+        assert page.get_by_text("Demo data: a seeded sample programme, not real sales.").count() == 1
+        assert page.get_by_role("button", name="Clear demo data").count() == 1  # local browser, nothing configured
+        shot(page, "demo_overview")
+        for path in ("live", "villages", "hosts"):
+            open_page(page, f"{server.url}/{path}")
+            page.wait_for_selector(".js-plotly-plot .main-svg")
+            assert page.locator(ERRORS).count() == 0
+            shot(page, f"demo_{path}")
+        page.context.close()
+    finally:
+        stop_server(server)
+    assert time.time()  # the server stopped cleanly

@@ -1,0 +1,193 @@
+"""Dashboard building blocks without a browser: translations, charts, downloads, auth rules, incremental reads."""
+
+from __future__ import annotations
+
+import io
+import re
+import string
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from relief_live import auth, charts, download, i18n, ingest, live
+from relief_live.store import Store
+from tests import dashboard_data
+from tests.conftest import sqlite_store
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_SOURCES = [ROOT / "dashboard.py", *sorted((ROOT / "views").glob("*.py")),
+              *(ROOT / "relief_live" / n for n in ("charts.py", "ui.py", "auth.py"))]
+
+
+# -- i18n -----------------------------------------------------------------------------------------------
+def test_every_text_has_english_and_chinese_with_the_same_fields() -> None:
+    fields = lambda s: {f for _, f, _, _ in string.Formatter().parse(s) if f}  # noqa: E731
+    for key, (en, zh) in i18n.TEXT.items():
+        assert en and zh, key
+        assert fields(en) == fields(zh), key
+
+
+def test_every_key_the_pages_use_is_translated() -> None:
+    used: set[str] = set()
+    for path in UI_SOURCES:
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_0-9]+)["']""", path.read_text()))
+    assert len(used) > 60
+    assert used - set(i18n.TEXT) == set()
+
+
+def test_chinese_shows_chinese() -> None:
+    assert i18n.t("page_villages", "zh") == "帮扶村"
+    assert i18n.t("updated_at", "zh", time="19:05:00") == "更新于 19:05:00"
+    assert i18n.vocab("hk", "cadre", "zh") == "干部直播"
+    assert i18n.vocab("pf", "somewhere", "zh") == "somewhere"
+
+
+# -- charts ---------------------------------------------------------------------------------------------
+def _colours(fig) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {trace.name: trace.marker.color for trace in fig.data if trace.type == "bar"}
+
+
+def test_each_host_kind_has_one_colour_on_every_chart() -> None:
+    days = pl.DataFrame({"day": [datetime(2020, 9, 6).date()] * 2, "host_kind": ["broadcast", "cadre"],
+                         "gmv": [1_000_00, 2_000_00]})
+    fig = charts.gmv_per_day(days, "en")
+    assert _colours(fig) == {"Broadcast": "#0072B2", "Cadre-hosted": "#E69F00"}
+    kinds = pl.DataFrame({"host_kind": ["broadcast", "cadre"], "gmv_per_hour": [100, 200],
+                          "median_gpm": [10, 20], "median_conversion": [0.1, 0.2]})
+    compare = charts.host_compare(kinds, "en")
+    assert all(list(trace.marker.color) == ["#0072B2", "#E69F00"] for trace in compare.data)
+    hosts = pl.DataFrame({"host_name": ["a", "b"], "host_kind": ["cadre", "broadcast"], "gmv": [5, 7]})
+    assert _colours(charts.ranked(hosts, "host_name", "gmv", "en", title="x", money=True)) == {
+        "Broadcast": "#0072B2", "Cadre-hosted": "#E69F00"}
+
+
+def test_money_in_wan_yuan_from_100000_yuan() -> None:
+    days = pl.DataFrame({"day": [datetime(2020, 9, 6).date()], "host_kind": ["cadre"], "gmv": [123_456_78_00]})
+    fig = charts.gmv_per_day(days, "zh")
+    assert fig.layout.title.text == "按主播类型的每日成交额 (万元)"
+    assert fig.data[0].y[0] == pytest.approx(1_234.5678)  # 12,345,678 元
+    assert fig.layout.yaxis.tickformat == ",.1f"
+    assert charts.money_scale(99_999, "en")[1] == "元"
+
+
+def test_session_curves_mark_the_peak_and_show_shanghai_time() -> None:
+    start = datetime(2020, 9, 6, 11, 0, tzinfo=UTC)  # 19:00 in Shanghai
+    curves = pl.DataFrame({"ts": [start + timedelta(minutes=i) for i in range(3)], "viewers_online": [10, 1500, 30],
+                           "orders": [0, 2, 1], "gmv_cum": [0, 20_000, 30_000]})
+    fig = charts.session_curves(curves, "en", title="s", host_kind="cadre")
+    peak = next(trace for trace in fig.data if trace.mode == "markers+text")
+    assert peak.y == (1500,) and peak.text == ("peak 1,500",)
+    assert peak.x[0] == datetime(2020, 9, 6, 19, 1)
+    assert {trace.line.color for trace in fig.data if trace.type == "scatter" and trace.line.color} == {"#E69F00"}
+    assert "Noto Sans CJK SC" in fig.layout.font.family
+    assert fig.data[-1].y[-1] == 300.0  # yuan
+
+
+def test_empty_frames_give_a_titled_figure_that_says_so() -> None:
+    fig = charts.village_progress(pl.DataFrame(), "zh")
+    assert fig.layout.title.text == "各村产品已售与剩余"
+    assert fig.layout.annotations[0].text == "暂无可绘制的数据。"
+
+
+def test_village_progress_shares_of_the_baseline() -> None:
+    villages = pl.DataFrame({"village": ["甲村", "乙村"], "product": ["芒果", "茶叶"], "unit": ["斤", "斤"],
+                             "unsold_qty": [100.0, 50.0], "sold_qty": [25.0, 80.0], "remaining_qty": [75.0, 0.0],
+                             "sell_through": [0.25, 1.6]})
+    fig = charts.village_progress(villages, "en")
+    sold = fig.data[0]
+    assert list(sold.y) == ["乙村 · 茶叶 (斤)", "甲村 · 芒果 (斤)"]
+    assert list(sold.x) == [100.0, 25.0]  # over-sold is capped at the whole bar
+
+
+# -- downloads ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_cells_are_neutralised(cell: str) -> None:
+    frame = pl.DataFrame({"v": [cell, "芒果"], "n": [1, -2]})
+    assert download.neutralise(frame)["v"].to_list() == ["'" + cell, "芒果"]
+    csv = download.to_csv(frame)
+    assert csv.startswith(b"\xef\xbb\xbf")
+    assert pl.read_csv(io.BytesIO(csv[3:]))["v"][0] == "'" + cell
+    sheet = pl.read_excel(io.BytesIO(download.to_xlsx(frame)))
+    assert sheet["v"].to_list() == ["'" + cell, "芒果"]
+    assert sheet["n"].to_list() == [1, -2]  # numbers stay numbers
+
+
+# -- auth -----------------------------------------------------------------------------------------------
+def test_auth_mode_order() -> None:
+    oidc = {"auth": {"redirect_uri": "https://x/oauth2callback", "client_id": "c"}}
+    assert auth.mode(oidc, {"RELIEF_LIVE_STAFF_PASSWORD": "p"}) == "oidc"
+    assert auth.mode({"staff_password": "p"}, {}) == "password"
+    assert auth.mode({}, {"RELIEF_LIVE_STAFF_PASSWORD": "p"}) == "password"
+    assert auth.mode({}, {}) == "local"
+
+
+def test_password_comparison() -> None:
+    assert auth.password_matches("s3cret", "s3cret")
+    assert not auth.password_matches("s3cre", "s3cret")
+    assert auth.password_matches("密码", "密码")
+
+
+def test_only_an_unproxied_loopback_browser_is_local() -> None:
+    assert auth.is_local(None, {})
+    assert auth.is_local("127.0.0.1", {})
+    assert auth.is_local("::1", {})
+    assert not auth.is_local("192.168.1.20", {})
+    assert not auth.is_local(None, {"X-Forwarded-For": "203.0.113.9"})  # a proxy on the same machine
+    assert not auth.is_local("not an ip", {})
+
+
+def test_oidc_allow_list() -> None:
+    assert auth.oidc_allowed("a@x.cn", {})
+    assert auth.oidc_allowed("A@x.cn", {"staff_emails": ["a@x.cn"]})
+    assert not auth.oidc_allowed("b@x.cn", {"staff_emails": ["a@x.cn"]})
+
+
+# -- incremental reads ------------------------------------------------------------------------------------
+def _current(store: Store) -> dict[str, pl.DataFrame]:
+    return {kind: store.read(kind) for kind in live.KINDS}
+
+
+def _same(held: dict[str, pl.DataFrame], store: Store) -> None:
+    for kind, frame in _current(store).items():
+        assert_frame_equal(held[kind].sort("batch", "line"), frame.sort("batch", "line"), check_row_order=False)
+
+
+def test_live_refresh_reads_only_new_batches(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    dashboard_data.load(store)
+    frames = live.LiveFrames(store)
+    frames.refresh()
+    assert {since for _, since in frames.reads} == {0}
+    frames.reads.clear()
+    frames.refresh()
+    assert frames.reads == []  # nothing new: only the version was asked
+    last = store.last_batch()
+    start = store.read("sessions").filter(pl.col("session_id") == "live1")["started_at"][0]
+    head = "时间,实时在线人数,成交订单数,成交金额\n"
+    more = head + dashboard_data.tick_line(start + timedelta(minutes=30), 5000, 3, 90)
+    ingest.ingest_bytes(store, "ticks_live1.csv", more.encode(), session_id="live1")
+    version, held = frames.refresh()
+    assert frames.reads == [("ticks", last)]  # one kind, only the new batch
+    assert version == store.version()
+    assert held["ticks"].filter(pl.col("session_id") == "live1")["viewers_online"].max() == 5000
+    _same(held, store)
+
+
+def test_live_refresh_after_a_retraction_matches_the_store(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    dashboard_data.load(store)
+    frames = live.LiveFrames(store)
+    frames.refresh()
+    start = store.read("sessions").filter(pl.col("session_id") == "tv1")["started_at"][0]
+    head = "时间,实时在线人数,成交订单数,成交金额\n"
+    changed = ingest.ingest_bytes(store, "fix.csv", (head + dashboard_data.tick_line(start, 99_999, 1, 1)).encode(),
+                                  session_id="tv1")
+    _, held = frames.refresh()
+    assert held["ticks"]["viewers_online"].max() == 99_999
+    store.retract(changed.batch)
+    _, held = frames.refresh()
+    assert held["ticks"]["viewers_online"].max() != 99_999  # the overwritten value is back
+    _same(held, store)

@@ -1,0 +1,262 @@
+"""Every page through Streamlit's AppTest: empty and loaded stores, URL state, rights, upload and retract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from relief_live import i18n
+from relief_live.store import Store
+from tests import dashboard_data
+from tests.conftest import csv_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["views/overview.py", "views/live.py", "views/villages.py", "views/hosts.py", "views/upload.py"]
+PASSWORD = "s3cret-staff"
+
+
+@pytest.fixture(scope="module")
+def loaded_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'loaded.sqlite3'}"
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    return url
+
+
+@pytest.fixture
+def loaded(loaded_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("RELIEF_LIVE_DB", loaded_db)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    monkeypatch.delenv("RELIEF_LIVE_STAFF_PASSWORD", raising=False)
+    return loaded_db
+
+
+@pytest.fixture
+def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    monkeypatch.delenv("RELIEF_LIVE_STAFF_PASSWORD", raising=False)
+    return Store(url)
+
+
+def app(page: str = "views/overview.py", *, params: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None, password: str | None = None) -> AppTest:
+    """The dashboard run on `page`; with `password`, signed in (sidebar form) on the first page first."""
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    for name, value in (secrets or {}).items():
+        at.secrets[name] = value
+    for name, value in (params or {}).items():
+        at.query_params[name] = value
+    at.run()
+    if password is not None:
+        _sign_in(at, password)
+    if page != "views/overview.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_an_empty_store_says_so(empty: Store, page: str) -> None:
+    at = app(page)
+    assert not at.error
+    shown = [e.value for e in at.info]
+    if page == "views/upload.py":
+        assert i18n.t("no_history") in [c.value for c in at.main.caption]
+    elif page in ("views/live.py", "views/hosts.py"):
+        assert shown == [i18n.t("no_sessions")]
+    else:
+        assert shown == [i18n.t("empty_store")]
+
+
+@pytest.mark.parametrize("page", PAGES[:4])
+def test_page_on_a_loaded_store_draws_charts(loaded: str, page: str) -> None:
+    at = app(page)
+    assert not at.error
+    assert charts(at) >= 1
+
+
+def test_overview_numbers(loaded: str) -> None:
+    from relief_live import metrics
+    from relief_live.live import LiveFrames, now
+
+    _, f = LiveFrames(Store(loaded)).refresh()
+    report = metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], now=now())
+    at = app()
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["GMV"] == f"{report.totals['gmv'] / 100:,.0f} 元"
+    assert cards["Orders"] == f"{report.totals['orders']:,}"
+    assert cards["Unsold stock sold (value)"] == f"{report.totals['value_sell_through'] * 100:.1f}%"
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert badges == [":red-badge[:material/radio_button_checked: LIVE]"]  # live1, and only it, is on air
+
+
+def test_live_page_picks_the_live_session_first_and_puts_it_in_the_url(loaded: str) -> None:
+    at = app("views/live.py")
+    assert at.selectbox(key="qp_session").value == "live1"
+    assert at.query_params["session"] == "live1"
+    assert at.caption[0].value.startswith("updated ")
+
+
+def test_query_params_become_widget_state(loaded: str) -> None:
+    at = app("views/live.py", params={"session": "tv1"})
+    assert at.selectbox(key="qp_session").value == "tv1"
+    assert at.metric[0].value.endswith("元")
+    at = app("views/villages.py", params={"county": "紫金县", "status": "on_track"})
+    assert at.multiselect(key="qp_county").value == ["紫金县"]
+    assert at.multiselect(key="qp_status").value == ["on_track"]
+    shown = at.dataframe[0].value
+    assert set(shown["county"]) == {"紫金县"} and set(shown["status"]) == {"on track"}
+    at = app("views/hosts.py", params={"rank": "gpm", "host_kind": "cadre"})
+    assert at.selectbox(key="qp_rank").value == "gpm"
+    assert at.multiselect(key="qp_host_kind").value == ["cadre"]
+    assert list(at.dataframe[0].value["host_name"]) == ["李县长"]
+
+
+def test_a_bad_param_falls_back_to_the_default(loaded: str) -> None:
+    at = app("views/hosts.py", params={"rank": "nonsense", "lang": "fr"})
+    assert at.selectbox(key="qp_rank").value == "gmv"
+    assert at.title[0].value == "Hosts"
+
+
+def test_choosing_a_filter_writes_the_url_and_the_share_link(loaded: str) -> None:
+    at = app("views/hosts.py")
+    at.selectbox(key="qp_rank").set_value("conversion").run()
+    assert at.query_params["rank"] == "conversion"
+
+
+def test_the_share_link_carries_the_url_params(loaded: str) -> None:
+    at = app(params={"lang": "zh"})
+    assert at.sidebar.code[0].value == "?lang=zh"  # AppTest has no browser address; the browser test checks it
+
+
+def test_chinese(loaded: str) -> None:
+    at = app(params={"lang": "zh"})
+    assert at.title[0].value == "总览"
+    assert [m.label for m in at.metric] == ["成交额", "订单数", "观看人数", "滞销货值售出比例", "带动农户数"]
+    assert "lang=zh" in at.sidebar.code[0].value
+    at = app("views/villages.py", params={"lang": "zh"})
+    assert at.multiselect(key="qp_county").label == "县区"
+
+
+def test_kiosk_has_no_sidebar_controls(loaded: str) -> None:
+    at = app(params={"kiosk": "1"})
+    assert len(at.sidebar.radio) == 0 and len(at.sidebar.code) == 0
+    assert charts(at) >= 1
+
+
+def test_viewer_without_rights_sees_no_upload_control(loaded: str) -> None:
+    # AppTest's browser is not on the server's machine and nothing is configured: view only.
+    at = app("views/upload.py")
+    assert len(at.file_uploader) == 0
+    assert at.info[0].value == i18n.t("upload_denied")
+    assert len(at.checkbox) == 0 and not [b for b in at.button if "Retract" in b.label]
+    assert len(at.dataframe[0].value) == Store(loaded).batches().height  # the history is visible
+
+
+def _sign_in(at: AppTest, password: str) -> AppTest:
+    at.sidebar.text_input(key="staff_password").input(password)
+    next(b for b in at.sidebar.button if b.label == "Sign in").click()
+    return at.run()
+
+
+def test_wrong_password_is_refused(loaded: str) -> None:
+    at = app(secrets={"staff_password": PASSWORD}, password="guess")
+    assert at.sidebar.error[0].value == i18n.t("wrong_password")
+    at.switch_page("views/upload.py").run()
+    assert len(at.file_uploader) == 0
+
+
+BAD_SALES = """\
+    订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID
+    x1,2020-09-06 19:01:00,芒果,百色村,2,斤,20.00,tv1
+    x2,2020-09-06 19:02:00,芒果,百色村,abc,斤,20.00,tv1
+"""
+GOOD_SESSIONS = """\
+    直播ID,直播标题,主播,平台,开播时间,下播时间,成交订单数,成交金额
+    up1,上传测试场,赵书记,快手,2020-09-06 19:00:00,2020-09-06 21:00:00,10,"12,345.60"
+"""
+
+
+def test_staff_upload_shows_problems_then_commits_a_good_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'upload.sqlite3'}"
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    assert len(at.file_uploader) == 1
+
+    at.file_uploader[0].set_value(("orders.csv", csv_bytes(BAD_SALES), "text/csv")).run()
+    assert at.error[0].value == i18n.t("problems")
+    problems = next(d.value for d in at.dataframe if "Line" in d.value.columns)
+    first = problems.iloc[0]
+    assert (first["Line"], first["Column"], first["Value"], first["Problem"]) == (3, "商品数量", "abc", "is not a number")
+    assert not [b for b in at.button if b.label.startswith("Commit")]
+
+    at.file_uploader[0].set_value(("sessions_up.csv", csv_bytes(GOOD_SESSIONS), "text/csv")).run()
+    host_kind = at.selectbox(key="hk_0")  # the file has no host kind: asked for
+    host_kind.set_value("cadre").run()
+    assert "sessions" in at.markdown[0].value or any("sessions" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Commit sessions_up.csv").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("sessions_up.csv: 1 rows stored as batch")
+    up = store.read("sessions").filter(pl.col("session_id") == "up1").row(0, named=True)
+    assert (up["host_kind"], up["gmv"], up["platform"]) == ("cadre", 1_234_560, "kuaishou")
+    assert store.batches()["by"][-1] == "staff"
+
+    at.switch_page("views/hosts.py").run()
+    hosts = at.dataframe[0].value
+    assert "赵书记" in set(hosts["host_name"])
+
+
+def test_retract_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'retract.sqlite3'}"
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    last = store.last_batch()
+    assert at.selectbox(key="retract_batch").value == last
+    go = at.button(key="retract_go")
+    assert go.disabled
+    at.checkbox(key=f"retract_sure_{last}").check().run()
+    at.button(key="retract_go").click().run()
+    assert store.batches().filter(pl.col("batch") == last)["retracted"][0]
+    assert at.success[0].value.startswith(f"Batch {last} (")
+
+
+def test_first_run_loads_the_demo_marked_as_such_and_staff_can_clear_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.delenv("RELIEF_LIVE_AUTO_DEMO", raising=False)
+    at = app(secrets={"staff_password": PASSWORD})
+    store = Store(url)
+    assert set(store.batches()["by"]) == {"demo"}
+    assert at.warning[0].value == i18n.t("demo_banner")
+    assert len(at.get("plotly_chart")) == 2
+    assert not [b for b in at.button if b.label == i18n.t("clear_demo")]  # a viewer cannot clear it
+    for page in PAGES[1:4]:
+        at.switch_page(page).run()
+        assert not at.exception and at.warning[0].value == i18n.t("demo_banner")
+        assert len(at.get("plotly_chart")) >= 1
+    at = app(secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    next(b for b in at.button if b.label == i18n.t("clear_demo")).click().run()
+    assert store.is_empty()
+    assert not at.warning and at.info[0].value == i18n.t("empty_store")
+    at.run()  # cleared stays cleared: the demo is loaded on the first run only
+    assert store.is_empty()

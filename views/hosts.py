@@ -1,0 +1,57 @@
+"""Hosts: hosts and host kinds ranked by GMV, GMV per hour, GPM or conversion."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from relief_live import charts, state, ui
+from relief_live.i18n import t, vocab
+
+lang, big = state.lang(), state.kiosk()
+st.title(t("page_hosts", lang))
+ui.demo_banner(lang)
+
+report = ui.report()
+sessions = report.sessions
+if sessions.height == 0:
+    st.info(t("no_sessions", lang))
+    st.stop()
+
+METRICS = {"gmv": (True, False), "gmv_per_hour": (True, False), "gpm": (True, False), "conversion": (False, True)}
+filters = st.columns(2)
+metric = state.select("rank", t("rank_by", lang), list(METRICS), format_func=lambda m: t(m, lang), where=filters[0])
+kinds = state.multiselect("host_kind", t("host_kind", lang), ["broadcast", "cadre"], where=filters[1],
+                          format_func=lambda k: vocab("hk", k, lang), placeholder=t("all", lang))
+assert metric is not None
+money, percent = METRICS[metric]
+
+hours = ((pl.col("ended_at") - pl.col("started_at")).dt.total_seconds() / 3600)
+hosts = (
+    sessions.filter(pl.col("host_kind").is_in(kinds) if kinds else pl.lit(True))
+    .with_columns(hours=hours, host_name=pl.col("host_name").fill_null(pl.col("session_id")))
+    .group_by("host_name", "host_kind")
+    .agg(sessions=pl.len(), hours=pl.col("hours").sum(), orders=pl.col("orders").sum(), gmv=pl.col("gmv").sum(),
+         views=pl.col("views").sum(), viewers=pl.col("viewers").sum(), gpm=pl.col("gpm").median(),
+         conversion=pl.col("conversion").median())
+    .with_columns(gmv_per_hour=pl.when(pl.col("hours") > 0).then(pl.col("gmv") / pl.col("hours")))
+)
+left, right = st.columns([3, 2])
+with left:
+    ui.chart(charts.ranked(hosts, "host_name", metric, lang, money=money, percent=percent, big=big,
+                           title=t("chart_hosts", lang, metric=t(f"m_{metric}", lang))), key="hosts_ranked")
+with right:
+    host_kinds = report.host_kinds.filter(pl.col("host_kind").is_in(kinds) if kinds else pl.lit(True))
+    kind_metric = {"gpm": "median_gpm", "conversion": "median_conversion"}.get(metric, metric)
+    named = host_kinds.with_columns(label=pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang),
+                                                                             return_dtype=pl.String))
+    ui.chart(charts.ranked(named, "label", kind_metric, lang, money=money, percent=percent, big=big,
+                           title=t("chart_host_kinds", lang, metric=t(f"m_{metric}", lang))), key="kinds_ranked")
+
+table = ui.yuan_columns(hosts.sort(metric, descending=True, nulls_last=True)
+                        .select("host_name", "host_kind", "sessions", "hours", "orders", "gmv", "gmv_per_hour",
+                                "gpm", "conversion"), ["gmv", "gmv_per_hour", "gpm"])
+table = table.with_columns(pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang), return_dtype=pl.String),
+                           pl.col("hours").round(1))
+ui.table(table, "hosts", lang, key="hosts", column_config={
+    "conversion": st.column_config.NumberColumn(t("conversion", lang), format="percent")})

@@ -1,0 +1,100 @@
+"""Live session: minute curves (viewers online, orders per minute, cumulative GMV), breakdowns, previous episode."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import streamlit as st
+
+from relief_live import charts, live, state, ui
+from relief_live.i18n import t, vocab
+
+lang, big = state.lang(), state.kiosk()
+st.title(t("page_live", lang))
+ui.demo_banner(lang)
+
+report = ui.report()
+sessions = report.sessions
+if sessions.height == 0:
+    st.info(t("no_sessions", lang))
+    st.stop()
+
+ordered = sessions.sort(["live", "started_at"], descending=[True, True], nulls_last=True)
+labels = {
+    row["session_id"]: (f"● {t('live_badge', lang)} · " if row["live"] else "")
+    + f"{row['title'] or row['session_id']} · {ui.local_time(row['started_at'], '%Y-%m-%d %H:%M')}"
+    for row in ordered.iter_rows(named=True)
+}
+session_id = state.select("session", t("pick_session", lang), list(labels), format_func=labels.__getitem__,
+                          always=True)
+assert session_id is not None
+row = sessions.filter(pl.col("session_id") == session_id).row(0, named=True)
+is_live = bool(row["live"])
+
+
+def session_view() -> None:
+    from relief_live import metrics
+
+    _, frames = ui.frames()
+    now = live.now()
+    curves = metrics.session_curves(live.session_ticks(frames, session_id), session_id)
+    current = ui.report().sessions.filter(pl.col("session_id") == session_id)
+    info = current.row(0, named=True) if current.height else row
+
+    head = st.columns([3, 1], vertical_alignment="center")
+    with head[0]:
+        if info["live"]:
+            st.badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
+        st.markdown(f"**{info['host_name'] or ''}** {info['host_role'] or ''} · "
+                    f"{vocab('hk', info['host_kind'], lang)} · {vocab('pf', info['platform'], lang)}")
+    head[1].caption(t("updated_at", lang, time=ui.local_time(now, "%H:%M:%S")), help=(
+        t("refresh_every", lang, seconds=f"{live.refresh_seconds():g}") if is_live else None))
+
+    cards = st.columns(5)
+    peak = info["peak_viewers"]
+    if peak is None and curves.height:
+        peak = curves["viewers_online"].max()
+    cards[0].metric(t("kpi_gmv", lang), ui.money(info["gmv"], lang), border=True)
+    cards[1].metric(t("kpi_orders", lang), ui.count(info["orders"]), border=True)
+    cards[2].metric(t("kpi_peak", lang), ui.count(peak), border=True)
+    cards[3].metric(t("kpi_gpm", lang), ui.money(info["gpm"], lang) if info["gpm"] is not None else "—",
+                    border=True)
+    cards[4].metric(t("kpi_conversion", lang), ui.percent(info["conversion"]), border=True)
+
+    title = t("chart_session_title", lang, title=info["title"] or session_id)
+    if curves.height == 0:
+        st.info(t("no_ticks", lang))
+    else:
+        ui.chart(charts.session_curves(curves, lang, title=title, host_kind=info["host_kind"], big=big),
+                 key="session_curves")
+
+    sales = live.session_sales(frames, session_id)
+    if sales.height == 0:
+        st.caption(t("no_sales", lang))
+    else:
+        left, right = st.columns(2)
+        with left:
+            ui.chart(charts.breakdown(sales, "product", lang, title=t("chart_products", lang),
+                                      host_kind=info["host_kind"], big=big), key="by_product")
+        with right:
+            ui.chart(charts.breakdown(sales, "village", lang, title=t("chart_villages_products", lang),
+                                      host_kind=info["host_kind"], big=big), key="by_village")
+
+    previous_id = metrics.previous_episode(ui.report().sessions, session_id)
+    if previous_id is None:
+        st.caption(t("no_previous", lang))
+    else:
+        prev_row = sessions.filter(pl.col("session_id") == previous_id).row(0, named=True)
+        previous = metrics.session_curves(live.session_ticks(frames, previous_id), previous_id)
+        ui.chart(charts.previous_compare(curves, previous, lang, current_start=_start(info),
+                                         previous_start=_start(prev_row),
+                                         previous_title=prev_row["title"] or previous_id,
+                                         host_kind=info["host_kind"], big=big), key="previous")
+
+
+def _start(info: dict) -> datetime | None:
+    return info.get("started_at")
+
+
+st.fragment(session_view, run_every=live.refresh_seconds() if is_live else None)()

@@ -1,0 +1,79 @@
+"""Overview: KPIs, sessions live now, GMV per day by host kind, broadcast vs cadre, top and stalled villages."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from relief_live import charts, live, state, ui
+from relief_live.i18n import t, vocab
+
+lang, big = state.lang(), state.kiosk()
+st.title(t("page_overview", lang))
+ui.demo_banner(lang)
+
+
+_first = ui.report().sessions
+_any_live = bool(_first.height and _first["live"].any())
+
+
+@st.fragment(run_every=live.refresh_seconds() if big or _any_live else None)
+def overview() -> None:
+    from relief_live import metrics
+
+    report = ui.report()
+    sessions, villages = report.sessions, report.villages
+    if sessions.height == 0 and villages.height == 0:
+        st.info(t("empty_store", lang))
+        return
+    totals = report.totals
+    viewers = sessions["viewers"].sum() if sessions.height else None
+    households = villages["households"].sum() if villages.height else None
+    cards = st.columns(5)
+    cards[0].metric(t("kpi_gmv", lang), ui.money(totals.get("gmv"), lang), border=True)
+    cards[1].metric(t("kpi_orders", lang), ui.count(totals.get("orders")), border=True)
+    cards[2].metric(t("kpi_viewers", lang), ui.count(viewers), border=True)
+    cards[3].metric(t("kpi_sell_through", lang), ui.percent(totals.get("value_sell_through")), border=True)
+    cards[4].metric(t("kpi_households", lang), ui.count(households), border=True)
+
+    st.subheader(t("live_now", lang))
+    on_air = sessions.filter(pl.col("live")) if sessions.height else sessions
+    if on_air.height == 0:
+        st.caption(t("no_live", lang))
+    for row in on_air.iter_rows(named=True):
+        cols = st.columns([1, 5, 2, 2, 1], vertical_alignment="center")
+        cols[0].badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
+        cols[1].markdown(f"**{row['title'] or row['session_id']}** · {row['host_name'] or ''} · "
+                         f"{vocab('hk', row['host_kind'], lang)} · {vocab('pf', row['platform'], lang)}")
+        cols[2].markdown(f"{t('kpi_gmv', lang)}: **{ui.money(row['gmv'], lang)}**")
+        cols[3].markdown(f"{t('kpi_orders', lang)}: **{ui.count(row['orders'])}**")
+        cols[4].page_link("views/live.py", label=t("open_session", lang),
+                          query_params={"session": row["session_id"], **({"lang": lang} if lang != "en" else {})})
+
+    left, right = st.columns(2)
+    with left:
+        ui.chart(charts.gmv_per_day(metrics.gmv_per_day(sessions), lang, big=big), key="gmv_per_day")
+    with right:
+        ui.chart(charts.host_compare(report.host_kinds, lang, big=big), key="host_compare")
+
+    if villages.height:
+        statuses = ui.village_status(villages)
+        shown = ["county", "village", "product", "unit", "sell_through", "remaining_qty", "projected_clear_date"]
+        progress = {"sell_through": st.column_config.ProgressColumn(t("sell_through", lang), format="percent",
+                                                                    min_value=0, max_value=1)}
+        left, right = st.columns(2)
+        with left:
+            st.subheader(t("top_villages", lang))
+            top = statuses.sort("sell_through", descending=True, nulls_last=True).head(5).select(shown)
+            st.dataframe(top, hide_index=True, column_config={**{c: t(c, lang) for c in shown}, **progress})
+        with right:
+            st.subheader(t("stalled_villages", lang))
+            stalled = statuses.filter(pl.col("status") == "stalled").sort("unsold_qty", descending=True).select(shown)
+            if stalled.height:
+                st.dataframe(stalled.head(10), hide_index=True,
+                             column_config={**{c: t(c, lang) for c in shown}, **progress})
+            else:
+                st.caption(t("none", lang))
+
+
+overview()

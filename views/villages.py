@@ -1,0 +1,63 @@
+"""Villages: sell-through of the unsold-stock baseline per county, village and product; unattributed sales."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from relief_live import charts, state, ui
+from relief_live.i18n import t
+
+lang, big = state.lang(), state.kiosk()
+st.title(t("page_villages", lang))
+ui.demo_banner(lang)
+
+report = ui.report()
+villages = ui.village_status(report.villages)
+if villages.height == 0:
+    st.info(t("empty_store", lang))
+    st.stop()
+
+STATUSES = ("cleared", "on_track", "stalled")
+filters = st.columns(3)
+counties = state.multiselect("county", t("county", lang), sorted(villages["county"].drop_nulls().unique().to_list()),
+                             where=filters[0], placeholder=t("all", lang))
+products = state.multiselect("product", t("product", lang), sorted(villages["product"].drop_nulls().unique().to_list()),
+                             where=filters[1], placeholder=t("all", lang))
+statuses = state.multiselect("status", t("status", lang), list(STATUSES), where=filters[2],
+                             format_func=lambda s: t(f"status_{s}", lang), placeholder=t("all", lang))
+shown = villages
+if counties:
+    shown = shown.filter(pl.col("county").is_in(counties))
+if products:
+    shown = shown.filter(pl.col("product").is_in(products))
+if statuses:
+    shown = shown.filter(pl.col("status").is_in(statuses))
+
+ui.chart(charts.village_progress(shown, lang, big=big), key="village_progress")
+
+columns = ["county", "village", "product", "unit", "as_of", "unsold_qty", "sold_qty", "remaining_qty",
+           "sell_through", "status", "projected_clear_date", "unsold_value", "sold_value", "households"]
+table = ui.yuan_columns(shown.select(columns), ["unsold_value", "sold_value"]).with_columns(
+    pl.col("status").replace_strict({s: t(f"status_{s}", lang) for s in STATUSES}, default=pl.col("status")))
+ui.table(table, "villages", lang, key="villages", column_config={
+    "sell_through": st.column_config.ProgressColumn(t("sell_through", lang), format="percent", min_value=0,
+                                                    max_value=1),
+    "unsold_qty": st.column_config.NumberColumn(t("unsold_qty", lang), format="localized"),
+    "sold_qty": st.column_config.NumberColumn(t("sold_qty", lang), format="localized"),
+    "remaining_qty": st.column_config.NumberColumn(t("remaining_qty", lang), format="localized"),
+    "unsold_value": st.column_config.NumberColumn(t("unsold_value", lang), format="localized"),
+    "sold_value": st.column_config.NumberColumn(t("sold_value", lang), format="localized"),
+})
+
+left, right = st.columns(2)
+for where, name in ((left, "unattributed"), (right, "unconvertible")):
+    with where:
+        rows = getattr(report, name)
+        st.subheader(t(name, lang), help=t(f"{name}_help", lang))
+        amount = rows["amount"].sum() if rows.height and "amount" in rows.columns else 0
+        st.caption(t("rows_amount", lang, rows=f"{rows.height:,}", amount=ui.money(amount, lang)))
+        if rows.height:
+            detail = [c for c in ("session_id", "order_id", "ts", "product", "village", "quantity", "unit", "amount")
+                      if c in rows.columns]
+            ui.table(ui.yuan_columns(rows.select(detail), ["amount"]), name, lang, key=name, height=260)
