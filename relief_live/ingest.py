@@ -22,12 +22,16 @@ Progress = Callable[[str, float], None]  # (stage, fraction done)
 MAX_UPLOAD_BYTES: Final = int(float(os.environ.get("RELIEF_LIVE_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
 def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
     """Reject an upload over the size cap, saying how to get a large export in."""
     if size > limit:
         raise Rejected([Problem(
             name, None, None,
-            f"is {size / 1024 / 1024:.1f} MB; uploads are capped at {limit / 1024 / 1024:.0f} MB "
+            f"is {_size(size)}; uploads are capped at {_size(limit)} "
             "(RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it with `python -m relief_live ingest`",
         )])
 
@@ -97,10 +101,16 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
 
 
 def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
-                  host_kind: str | None = None, store: Store | None = None) -> Inspection:
-    """Kind, header mapping and typed preview or problems of a file, writing nothing."""
+                  host_kind: str | None = None, store: Store | None = None,
+                  max_bytes: int | None = None) -> Inspection:
+    """Kind, header mapping and typed preview or problems of a file, writing nothing.
+
+    With `max_bytes` (uploads), a larger file is refused before it is read.
+    """
     result = Inspection(name)
     try:
+        if max_bytes is not None:
+            check_upload_size(name, len(data), max_bytes)
         table = read.read_table(name, data)
         mapping = read.detect(table, kind)
         result.kind, result.mapping = mapping.kind, mapping.sources

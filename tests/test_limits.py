@@ -83,10 +83,16 @@ def test_upload_size_cap() -> None:
     ingest.check_upload_size("ok.csv", 1024)
     with pytest.raises(Rejected) as caught:
         ingest.check_upload_size("big.csv", 60 * 1024 * 1024, limit=50 * 1024 * 1024)
-    assert str(caught.value.problems[0]).startswith("big.csv: is 60.0 MB; uploads are capped at 50 MB")
+    assert str(caught.value.problems[0]).startswith("big.csv: is 60.0 MB; uploads are capped at 50.0 MB")
 
 
 def test_limits_leave_real_exports_alone() -> None:
     text = "商品名称,数量,实付金额,直播ID\n" + "芒果,1,2,s\n" * 1000
     assert ingest.parse("ok.csv", text.encode())[1].height == 1000
     assert read.MAX_COLUMNS >= 100 and read.MAX_LINE_CHARS >= 100_000
+
+
+def test_an_upload_over_the_cap_is_refused_before_reading() -> None:
+    result = ingest.inspect_bytes("big.csv", b"x" * 2048, max_bytes=1024)
+    assert not result.ok and result.kind is None
+    assert str(result.problems[0]).startswith("big.csv: is 2.0 KB; uploads are capped at 1.0 KB")

@@ -25,7 +25,7 @@ else:
         with st.container(border=True):
             st.subheader(file.name)
             supplied: dict[str, str | None] = {"session_id": None, "host_kind": None}
-            first = ingest.inspect_bytes(file.name, data, store=store)
+            first = ingest.inspect_bytes(file.name, data, store=store, max_bytes=ingest.MAX_UPLOAD_BYTES)
             if first.needs:
                 st.caption(t("needs_fields", lang))
                 cols = st.columns(2)
@@ -35,7 +35,8 @@ else:
                     supplied["host_kind"] = cols[1].selectbox(
                         t("host_kind", lang), ["broadcast", "cadre"], index=None, key=f"hk_{number}",
                         format_func=lambda k: vocab("hk", k, lang))
-            inspection = (ingest.inspect_bytes(file.name, data, store=store, **supplied)
+            inspection = (ingest.inspect_bytes(file.name, data, store=store, max_bytes=ingest.MAX_UPLOAD_BYTES,
+                                               **supplied)
                           if any(supplied.values()) else first)
             st.markdown(t("detected_kind", lang, kind=vocab("kind", inspection.kind, lang))
                         if inspection.kind else f"**{t('kind_unknown', lang)}**")
