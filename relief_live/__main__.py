@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from relief_live import ingest, schema
 from relief_live.read import Rejected
 from relief_live.store import Store, default_url
@@ -35,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m relief_live", description=__doc__)
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", default=None, metavar="URL",
-                    help=f"SQLAlchemy URL of the store (default: $RELIEF_LIVE_DB or {default_url()})")
+                    help=f"SQLAlchemy URL of the store (default: $RELIEF_LIVE_DB or "
+                         f"{make_url(default_url()).render_as_string(hide_password=True)})")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("ingest", parents=[db], help="ingest CSV/XLSX exports")

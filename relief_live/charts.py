@@ -203,6 +203,15 @@ def previous_compare(current: pl.DataFrame, previous: pl.DataFrame, lang: str, *
     return style(fig, f"{title} ({unit})", big=big, height=380)
 
 
+LABEL_CHARS = 36  # longer category names are cut on the axis (the hover keeps them whole)
+
+
+def _short_axis_labels(fig: go.Figure, labels: list[str]) -> None:
+    """Cut long y-axis category names with an ellipsis, keeping each bar its own category."""
+    fig.update_yaxes(tickmode="array", tickvals=labels,
+                     ticktext=[lab if len(lab) <= LABEL_CHARS else lab[: LABEL_CHARS - 1] + "…" for lab in labels])
+
+
 def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: bool = False) -> go.Figure:
     """Sold and remaining share of each village product's unsold baseline, with quantities in its unit on hover."""
     title = t("chart_village_progress", lang)
@@ -226,6 +235,7 @@ def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: b
                 marker_color=REMAINING_COLOUR, customdata=custom,
                 hovertemplate=f"%{{y}}<br>{remaining}: %{{customdata[1]:,.1f}} %{{customdata[2]}}<extra></extra>")
     fig.update_layout(barmode="stack")
+    _short_axis_labels(fig, labels)
     fig.update_xaxes(title=f"% {t('unsold_qty', lang)}", range=[0, 100], ticksuffix="%")
     return style(fig, title, big=big, height=max(300, 90 + 26 * frame.height))
 
@@ -254,6 +264,7 @@ def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: st
                     text=[f"{values[i]:{fmt}}" for i in rows],
                     textposition="auto", hovertemplate=f"%{{y}}: %{{x:{fmt}}} {unit}<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=frame[label].to_list())
+    _short_axis_labels(fig, [str(v) for v in frame[label].to_list()])
     fig.update_xaxes(title=unit or None, tickformat=fmt)
     suffix = f" ({unit})" if unit and unit != "%" else ""
     return style(fig, f"{title}{suffix}", big=big, height=max(300, 90 + 28 * frame.height))

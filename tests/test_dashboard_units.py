@@ -191,3 +191,14 @@ def test_live_refresh_after_a_retraction_matches_the_store(tmp_path: Path) -> No
     _, held = frames.refresh()
     assert held["ticks"]["viewers_online"].max() != 99_999  # the overwritten value is back
     _same(held, store)
+
+
+def test_long_names_are_cut_on_chart_axes_but_stay_distinct() -> None:
+    long_a, long_b = "长" * 10_000, "长" * 9_999 + "短"
+    frame = pl.DataFrame({"host_name": [long_a, long_b, "王主持"], "gmv": [300, 200, 100],
+                          "host_kind": ["cadre", "cadre", "broadcast"]})
+    fig = charts.ranked(frame, "host_name", "gmv", "en", title="GMV", money=True)
+    axis = fig.layout.yaxis
+    assert list(axis.tickvals) == ["王主持", long_b, long_a]  # every bar keeps its own category
+    assert max(len(text) for text in axis.ticktext) == charts.LABEL_CHARS
+    assert axis.ticktext[0] == "王主持"
