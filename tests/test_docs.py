@@ -30,3 +30,13 @@ def test_readme_lists_every_column_and_alias() -> None:
 def test_readme_has_the_two_setup_commands() -> None:
     commands = re.findall(r"^make (\w+)", README, flags=re.M)
     assert commands[:2] == ["run", "test"]
+
+
+def test_readme_documents_every_setting_the_code_reads() -> None:
+    root = Path(__file__).resolve().parent.parent
+    code = "".join(p.read_text(encoding="utf-8") for p in [*root.glob("relief_live/**/*.py"), *root.glob("views/*.py"),
+                                                          root / "dashboard.py"])
+    used = set(re.findall(r"RELIEF_LIVE_[A-Z_]+", code))
+    table = README.split("Settings (environment variables):", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(RELIEF_LIVE_[A-Z_]+)`", table))
+    assert used == documented
