@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=list(schema.KINDS), help="the kind of the files (default: from headers)")
     p.add_argument("--session-id", help="session of ticks or sales files that lack a session column")
     p.add_argument("--host-kind", help="host kind of sessions files that lack one: broadcast or cadre")
+    p.add_argument("--platform", help="platform of sessions files that lack one: douyin, kuaishou, 抖音, …")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=_ingest)
 
@@ -116,7 +117,8 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
         path = Path(name)
         try:
             result = ingest.ingest_file(store, path, kind=args.kind, session_id=args.session_id,
-                                        host_kind=args.host_kind, progress=_progress_bar(path))
+                                        host_kind=args.host_kind, platform=args.platform,
+                                        progress=_progress_bar(path))
         except Rejected as rejected:
             failed = True
             print(f"rejected: {name}", file=sys.stderr)

@@ -45,7 +45,7 @@ class Inspection:
     mapping: list[tuple[str, str | None]] = field(default_factory=list)
     frame: pl.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
-    needs: set[str] = field(default_factory=set)  # fields to ask for: session_id, host_kind
+    needs: set[str] = field(default_factory=set)  # fields to ask for: session_id, host_kind, platform
 
     @property
     def unknown(self) -> list[str]:
@@ -79,14 +79,15 @@ def who() -> str:
 
 
 def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
-          host_kind: str | None = None, store: Store | None = None, tz: str = read.DEFAULT_TZ,
+          host_kind: str | None = None, platform: str | None = None, store: Store | None = None,
+          tz: str = read.DEFAULT_TZ,
           progress: Progress | None = None) -> tuple[read.Mapping, pl.DataFrame]:
     """A file's bytes as typed rows of its kind (ready for the store), or Rejected with every problem."""
     table = read.read_table(name, data)
     if progress:
         progress("checking values", 0.25)
     mapping = read.detect(table, kind)
-    supplied = {"session_id": session_id, "host_kind": host_kind}
+    supplied = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
     if supplied["host_kind"]:
         value, bad = read.parse_vocab(pl.Series([supplied["host_kind"]]), schema.HOST_KINDS)
         if bad[0]:
@@ -101,7 +102,7 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
 
 
 def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
-                  host_kind: str | None = None, store: Store | None = None,
+                  host_kind: str | None = None, platform: str | None = None, store: Store | None = None,
                   max_bytes: int | None = None) -> Inspection:
     """Kind, header mapping and typed preview or problems of a file, writing nothing.
 
@@ -114,24 +115,25 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
         table = read.read_table(name, data)
         mapping = read.detect(table, kind)
         result.kind, result.mapping = mapping.kind, mapping.sources
-        for wanted, given in (("session_id", session_id), ("host_kind", host_kind)):
+        for wanted, given in (("session_id", session_id), ("host_kind", host_kind), ("platform", platform)):
             fields = {f.name for f in schema.KINDS[mapping.kind]}
             if wanted in fields and wanted not in mapping.columns and not given:
                 result.needs.add(wanted)
         _, result.frame = parse(name, data, kind=mapping.kind, session_id=session_id,
-                                host_kind=host_kind, store=store)
+                                host_kind=host_kind, platform=platform, store=store)
     except Rejected as rejected:
         result.problems = rejected.problems
     return result
 
 
 def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
-                 host_kind: str | None = None, by: str | None = None, progress: Progress | None = None,
-                 ) -> FileResult:
+                 host_kind: str | None = None, platform: str | None = None, by: str | None = None,
+                 progress: Progress | None = None) -> FileResult:
     """Ingest one file's bytes as a batch; the same bytes again are `unchanged`. Raises Rejected."""
     report = progress or (lambda _stage, _fraction: None)
     report("reading", 0.0)
-    mapping, frame = parse(name, data, kind=kind, session_id=session_id, host_kind=host_kind, store=store,
+    mapping, frame = parse(name, data, kind=kind, session_id=session_id, host_kind=host_kind, platform=platform,
+                           store=store,
                            progress=report)
     report("writing", 0.6)
     sha = hashlib.sha256(data).hexdigest()
@@ -141,13 +143,13 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
 
 
 def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, session_id: str | None = None,
-                host_kind: str | None = None, by: str | None = None, progress: Progress | None = None,
-                ) -> FileResult:
+                host_kind: str | None = None, platform: str | None = None, by: str | None = None,
+                progress: Progress | None = None) -> FileResult:
     """Ingest one file from disk (see ingest_bytes); problems name the file as given."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise Rejected([Problem(str(path), None, None, f"cannot be read: {error.strerror or error}")]) from None
-    return ingest_bytes(store, str(path), data, kind=kind, session_id=session_id, host_kind=host_kind,
+    return ingest_bytes(store, str(path), data, kind=kind, session_id=session_id, host_kind=host_kind, platform=platform,
                         by=by, progress=progress)

@@ -395,3 +395,9 @@ def test_bad_byte_in_a_gbk_file_is_located_where_gbk_fails() -> None:
     data = csv_bytes(STOCK_CSV, "gbk") + "仙塘村".encode("gbk") + b"\xff\xff\n"
     [message] = problems(data, name="gbk.csv")
     assert message.startswith("gbk.csv line 4: bytes ff ff 0a at byte 7 of the line")
+
+
+def test_platform_supplied_at_upload() -> None:
+    result = ingest.inspect_bytes("s.csv", "直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 19:00\n".encode())
+    assert result.needs == {"platform"}
+    assert parse("直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 19:00\n", platform="快手")["platform"][0] == "kuaishou"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from relief_live import auth, ingest, state, ui
+from relief_live import auth, ingest, schema, state, ui
 from relief_live.i18n import t, vocab
 
 lang = state.lang()
@@ -24,17 +24,21 @@ else:
         data = file.getvalue()
         with st.container(border=True):
             st.subheader(file.name)
-            supplied: dict[str, str | None] = {"session_id": None, "host_kind": None}
+            supplied: dict[str, str | None] = {"session_id": None, "host_kind": None, "platform": None}
             first = ingest.inspect_bytes(file.name, data, store=store, max_bytes=ingest.MAX_UPLOAD_BYTES)
             if first.needs:
                 st.caption(t("needs_fields", lang))
-                cols = st.columns(2)
+                cols = st.columns(3)
                 if "session_id" in first.needs:
                     supplied["session_id"] = cols[0].text_input(t("session_id", lang), key=f"sid_{number}") or None
                 if "host_kind" in first.needs:
                     supplied["host_kind"] = cols[1].selectbox(
                         t("host_kind", lang), ["broadcast", "cadre"], index=None, key=f"hk_{number}",
                         format_func=lambda k: vocab("hk", k, lang))
+                if "platform" in first.needs:
+                    supplied["platform"] = cols[2].selectbox(
+                        t("platform", lang), sorted(set(schema.PLATFORMS.values())), index=None, key=f"pf_{number}",
+                        format_func=lambda k: vocab("pf", k, lang))
             inspection = (ingest.inspect_bytes(file.name, data, store=store, max_bytes=ingest.MAX_UPLOAD_BYTES,
                                                **supplied)
                           if any(supplied.values()) else first)
