@@ -44,20 +44,34 @@ def password_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def is_local(ip: str | None, headers: Mapping[str, str]) -> bool:
-    """Whether the browser runs on the server's machine: a loopback connection that no proxy relayed.
+def not_local_because(ip: str | None, headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """Why the browser does not count as the server's own machine, as (i18n key, detail), or None when it does.
 
-    Streamlit reports a loopback peer as None (st.context.ip_address).
+    Local means a loopback connection that no proxy relayed; Streamlit reports a loopback peer as None
+    (st.context.ip_address).
     """
-    lowered = {k.lower() for k in headers}
-    if any(h.lower() in lowered for h in PROXY_HEADERS):
-        return False
+    relayed = sorted(h for h in headers if h.lower() in {p.lower() for p in PROXY_HEADERS})
+    if relayed:
+        return "conn_proxy", ", ".join(relayed)
     if ip is None:
-        return True
+        return None
     try:
-        return ipaddress.ip_address(ip).is_loopback
+        address = ipaddress.ip_address(ip)
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+        loopback = (mapped or address).is_loopback
     except ValueError:
-        return False
+        loopback = False
+    return None if loopback else ("conn_remote", ip)
+
+
+def is_local(ip: str | None, headers: Mapping[str, str]) -> bool:
+    """Whether the browser runs on the server's machine: a loopback connection that no proxy relayed."""
+    return not_local_because(ip, headers) is None
+
+
+def _connection() -> tuple[str | None, dict[str, str]]:
+    headers = dict(st.context.headers) if st.context.headers is not None else {}
+    return st.context.ip_address, headers
 
 
 def oidc_allowed(email: str | None, secrets: Mapping[str, Any]) -> bool:
@@ -75,8 +89,7 @@ def may_write() -> bool:
         return bool(st.user.get("is_logged_in")) and oidc_allowed(st.user.get("email"), secrets)
     if how == "password":
         return bool(st.session_state.get("staff_signed_in"))
-    headers = dict(st.context.headers) if st.context.headers is not None else {}
-    return is_local(st.context.ip_address, headers)
+    return is_local(*_connection())
 
 
 def who() -> str:
@@ -116,4 +129,10 @@ def sign_in_box(lang: str, where: Any = st.sidebar) -> None:
                 else:
                     st.error(t("wrong_password", lang))
         return
-    box.caption(t("local_staff", lang) if may_write() else t("viewer_only_local", lang))
+    if may_write():
+        box.caption(t("local_staff", lang))
+    else:
+        box.caption(t("viewer_only_local", lang))
+        why = not_local_because(*_connection())
+        if why is not None:
+            box.caption(t(why[0], lang, detail=why[1]))

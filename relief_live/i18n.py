@@ -40,6 +40,9 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "viewer_only": ("View only: sign in as staff to upload.", "仅可查看：工作人员登录后可上传。"),
     "viewer_only_local": ("View only: uploads are allowed only from the server's own machine.",
                           "仅可查看：只有服务器本机可以上传数据。"),
+    "conn_proxy": ("This browser's connection was relayed by a proxy ({detail}).",
+                   "本浏览器的连接经代理转发（{detail}）。"),
+    "conn_remote": ("This browser connects from {detail}.", "本浏览器从 {detail} 连接。"),
     # KPIs
     "kpi_gmv": ("GMV", "成交额"),
     "kpi_orders": ("Orders", "订单数"),

@@ -137,6 +137,14 @@ def test_only_an_unproxied_loopback_browser_is_local() -> None:
     assert not auth.is_local("192.168.1.20", {})
     assert not auth.is_local(None, {"X-Forwarded-For": "203.0.113.9"})  # a proxy on the same machine
     assert not auth.is_local("not an ip", {})
+    assert auth.is_local("::ffff:127.0.0.1", {})
+
+
+def test_a_view_only_browser_is_told_why() -> None:
+    assert auth.not_local_because(None, {}) is None
+    assert auth.not_local_because("192.168.1.20", {}) == ("conn_remote", "192.168.1.20")
+    assert auth.not_local_because(None, {"x-forwarded-for": "203.0.113.9", "Via": "1.1 squid"}) == (
+        "conn_proxy", "x-forwarded-for")
 
 
 def test_oidc_allow_list() -> None:

@@ -20,8 +20,10 @@ from tests import dashboard_data
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# --no-proxy-server: the tests talk to loopback servers; a proxy from the environment must not relay them
+# (a relayed request does not count as the server's own machine, so uploads would be refused).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+                 "--no-first-run", "--no-proxy-server"]
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
@@ -100,8 +102,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # a loaded CI machine renders slower than a laptop
     path = chromium_path()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
@@ -127,6 +130,12 @@ def wait_ready(page, *, timeout: float = 30_000) -> None:  # type: ignore[no-unt
     page.wait_for_selector(READY, timeout=timeout)
     page.wait_for_timeout(400)
     page.wait_for_selector(READY, timeout=timeout)
+
+
+def sidebar_text(page) -> str:  # type: ignore[no-untyped-def]
+    """What the sidebar says (who may upload and why), for failure messages."""
+    sidebar = page.locator("[data-testid='stSidebar']")
+    return sidebar.inner_text() if sidebar.count() else "(no sidebar)"
 
 
 def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

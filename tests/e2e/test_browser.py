@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import polars as pl
 import pytest
+from playwright.sync_api import expect
 
 from relief_live import metrics, ui
 from relief_live.live import LiveFrames, now
@@ -23,6 +24,7 @@ from tests.e2e.conftest import (
     chromium_path,
     open_page,
     shot,
+    sidebar_text,
     start_server,
     stop_server,
     wait_ready,
@@ -59,7 +61,8 @@ def test_each_page_loads_with_charts_and_no_error(server: Server, page, path: st
 def test_upload_page_loads_for_a_local_browser(server: Server, page) -> None:  # type: ignore[no-untyped-def]
     open_page(page, f"{server.url}/upload")
     assert page.locator("h1").first.inner_text() == "Upload"
-    assert page.locator("[data-testid='stFileUploader']").count() == 1
+    # Widgets load their code lazily: wait for the uploader rather than count it at once.
+    expect(page.locator("[data-testid='stFileUploader']"), sidebar_text(page)).to_have_count(1)
     assert page.locator(ERRORS).count() == 0
     shot(page, "page_upload")
 
@@ -78,7 +81,7 @@ def test_a_csv_uploaded_through_the_file_chooser_shows_in_the_numbers(tmp_path: 
         open_page(page, f"{server.url}/upload")  # the server's first session, on a deep link
         # Regression: with a pages/ folder, a server's first session on a deep link ran the page file alone.
         assert page.get_by_text("Page not found").count() == 0
-        assert page.locator("[data-testid='stSidebar']").get_by_text("Language").count() == 1
+        expect(page.locator("[data-testid='stSidebar']").get_by_text("Language")).to_have_count(1)
         csv = tmp_path / "场次_上传.csv"
         csv.write_text(SESSIONS_CSV, encoding="gb18030")  # as Excel on Chinese Windows saves it
         page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(csv))
@@ -198,7 +201,7 @@ def test_kiosk_hides_the_sidebar(server: Server, page) -> None:  # type: ignore[
     page.wait_for_selector(".js-plotly-plot .main-svg")
     assert not page.locator("[data-testid='stSidebar']").is_visible()
     assert not page.locator("[data-testid='stHeader']").is_visible()
-    assert page.locator("[data-testid='stMetricValue']").count() == 5
+    expect(page.locator("[data-testid='stMetricValue']")).to_have_count(5)
     shot(page, "overview_kiosk")
 
 
@@ -221,8 +224,8 @@ def test_a_browser_on_another_machine_cannot_upload_until_staff_sign_in(tmp_path
         page = browser.new_context().new_page()
         url = server.url.replace("0.0.0.0", address)
         open_page(page, f"{url}/upload")
+        expect(page.get_by_text("Uploading and retracting need staff rights.")).to_have_count(1)
         assert page.locator("[data-testid='stFileUploader']").count() == 0
-        assert page.get_by_text("Uploading and retracting need staff rights.").count() == 1
         page.get_by_label("Staff password").fill("e2e-staff")
         page.get_by_role("button", name="Sign in").click()
         page.locator("[data-testid='stFileUploader']").wait_for(timeout=20_000)
@@ -240,10 +243,11 @@ def test_no_password_and_no_oidc_means_only_the_server_machine_uploads(tmp_path:
         context = browser.new_context()
         page = context.new_page()
         open_page(page, server.url.replace("0.0.0.0", address) + "/upload")
+        expect(page.get_by_text("View only: uploads are allowed only from the server's own machine.")).to_have_count(1)
+        expect(page.get_by_text(f"This browser connects from {address}."), sidebar_text(page)).to_have_count(1)
         assert page.locator("[data-testid='stFileUploader']").count() == 0
-        assert page.get_by_text("View only: uploads are allowed only from the server's own machine.").count() == 1
         open_page(page, server.url.replace("0.0.0.0", "127.0.0.1") + "/upload")
-        assert page.locator("[data-testid='stFileUploader']").count() == 1
+        expect(page.locator("[data-testid='stFileUploader']"), sidebar_text(page)).to_have_count(1)
         context.close()
     finally:
         stop_server(server)
@@ -255,8 +259,8 @@ def test_first_run_shows_the_demo_marked_as_demo(tmp_path: Path, browser) -> Non
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         open_page(page, server.url, timeout=90_000)
         page.wait_for_selector(".js-plotly-plot .main-svg")
-        assert page.get_by_text("Demo data: a seeded sample programme, not real sales.").count() == 1
-        assert page.get_by_role("button", name="Clear demo data").count() == 1  # local browser, nothing configured
+        expect(page.get_by_text("Demo data: a seeded sample programme, not real sales.")).to_have_count(1)
+        expect(page.get_by_role("button", name="Clear demo data")).to_have_count(1)  # local browser, nothing configured
         shot(page, "demo_overview")
         for path in ("live", "villages", "hosts"):
             open_page(page, f"{server.url}/{path}")
