@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -39,9 +40,10 @@ def live_minutes() -> float:
 class LiveFrames:
     """The current rows of every kind, kept in memory and topped up with the rows of new batches only.
 
-    A refresh when nothing changed costs one query (the store version). New batches are read with
-    `since_batch` and laid over the held frames; a retraction, which can bring back overwritten values,
-    makes the next refresh read everything again.
+    A refresh when nothing changed costs one query (the store version), and callers that arrive while
+    another is checking share that check: fifty viewers refreshing together make one query. New batches
+    are read with `since_batch` and laid over the held frames; a retraction, which can bring back
+    overwritten values, makes the next refresh read everything again.
     """
 
     store: Store
@@ -50,11 +52,18 @@ class LiveFrames:
     retracted: frozenset[int] = frozenset()
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     reads: list[tuple[str, int]] = field(default_factory=list)  # (kind, since_batch) of each read, newest last
+    checks: int = 0  # store version queries made
+    _checked_at: float = -1.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def refresh(self) -> tuple[int, dict[str, pl.DataFrame]]:
-        """(store version, frames) as of now."""
+        """(store version, frames) as of now: as of a version check that began after this call did."""
+        asked = time.monotonic()
         with self._lock:
+            if self._checked_at >= asked:  # a check began while this caller waited: its answer is fresh
+                return self.version, self.frames
+            self._checked_at = time.monotonic()
+            self.checks += 1
             version = self.store.version()
             if version == self.version:
                 return self.version, self.frames

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -70,9 +71,28 @@ def ensure_demo() -> None:
         demo.load_demo(s)
 
 
-def demo_batches() -> list[int]:
-    b = store().batches()
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _demo_batches(url: str, version: int) -> list[int]:
+    b = _store(url).batches()
     return b.filter((pl.col("by") == DEMO_BY) & ~pl.col("retracted"))["batch"].to_list()
+
+
+def demo_batches() -> list[int]:
+    """Live batches that hold demo data (cached by store version: every page asks)."""
+    version, _ = frames()
+    return list(_demo_batches(store().url, version))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _figure(key: tuple[Any, ...], _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def figure(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """`build()`'s figure, built once per `key` and shared by every viewer: the key must name all it depends on
+    (store version, session, language, kiosk…). Fifty viewers of a live session then build its charts once
+    per store change, not fifty times. The figure is shared and must not be changed."""
+    return _figure((store().url, *key), build)
 
 
 def demo_banner(lang: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 import string
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -182,6 +184,31 @@ def test_live_refresh_reads_only_new_batches(tmp_path: Path) -> None:
     assert version == store.version()
     assert held["ticks"].filter(pl.col("session_id") == "live1")["viewers_online"].max() == 5000
     _same(held, store)
+
+
+def test_viewers_refreshing_together_share_one_version_check(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    dashboard_data.load(store)
+    frames = live.LiveFrames(store)
+    frames.refresh()
+    slow = store.version
+
+    def version() -> int:  # a check that takes a while, so the other viewers arrive during it
+        time.sleep(0.2)
+        return slow()
+
+    store.version = version  # type: ignore[method-assign]
+    checks = frames.checks
+    threads = [threading.Thread(target=frames.refresh) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.001)
+    for thread in threads:
+        thread.join()
+    assert frames.checks - checks <= 3  # twenty viewers, a handful of queries
+    before = frames.checks
+    frames.refresh()  # a later caller still checks afresh: it sees what was written meanwhile
+    assert frames.checks == before + 1
 
 
 def test_live_refresh_after_a_retraction_matches_the_store(tmp_path: Path) -> None:

@@ -36,8 +36,11 @@ is_live = bool(row["live"])
 def session_view() -> None:
     from relief_live import metrics
 
-    _, frames = ui.frames()
+    version, frames = ui.frames()
     now = live.now()
+    # Figures are shared by every viewer of this session until the store (or the minute that decides
+    # "live") changes: a refresh with nothing new builds nothing.
+    shared = (version, int(now.timestamp() // 60), session_id, lang, big)
     curves = metrics.session_curves(live.session_ticks(frames, session_id), session_id)
     current = ui.report().sessions.filter(pl.col("session_id") == session_id)
     info = current.row(0, named=True) if current.height else row
@@ -66,8 +69,8 @@ def session_view() -> None:
     if curves.height == 0:
         st.info(t("no_ticks", lang))
     else:
-        ui.chart(charts.session_curves(curves, lang, title=title, host_kind=info["host_kind"], big=big),
-                 key="session_curves")
+        ui.chart(ui.figure(("session_curves", *shared), lambda: charts.session_curves(
+            curves, lang, title=title, host_kind=info["host_kind"], big=big)), key="session_curves")
 
     sales = live.session_sales(frames, session_id)
     if sales.height == 0:
@@ -75,11 +78,13 @@ def session_view() -> None:
     else:
         left, right = st.columns(2)
         with left:
-            ui.chart(charts.breakdown(sales, "product", lang, title=t("chart_products", lang),
-                                      host_kind=info["host_kind"], big=big), key="by_product")
+            ui.chart(ui.figure(("by_product", *shared), lambda: charts.breakdown(
+                sales, "product", lang, title=t("chart_products", lang), host_kind=info["host_kind"], big=big)),
+                key="by_product")
         with right:
-            ui.chart(charts.breakdown(sales, "village", lang, title=t("chart_villages_products", lang),
-                                      host_kind=info["host_kind"], big=big), key="by_village")
+            ui.chart(ui.figure(("by_village", *shared), lambda: charts.breakdown(
+                sales, "village", lang, title=t("chart_villages_products", lang), host_kind=info["host_kind"],
+                big=big)), key="by_village")
 
     previous_id = metrics.previous_episode(ui.report().sessions, session_id)
     if previous_id is None:
@@ -87,10 +92,9 @@ def session_view() -> None:
     else:
         prev_row = sessions.filter(pl.col("session_id") == previous_id).row(0, named=True)
         previous = metrics.session_curves(live.session_ticks(frames, previous_id), previous_id)
-        ui.chart(charts.previous_compare(curves, previous, lang, current_start=_start(info),
-                                         previous_start=_start(prev_row),
-                                         previous_title=prev_row["title"] or previous_id,
-                                         host_kind=info["host_kind"], big=big), key="previous")
+        ui.chart(ui.figure(("previous", *shared), lambda: charts.previous_compare(
+            curves, previous, lang, current_start=_start(info), previous_start=_start(prev_row),
+            previous_title=prev_row["title"] or previous_id, host_kind=info["host_kind"], big=big)), key="previous")
 
 
 def _start(info: dict) -> datetime | None:
