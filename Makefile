@@ -1,4 +1,4 @@
-# relief-live: `make run` serves the dashboard, `make test` runs the tests.
+# relief-live: `make run` serves the dashboard, `make test` runs the tests, `make bench` the benchmarks (BENCH_QUICK=1: ~2 min).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -29,3 +29,6 @@ demo: $(STAMP)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis tests/artifacts
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import polars as pl
+import pyarrow as pa
 
 from relief_live import schema
 from relief_live.schema import KINDS
@@ -91,17 +93,38 @@ class Mapping:
 
 def decode(name: str, data: bytes) -> str:
     """Text of a CSV file: strict UTF-8 (BOM dropped), else strict GB18030, else a rejection."""
+    return utf8_bytes(name, data).decode("utf-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether `data` is strict UTF-8, checked in place by Arrow (no copy, no Python str)."""
+    offsets = pa.py_buffer(struct.pack("<2q", 0, len(data)))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def utf8_bytes(name: str, data: bytes) -> bytes:
+    """A CSV file's bytes as UTF-8 without BOM: UTF-8 as it is (checked strictly), else strict GB18030 re-encoded.
+
+    A large UTF-8 export is never held as a Python str as well as its bytes.
+    """
     if not data.strip():
         raise Rejected([Problem(name, None, None, "the file is empty")])
     if b"\x00" in data[:65536]:
         raise Rejected([Problem(name, None, None, "this is a binary file, not a CSV or XLSX export")])
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if _is_utf8(data):
+        return data
     try:
-        return data.decode("utf-8")
+        data.decode("utf-8")
+        return data  # not reached: Arrow and Python agree on strict UTF-8
     except UnicodeDecodeError as utf8_error:
         try:
-            return data.decode("gb18030")
+            return data.decode("gb18030").encode("utf-8")
         except UnicodeDecodeError as gb_error:
             # The encoding that decoded further is the one the file was meant to be in.
             at = max(utf8_error.start, gb_error.start)
@@ -120,67 +143,72 @@ def read_table(name: str, data: bytes) -> RawTable:
         return _read_xlsx(name, data)
     if data.startswith(OLE_MAGIC):
         raise Rejected([Problem(name, None, None, "old .xls workbooks are not read; save it as .xlsx or CSV")])
-    return _read_csv(name, decode(name, data))
+    return _read_csv(name, utf8_bytes(name, data))
 
 
-def _read_csv(name: str, text: str) -> RawTable:
-    if "\r" in text and "\n" not in text:  # classic Mac line ends
-        text = text.replace("\r", "\n")
-    header_end = _first_record_end(text)
-    columns = text.count(",", 0, header_end) + 1
+def _read_csv(name: str, raw: bytes) -> RawTable:
+    """The cells of a CSV file given as UTF-8 bytes (the bytes go to polars as they are, never via a str)."""
+    if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends
+        raw = raw.replace(b"\r", b"\n")
+    header_end = _first_record_end(raw)
+    columns = raw.count(b",", 0, header_end) + 1
     if columns > MAX_COLUMNS:
         raise Rejected([Problem(name, 1, None, f"has {columns:,} columns; exports have at most {MAX_COLUMNS:,}")])
-    if header_end > MAX_LINE_CHARS:
+    header_text = raw[:header_end].decode("utf-8")
+    if len(header_text) > MAX_LINE_CHARS:
         raise Rejected([Problem(name, 1, None, f"the first line is over {MAX_LINE_CHARS:,} characters long; "
                                                "this is not a sales export")])
     try:
-        headers = next(csv.reader(io.StringIO(text[:header_end], newline="")), [])
+        headers = next(csv.reader(io.StringIO(header_text, newline="")), [])
     except csv.Error as error:
         raise Rejected([Problem(name, 1, None, f"the header line cannot be read as CSV: {error}")]) from None
     if not any(h.strip() for h in headers):
         raise Rejected([Problem(name, 1, None, "the first line has no column headers")])
-    _check_ragged(name, text, len(headers))
+    line_frame = _line_frame(raw)
+    multiline = b'"' in raw and _has_multiline_field(line_frame)
+    _check_ragged(name, raw, len(headers), line_frame, multiline)
+    del line_frame
     try:
-        frame = pl.read_csv(
-            text.encode("utf-8"), has_header=True, infer_schema=False, new_columns=None,
-            raise_if_empty=False,
-        )
+        frame = pl.read_csv(raw, has_header=True, infer_schema=False, new_columns=None, raise_if_empty=False)
     except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
         raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
     frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
-    lines = _record_lines(text, header_end, frame.height)
+    lines = _record_lines(raw, header_end, frame.height, multiline)
     # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest.
-    keep = ~pl.all_horizontal(pl.all().is_null()) if frame.width else pl.lit(True)
-    mask = frame.select(keep.alias("k")).to_series()
-    return RawTable(name, [h.strip() for h in headers], frame.filter(mask), lines.filter(mask))
+    if frame.width:
+        mask = frame.select((~pl.all_horizontal(pl.all().is_null())).alias("k")).to_series()
+        if not mask.all():
+            frame, lines = frame.filter(mask), lines.filter(mask)
+    return RawTable(name, [h.strip() for h in headers], frame, lines)
 
 
-def _first_record_end(text: str) -> int:
+def _first_record_end(raw: bytes) -> int:
     """Offset just after the header record (quotes may hold newlines)."""
-    end = text.find("\n")
+    end = raw.find(b"\n")
     if end < 0:
-        return len(text)
-    if text.count('"', 0, end) % 2 == 0:  # the usual case: no newline inside quotes
+        return len(raw)
+    if raw.count(b'"', 0, end) % 2 == 0:  # the usual case: no newline inside quotes
         return end + 1
     quoted = False
-    for i, ch in enumerate(text[: MAX_LINE_CHARS + 1]):
-        if ch == '"':
+    for i, byte in enumerate(raw[: 4 * MAX_LINE_CHARS + 1]):
+        if byte == 0x22:  # "
             quoted = not quoted
-        elif ch == "\n" and not quoted:
+        elif byte == 0x0A and not quoted:  # \n
             return i + 1
-    return len(text)
+    return len(raw)
 
 
 _QUOTED: Final = r'"(?:[^"]|"")*"'
 
 
-def _line_frame(text: str) -> pl.DataFrame:
+def _line_frame(raw: bytes) -> pl.DataFrame:
     """The file's physical lines (text, line number), read with no quoting or splitting."""
-    if "\x1f" in text:  # the separator polars reads lines with below; rare, so split in Python
+    if b"\x1f" in raw:  # the separator polars reads lines with below; rare, so split in Python
+        text = raw.decode("utf-8")
         lines = pl.DataFrame({"text": text.split("\n")[: text.count("\n") + (not text.endswith("\n"))]})
     else:
         lines = pl.read_csv(
-            text.encode("utf-8"), has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
+            raw, has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
             infer_schema=False, raise_if_empty=False,
         )
     return lines.select(
@@ -188,11 +216,11 @@ def _line_frame(text: str) -> pl.DataFrame:
     )
 
 
-def _check_ragged(name: str, text: str, width: int) -> None:
+def _check_ragged(name: str, raw: bytes, width: int, line_frame: pl.DataFrame, multiline: bool) -> None:
     """Reject rows whose number of fields differs from the header's."""
-    if '"' in text and _has_multiline_field(text):
+    if multiline:
         problems = []
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""))
         next(reader, None)
         for record in reader:
             if record and len(record) != width:
@@ -200,14 +228,21 @@ def _check_ragged(name: str, text: str, width: int) -> None:
         if problems:
             raise Rejected(problems[:MAX_PROBLEMS])
         return
-    lines = _line_frame(text).slice(1)
-    long = lines.filter(pl.col("text").str.len_chars() > MAX_LINE_CHARS)
+    lines = line_frame.slice(1)
+    long = lines.filter(pl.col("text").str.len_bytes() > MAX_LINE_CHARS).filter(
+        pl.col("text").str.len_chars() > MAX_LINE_CHARS)
     if long.height:
         raise Rejected([Problem(name, int(long["line"][0]), None,
                                 f"is over {MAX_LINE_CHARS:,} characters long; this is not a sales export")])
-    counts = lines.with_columns(
-        n=pl.col("text").str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
-    ).filter((pl.col("text").str.strip_chars() != "") & (pl.col("n") != width))
+    # Count commas on every line; only the lines with quotes (rare) need their quoted fields taken out first.
+    text = pl.col("text")
+    quoted = text.str.contains('"', literal=True) if b'"' in raw else pl.lit(False)
+    suspects = lines.filter(
+        (text.str.count_matches(",", literal=True) + 1 != width) | quoted
+    ).with_columns(
+        n=text.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
+    )
+    counts = suspects.filter((text.str.strip_chars() != "") & (pl.col("n") != width))
     if counts.height:
         raise Rejected([
             _ragged(name, row["line"], row["n"], width, row["text"])
@@ -219,25 +254,24 @@ def _ragged(name: str, line: int, got: int, width: int, text: str) -> Problem:
     return Problem(name, line, None, f"has {got} fields where the header has {width}", value=text)
 
 
-def _has_multiline_field(text: str) -> bool:
+def _has_multiline_field(line_frame: pl.DataFrame) -> bool:
     """Whether some quoted field spans lines (an odd number of quotes on a line)."""
-    odd = _line_frame(text).select(
+    odd = line_frame.select(
         (pl.col("text").str.count_matches('"', literal=True) % 2 == 1).any()
     ).item()
     return bool(odd)
 
 
-def _record_lines(text: str, header_end: int, n: int) -> pl.Series:
+def _record_lines(raw: bytes, header_end: int, n: int, multiline: bool) -> pl.Series:
     """Spreadsheet line of each data record: physical lines, counting newlines inside quoted fields."""
-    if '"' in text and _has_multiline_field(text):
-        reader = csv.reader(io.StringIO(text[header_end:], newline=""))
-        header_lines = text.count("\n", 0, header_end)
+    header_lines = raw.count(b"\n", 0, header_end)
+    if multiline:
+        reader = csv.reader(io.StringIO(raw[header_end:].decode("utf-8"), newline=""))
         starts, previous = [], 0
         for _ in reader:
             starts.append(header_lines + previous + 1)
             previous = reader.line_num
         return pl.Series("line", starts[:n], dtype=pl.Int64)
-    header_lines = text.count("\n", 0, header_end)
     return pl.int_range(header_lines + 1, header_lines + 1 + n, dtype=pl.Int64, eager=True).alias("line")
 
 
@@ -409,9 +443,11 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
         sign=const("", len(parts), pl.String), whole=parts["field_0"], frac=parts["field_1"],
         suffix=const(None, len(parts), pl.String), scale=scale, kind=kind)
     out_dtype = pl.Float64 if kind == schema.QTY else pl.Int64
+    negatives = const(False, len(series), pl.Boolean)
+    if len(value) == len(series):  # the usual column: every cell a plain number
+        return (value if not bad.any() else pl.select(pl.when(~bad).then(pl.lit(value))).to_series()), bad, negatives
     result = _patch(const(None, len(series), out_dtype), plain, value)
     bads = _patch(const(False, len(series), pl.Boolean), plain, bad)
-    negatives = const(False, len(series), pl.Boolean)
     rest = present & ~plain
     if rest.any():
         g = series.filter(rest).str.strip_chars().str.replace_all(_CLEAN, "").str.extract_groups(_NUMBER).struct.unnest()
@@ -585,6 +621,16 @@ _UNIT_WEIGHT: Final = r"^\s*(?:1\s*)?([^\d\s(（=]+)\s*(?:[(（]\s*|=\s*)(\d+(?:
 
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """A unit normalised (公斤 -> kg), and the kg in one unit when written `箱(10斤)` or `1箱=10斤`."""
+    # A column holds a handful of units: parse each distinct cell once, then look every row up.
+    cells = pl.DataFrame({"c": series.cast(pl.String)})
+    distinct = cells.unique(maintain_order=True)
+    unit, kg = _parse_unit(distinct.get_column("c"))
+    looked_up = cells.join(distinct.with_columns(unit=unit, kg=kg), on="c", how="left", nulls_equal=True,
+                           maintain_order="left")
+    return looked_up.get_column("unit"), looked_up.get_column("kg")
+
+
+def _parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     text = pl.col("c").str.strip_chars()
     g = text.str.extract_groups(_UNIT_WEIGHT)
     base = pl.coalesce(g.struct.field("1"), text)

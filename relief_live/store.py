@@ -339,18 +339,41 @@ def _typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs).sort("batch", "line")
 
 
+_SALES_ORDER_KEY: Final = ("order_id", "product", "occ")
+_SALES_FIELDS_KEY: Final = ("session_id", "product", "village", "ts", "occ")
+
+
 def merge(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
-    """An earlier read with the rows of newer batches laid over it (a later value for a key wins)."""
+    """An earlier read with the rows of newer batches laid over it (a later value for a key wins).
+
+    Keys as `read` resolves them (SPEC §4). The cost follows the new rows: the old frame is only
+    probed for the keys they bring (an anti-join), never re-keyed as a whole.
+    """
     if new.height == 0:
         return old
-    both = pl.concat([old, new], how="vertical").sort("batch", "line")
+    if old.height and new.height and new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
+        # Not newer batches laid over older ones: resolve the rows together.
+        both = pl.concat([old, new], how="vertical").sort("batch", "line")
+        return _current(kind, both.with_columns(key=_frame_key(kind, both)))
     if kind == "sales":
-        key = pl.when(pl.col("order_id").is_not_null()).then(
-            pl.struct(pl.col("order_id"), pl.col("product"), pl.col("occ"))
-        )
-        other = pl.struct(*[pl.col(c) for c in ("session_id", "product", "village", "ts", "occ")])
-        both = both.with_columns(
-            __k=pl.concat_str([key.struct.json_encode(), other.struct.json_encode()], ignore_nulls=True)
-        )
-        return both.unique("__k", keep="last", maintain_order=True).drop("__k")
-    return both.unique(list(schema.KEYS[kind]), keep="last", maintain_order=True)
+        has_order = pl.col("order_id").is_not_null()
+        parts = [(has_order, _SALES_ORDER_KEY), (~has_order, _SALES_FIELDS_KEY)]
+    else:
+        parts = [(pl.lit(True), tuple(schema.KEYS[kind]))]
+    # Positions of held rows that a new row replaces; the rest stay where they are (no sort of the history).
+    index = old.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"), pl.all())
+    replaced = pl.concat([
+        index.filter(which).select("__i", *keys).join(new.filter(which).select(keys), on=list(keys), how="semi",
+                                                       nulls_equal=True).get_column("__i")
+        for which, keys in parts
+    ])
+    kept = old if replaced.len() == 0 else old.filter(~index.get_column("__i").is_in(replaced.implode()))
+    return pl.concat([kept, new], how="vertical")
+
+
+def _frame_key(kind: str, frame: pl.DataFrame) -> pl.Series:
+    """The store key of each row of a read frame (as validate.key_expr gives it at ingest)."""
+    from relief_live.validate import key_expr
+
+    typed = frame.with_columns(pl.col(pl.Datetime).dt.epoch("ms"), pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
+    return typed.select(key_expr(kind).alias("key")).to_series()

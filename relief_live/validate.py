@@ -224,9 +224,10 @@ def _occurrence(frame: pl.DataFrame) -> pl.Series:
     has_order = frame.get_column("order_id").is_not_null()
     by_order = ("order_id", "product")
     by_fields = ("session_id", "product", "village", "ts")
+    with_order, without = frame.filter(has_order), frame.filter(~has_order)
     repeats = (
-        frame.filter(has_order).select(pl.struct(by_order).is_duplicated().any()).item()
-        or frame.filter(~has_order).select(pl.struct(by_fields).is_duplicated().any()).item()
+        with_order.select(by_order).n_unique() < with_order.height
+        or without.select(by_fields).n_unique() < without.height
     )
     if not repeats:  # the usual export: every key once
         return read.const(0, frame.height, pl.Int64).alias("occ")
