@@ -1,0 +1,436 @@
+"""`make bench`: ingest, metrics and scaling benchmarks, side by side, written to bench/RESULTS.md and scaling.png.
+
+Every comparison is measured in the same run, interleaved, each step in its own process (bench/tasks.py);
+a time is the fastest of its repeats (the machine is shared and noisy), a peak memory the largest.
+BENCH_QUICK=1 runs small sizes once (about 2 minutes). BENCH_PG overrides the PostgreSQL server URL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+BENCH: Final = ROOT / "bench"
+WORK: Final = BENCH / "work"
+PY: Final = sys.executable
+sys.path.insert(0, str(ROOT))  # run as a script: relief_live from this checkout
+QUICK: Final = os.environ.get("BENCH_QUICK") == "1"
+# The code before the ingest speed-ups of issue 6, measured alongside the current code.
+BASELINE_REF: Final = os.environ.get("BENCH_BASELINE_REF", "51af51a6db4ec9a59794376db789f19130ba0a79")
+PG_SERVER: Final = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_DB: Final = "relief_bench"
+LINES_PER_SCALE: Final = 3_745  # order lines that each demo --scale step adds
+
+INGEST_ROWS: Final = 200_000 if QUICK else 1_000_000
+SCALING_ROWS: Final = (10_000, 100_000, 300_000) if QUICK else (10_000, 100_000, 1_000_000, 10_000_000)
+REPEATS: Final = 1 if QUICK else 3
+NEW_ROWS: Final = 1_000
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def demo_files(scale: int) -> list[dict[str, Any]]:
+    """The demo programme at `scale`, written once under bench/work/ (the same arguments give the same bytes)."""
+    out = WORK / f"demo_s{scale}"
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        log(f"writing demo files at scale {scale}")
+        from relief_live.demo import write_demo
+
+        files = write_demo(out, scale=scale)
+        manifest.write_text(json.dumps(
+            [{"path": str(f.path), "kind": f.kind, "session_id": f.session_id} for f in files]))
+    return json.loads(manifest.read_text())
+
+
+def scale_for(rows: int) -> int:
+    return max(2, math.ceil(rows / LINES_PER_SCALE) + 1)
+
+
+def sales_file(rows: int) -> Path:
+    """One CSV of exactly `rows` order lines (the demo's large sales export, cut to size)."""
+    path = WORK / f"sales_{rows}.csv"
+    if path.exists():
+        return path
+    extras = sorted(f["path"] for f in demo_files(scale_for(rows)) if "sales_scale_extra" in f["path"])
+    with path.open("wb") as out:
+        left = rows
+        for i, name in enumerate(extras):
+            with open(name, "rb") as src:
+                header = src.readline()
+                if i == 0:
+                    out.write(header)
+                for line in src:
+                    if left == 0:
+                        break
+                    out.write(line)
+                    left -= 1
+    return path
+
+
+def new_rows_file() -> Path:
+    """NEW_ROWS order lines that no store holds yet (fresh order ids), as a dashboard upload during a session."""
+    path = WORK / f"sales_new_{NEW_ROWS}.csv"
+    if not path.exists():
+        lines = sales_file(10_000).read_text(encoding="utf-8").splitlines()
+        body = []
+        for line in lines[1:NEW_ROWS + 1]:
+            session, order, rest = line.split(",", 2)
+            body.append(f"{session},NEW{order},{rest}")
+        path.write_text("\n".join([lines[0], *body]) + "\n", encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Stores
+
+
+def sqlite_url(name: str) -> str:
+    db = WORK / "db" / f"{name}.sqlite3"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{db}"
+
+
+def pg_admin(sql: str, database: str = "test") -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"{PG_SERVER}/{database}", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(sql))
+    finally:
+        engine.dispose()
+
+
+def pg_url() -> str | None:
+    """A fresh, empty benchmark database on the PostgreSQL server, or None when there is no server."""
+    try:
+        pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        pg_admin(f"CREATE DATABASE {PG_DB}")
+    except Exception as error:  # no server: the PostgreSQL rows say so
+        log(f"PostgreSQL unavailable: {error}")
+        return None
+    return f"{PG_SERVER}/{PG_DB}"
+
+
+def drop_pg() -> None:
+    try:
+        pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Running steps
+
+
+def baseline_path() -> Path:
+    """relief_live as of BASELINE_REF, unpacked under bench/work/baseline/."""
+    out = WORK / "baseline" / BASELINE_REF[:12]
+    if not (out / "relief_live").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_REF, "relief_live"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
+
+
+def step(task: str, *args: str, baseline: bool = False) -> dict[str, Any]:
+    """Run one task in a fresh process; its JSON result."""
+    env = dict(os.environ, PYTHONPATH=str(baseline_path() if baseline else ROOT), POLARS_VERBOSE="0")
+    done = subprocess.run([PY, str(BENCH / "tasks.py"), task, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{task} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest run, with the largest peak memory of all runs."""
+    fastest = dict(min(runs, key=lambda r: r["seconds"]))
+    fastest["peak_mb"] = max(r["peak_mb"] for r in runs)
+    fastest["runs"] = [round(r["seconds"], 3) for r in runs]
+    return fastest
+
+
+def bench_ingest(pg: str | None) -> dict[str, Any]:
+    """Ingest of one large sales file: the floor, relief-live now and before, pandas + to_sql; SQLite and PostgreSQL."""
+    path = sales_file(INGEST_ROWS)
+    contenders: list[tuple[str, str, tuple[str, ...], bool, int]] = [("floor", "floor", (str(path),), False, REPEATS)]
+    for db in ["sqlite"] + (["postgresql"] if pg else []):
+        contenders += [
+            (f"relief-live {db}", "ingest", (db, str(path)), False, REPEATS),
+            (f"relief-live before {db}", "ingest", (db, str(path)), True, 1),
+            (f"pandas to_sql {db}", "pandas", (db, str(path)), False, 1),
+        ]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in contenders}
+    for round_ in range(REPEATS):  # interleaved, so the machine's noise falls on every contender alike
+        for name, task, args, baseline, repeats in contenders:
+            if round_ >= repeats:
+                continue
+            args = tuple(_resolve(a, pg) for a in args)
+            log(f"ingest {INGEST_ROWS:,}: {name} (round {round_ + 1})")
+            runs[name].append(step(task, *args, baseline=baseline))
+    stage = {"now": step("stages", sqlite_url("stages"), str(path)),
+             "before": step("stages", sqlite_url("stages"), str(path), baseline=True)}
+    idle = step("idle")
+    return {"rows": INGEST_ROWS, "file_mb": path.stat().st_size / 1e6, "file_mib": path.stat().st_size / 2**20,
+            "results": {name: best(r) for name, r in runs.items()}, "stages": stage, "idle_mb": idle["peak_mb"]}
+
+
+def _resolve(arg: str, pg: str | None) -> str:
+    if arg == "sqlite":
+        return sqlite_url("ingest")
+    if arg == "postgresql":
+        assert pg is not None
+        pg_url()  # a fresh database for each run
+        return pg
+    return arg
+
+
+def bench_scaling() -> list[dict[str, Any]]:
+    """Ingest of the whole demo programme at growing scale, then the report cold and after NEW_ROWS new rows."""
+    out = []
+    new = new_rows_file()
+    for rows in SCALING_ROWS:
+        files = demo_files(scale_for(rows))
+        manifest = WORK / f"demo_s{scale_for(rows)}" / "manifest.json"
+        url = sqlite_url(f"scale_{rows}")
+        log(f"scaling {rows:,}: ingest {len(files)} files")
+        ingested = step("ingest", url, str(manifest))
+        log(f"scaling {rows:,}: report")
+        reported = step("report", url, str(new))
+        out.append({"target_rows": rows, "ingest": ingested, "report": reported})
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# RESULTS.md
+
+
+def machine() -> dict[str, str]:
+    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), "0")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = {name: metadata.version(name) for name in (
+        "polars", "pyarrow", "pandas", "SQLAlchemy", "adbc-driver-sqlite", "adbc-driver-postgresql", "psycopg")}
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    with adbc_sqlite.connect(":memory:") as conn, conn.cursor() as cursor:
+        cursor.execute("select sqlite_version()")
+        sqlite = cursor.fetchone()[0]
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(f"{PG_SERVER}/test")
+        with engine.connect() as conn:
+            pg = str(conn.execute(sa.text("show server_version")).scalar())
+        engine.dispose()
+    except Exception:
+        pg = "unavailable"
+    return {"cores": str(os.cpu_count()), "memory": f"{int(mem) / 2**20:.1f} GiB", "cpu": cpu,
+            "python": platform.python_version(), "sqlite (ADBC)": sqlite, "postgresql": pg, **versions}
+
+
+def plot(scaling: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [s["report"]["sales_rows"] for s in scaling]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.loglog(rows, [s["ingest"]["seconds"] for s in scaling], "o-", label="ingest (all demo files → SQLite)")
+    ax.loglog(rows, [s["report"]["cold"] for s in scaling], "s-", label="report, cold (read all + build_report)")
+    ax.loglog(rows, [s["report"]["incremental"] for s in scaling], "^-",
+              label=f"report after {NEW_ROWS:,} new rows (read since + merge + build)")
+    lo, hi = min(rows), max(rows)
+    ref = scaling[-1]["ingest"]["seconds"]
+    ax.loglog([lo, hi], [ref * lo / hi, ref], ":", color="grey", label="linear (slope 1)")
+    ax.set_xlabel("order lines in the store")
+    ax.set_ylabel("seconds")
+    ax.set_title("relief-live scaling" + (" (BENCH_QUICK)" if QUICK else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[dict[str, Any]],
+                  elapsed: float) -> str:
+    res = ingest["results"]
+    fl = res["floor"]["seconds"]
+    file_mb = ingest["file_mib"]
+    ok = {True: "met", False: "**missed**"}
+    lines = [
+        "# relief-live benchmarks",
+        "",
+        f"Written by `make bench` ({'BENCH_QUICK=1, small sizes, one run each' if QUICK else 'full run'}) "
+        f"on {time.strftime('%Y-%m-%d %H:%M %Z')}, in {elapsed / 60:.1f} min. Raw numbers: `bench/results.json`.",
+        "Every ratio compares runs of the same `make bench`, interleaved, each in its own process; a time is the "
+        f"fastest of {REPEATS} run(s) (the machine is shared and noisy; all runs are in results.json), "
+        "a peak memory (VmHWM of the process) the largest.",
+        "",
+        "## Machine",
+        "",
+        "| | |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in info.items()],
+        "",
+        f"## Ingest: {ingest['rows']:,} order lines, one CSV of {file_mb:.0f} MiB",
+        "",
+        "The file is the demo's large sales export (`demo --scale`), cut to size. *floor*: `polars.read_csv` of the "
+        "file with `ts` parsed by `str.to_datetime(\"%Y-%m-%d %H:%M:%S\")`. *relief-live*: `ingest_file` "
+        "(decode, shape checks, header mapping, every value parsed and checked, keys, one transaction). "
+        f"*before*: the same at commit {BASELINE_REF[:12]}, before this issue's changes. *pandas to_sql*: "
+        "`pandas.read_csv`, `to_datetime(format=…)`, `DataFrame.to_sql` through a SQLAlchemy engine "
+        "(sqlite3 / psycopg). "
+        f"Peak memory includes the interpreter and libraries: a process that only imports them peaks at "
+        f"{ingest['idle_mb']:.0f} MiB.",
+        "",
+        "| path | seconds | × floor | pandas ÷ this | peak MiB | peak ÷ file | (peak − imports) ÷ file | runs (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, r in res.items():
+        db = name.rsplit(" ", 1)[-1]
+        pandas = res.get(f"pandas to_sql {db}")
+        vs_pandas = f"{pandas['seconds'] / r['seconds']:.1f}" if pandas and name != "floor" else ""
+        lines.append(f"| {name} | {r['seconds']:.2f} | {r['seconds'] / fl:.1f} | {vs_pandas} | {r['peak_mb']:.0f} | "
+                     f"{r['peak_mb'] / file_mb:.1f} | {(r['peak_mb'] - ingest['idle_mb']) / file_mb:.1f} | "
+                     f"{', '.join(map(str, r['runs']))} |")
+    lines += ["", "Targets (issue 6):", ""]
+    for db in ("sqlite", "postgresql"):
+        r = res.get(f"relief-live {db}")
+        if r is None:
+            lines.append(f"- {db}: not measured (no server)")
+            continue
+        pandas = res[f"pandas to_sql {db}"]["seconds"] / r["seconds"]
+        lines.append(
+            f"- {db}: within 3× of the floor — {r['seconds'] / fl:.1f}× ({ok[r['seconds'] / fl <= 3]}); "
+            f"≥ 3× faster than pandas — {pandas:.1f}× ({ok[pandas >= 3]}); peak memory ≤ 4× the file — "
+            f"{r['peak_mb'] / file_mb:.1f}× ({ok[r['peak_mb'] / file_mb <= 4]}; "
+            f"{(r['peak_mb'] - ingest['idle_mb']) / file_mb:.1f}× without the imports' "
+            f"{ingest['idle_mb']:.0f} MiB)")
+    st = ingest["stages"]
+    lines += [
+        "",
+        "Where the SQLite ingest's time goes (one run each, in process: `read_table`, `detect` + `typed_frame`, "
+        "`Store.write`):",
+        "",
+        "| stage | before (s) | now (s) | before ÷ now |", "|---|---:|---:|---:|",
+        *[f"| {k} | {st['before'][k]:.2f} | {st['now'][k]:.2f} | {st['before'][k] / st['now'][k]:.1f} |"
+          for k in ("read_table", "typed_frame", "write", "seconds")],
+        f"| peak MiB | {st['before']['peak_mb']:.0f} | {st['now']['peak_mb']:.0f} | "
+        f"{st['before']['peak_mb'] / st['now']['peak_mb']:.1f} |",
+        "",
+        "## Metrics: the full report, cold and after new rows",
+        "",
+        "Store: the whole demo programme at the scale that gives the order lines shown (stock, sessions, ticks, "
+        "sales). *cold*: `store.read` of every kind + `metrics.build_report`. *refresh*: after an ingest of "
+        f"{NEW_ROWS:,} new order lines, what the dashboard's LiveFrames does: "
+        "`store.read('sales', since_batch=last)` + `store.merge` + `build_report` over the merged frames.",
+        "",
+        "| order lines | cold read | cold build_report | cold total | refresh read | refresh merge | "
+        "refresh build_report | refresh total | refresh ÷ cold | peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in scaling:
+        r = s["report"]
+        lines.append(
+            f"| {r['sales_rows']:,} | {r['cold_read']:.2f} | {r['cold_build']:.2f} | {r['cold']:.2f} | "
+            f"{r['inc_read']:.3f} | {r['inc_merge']:.3f} | {r['inc_build']:.2f} | {r['incremental']:.2f} | "
+            f"{100 * r['incremental'] / r['cold']:.0f}% | {r['peak_mb']:.0f} |")
+    big = [s for s in scaling if s["report"]["sales_rows"] >= 900_000]
+    if big:
+        lines += ["", "Targets: refresh ≤ 5% of cold, about the same at 1M and 10M:", ""]
+        for s in big:
+            r = s["report"]
+            share = r["incremental"] / r["cold"]
+            lines.append(f"- {r['sales_rows']:,} lines: refresh {r['incremental']:.2f} s = {100 * share:.0f}% of "
+                         f"cold ({ok[share <= 0.05]}); build_report is {100 * r['inc_build'] / r['incremental']:.0f}% "
+                         "of the refresh")
+        if len(big) > 1:
+            a, b = big[0]["report"], big[-1]["report"]
+            lines.append(f"- refresh at {b['sales_rows']:,} ÷ refresh at {a['sales_rows']:,}: "
+                         f"{b['incremental'] / a['incremental']:.1f}× "
+                         f"({ok[b['incremental'] / a['incremental'] <= 1.5]})")
+    lines += [
+        "",
+        "## Scaling",
+        "",
+        "![ingest and report time vs order lines](scaling.png)",
+        "",
+        "| order lines | files | ingest (s) | ingest µs/line | report cold (s) | cold µs/line | refresh (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in scaling:
+        r, i = s["report"], s["ingest"]
+        n = r["sales_rows"]
+        files = len(demo_files(scale_for(s["target_rows"])))
+        lines.append(f"| {n:,} | {files} | {i['seconds']:.2f} | {1e6 * i['seconds'] / n:.2f} | {r['cold']:.2f} | "
+                     f"{1e6 * r['cold'] / n:.2f} | {r['incremental']:.2f} |")
+    lines += [
+        "",
+        "## Pages and browser: not yet measured",
+        "",
+        "The figure JSON per page at 10M order lines, server time per page render against a minimal one-chart "
+        "page, and time to the first chart in Chromium depend on the dashboard (dashboard.py, pages/), which "
+        "is being finished in another issue. No numbers are given here until they are measured.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(elapsed: float | None = None) -> None:
+    """RESULTS.md (with bench/NOTES.md appended) and scaling.png from bench/results.json."""
+    data = json.loads((BENCH / "results.json").read_text())
+    plot(data["scaling"], BENCH / "scaling.png")
+    text = write_results(data["machine"], data["ingest"], data["scaling"], elapsed or data.get("elapsed", 0.0))
+    manual = BENCH / "NOTES.md"
+    if manual.exists():
+        text += "\n" + manual.read_text(encoding="utf-8")
+    (BENCH / "RESULTS.md").write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--render"]:
+        render()
+        return 0
+    started = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    pg = pg_url()
+    try:
+        ingest = bench_ingest(pg)
+    finally:
+        drop_pg()
+    scaling = bench_scaling()
+    elapsed = time.perf_counter() - started
+    (BENCH / "results.json").write_text(json.dumps(
+        {"machine": info, "quick": QUICK, "elapsed": elapsed, "ingest": ingest, "scaling": scaling}, indent=1))
+    render(elapsed)
+    shutil.rmtree(WORK / "db", ignore_errors=True)
+    log(f"wrote bench/RESULTS.md in {elapsed / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
