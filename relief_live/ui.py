@@ -206,3 +206,10 @@ def _has(key: str) -> bool:
 
 def chart(fig: Any, key: str) -> None:
     st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+
+
+def kpis(cards: list[tuple[str, str]]) -> None:
+    """KPI cards in one row that wraps rather than cutting a number short: each card as wide as it needs."""
+    row = st.container(horizontal=True, wrap=True, gap="small")
+    for label, value in cards:
+        row.metric(label, value, border=True, width="content")

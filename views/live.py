@@ -54,16 +54,16 @@ def session_view() -> None:
     head[1].caption(t("updated_at", lang, time=ui.local_time(now, "%H:%M:%S")), help=(
         t("refresh_every", lang, seconds=f"{live.refresh_seconds():g}") if is_live else None))
 
-    cards = st.columns(5)
     peak = info["peak_viewers"]
     if peak is None and curves.height:
         peak = curves["viewers_online"].max()
-    cards[0].metric(t("kpi_gmv", lang), ui.money(info["gmv"], lang), border=True)
-    cards[1].metric(t("kpi_orders", lang), ui.count(info["orders"]), border=True)
-    cards[2].metric(t("kpi_peak", lang), ui.count(peak), border=True)
-    cards[3].metric(t("kpi_gpm", lang), ui.money(info["gpm"], lang) if info["gpm"] is not None else "—",
-                    border=True)
-    cards[4].metric(t("kpi_conversion", lang), ui.percent(info["conversion"]), border=True)
+    ui.kpis([
+        (t("kpi_gmv", lang), ui.money(info["gmv"], lang)),
+        (t("kpi_orders", lang), ui.count(info["orders"])),
+        (t("kpi_peak", lang), ui.count(peak)),
+        (t("kpi_gpm", lang), ui.money(info["gpm"], lang) if info["gpm"] is not None else "—"),
+        (t("kpi_conversion", lang), ui.percent(info["conversion"])),
+    ])
 
     title = t("chart_session_title", lang, title=info["title"] or session_id)
     if curves.height == 0:

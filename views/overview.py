@@ -29,12 +29,13 @@ def overview() -> None:
     totals = report.totals
     viewers = sessions["viewers"].sum() if sessions.height else None
     households = villages["households"].sum() if villages.height else None
-    cards = st.columns(5)
-    cards[0].metric(t("kpi_gmv", lang), ui.money(totals.get("gmv"), lang), border=True)
-    cards[1].metric(t("kpi_orders", lang), ui.count(totals.get("orders")), border=True)
-    cards[2].metric(t("kpi_viewers", lang), ui.count(viewers), border=True)
-    cards[3].metric(t("kpi_sell_through", lang), ui.percent(totals.get("value_sell_through")), border=True)
-    cards[4].metric(t("kpi_households", lang), ui.count(households), border=True)
+    ui.kpis([
+        (t("kpi_gmv", lang), ui.money(totals.get("gmv"), lang)),
+        (t("kpi_orders", lang), ui.count(totals.get("orders"))),
+        (t("kpi_viewers", lang), ui.count(viewers)),
+        (t("kpi_sell_through", lang), ui.percent(totals.get("value_sell_through"))),
+        (t("kpi_households", lang), ui.count(households)),
+    ])
 
     st.subheader(t("live_now", lang))
     on_air = sessions.filter(pl.col("live")) if sessions.height else sessions

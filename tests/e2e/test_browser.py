@@ -58,6 +58,21 @@ def test_each_page_loads_with_charts_and_no_error(server: Server, page, path: st
     shot(page, f"page_{path or 'overview'}")
 
 
+CUT_SHORT = """() => [...document.querySelectorAll("[data-testid='stMetricValue'], [data-testid='stMetricValue'] *")]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+
+
+@pytest.mark.parametrize("path", ["", "live?session=live1"])
+def test_kpi_numbers_are_never_cut_short_on_a_laptop_screen(server: Server, browser, path: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-US")
+    page = context.new_page()
+    open_page(page, f"{server.url}/{path}")
+    expect(page.locator("[data-testid='stMetricValue']")).to_have_count(5)
+    assert page.evaluate(CUT_SHORT) == []  # no "9,250 …": every card shows its whole number
+    assert metric(page, "GMV").endswith("元")
+    context.close()
+
+
 def test_upload_page_loads_for_a_local_browser(server: Server, page) -> None:  # type: ignore[no-untyped-def]
     open_page(page, f"{server.url}/upload")
     assert page.locator("h1").first.inner_text() == "Upload"
