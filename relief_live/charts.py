@@ -92,8 +92,8 @@ def host_compare(host_kinds: pl.DataFrame, lang: str, *, big: bool = False) -> g
     if host_kinds.height == 0:
         return empty(title, lang, big=big)
     panels = [
-        ("gmv_per_hour", t("m_gmv_per_hour", lang) + " (元)", True),
-        ("median_gpm", t("median_gpm", lang), True),
+        ("gmv_per_hour", t("m_gmv_per_hour", lang), True),  # money labels on the bars carry their unit
+        ("median_gpm", t("median_gpm", lang).replace(" (元)", "").replace("（元）", ""), True),
         ("median_conversion", t("median_conversion", lang), False),
     ]
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
@@ -105,19 +105,24 @@ def host_compare(host_kinds: pl.DataFrame, lang: str, *, big: bool = False) -> g
         values = host_kinds[column].cast(pl.Float64)
         if money:
             values = values / 100
-            fmt, suffix = ",.0f", " 元"
+            divisor, unit, fmt = money_scale(values.max(), lang)  # type: ignore[arg-type]
+            text = [None if v is None else f"{v / divisor:{fmt}} {unit}" for v in values.to_list()]
+            hover = f"%{{y:,.0f}} {t('yuan', lang)}"
         else:
             values = values * 100
-            fmt, suffix = ".1f", "%"
-        fig.add_bar(x=names, y=values.to_list(), marker_color=colours, showlegend=False,
-                    text=[None if v is None else f"{v:,.0f}{suffix}" if money else f"{v:.1f}{suffix}"
-                          for v in values.to_list()],
-                    textposition="outside", cliponaxis=False,
-                    hovertemplate=f"%{{x}}: %{{y:{fmt}}}{suffix}<extra>{label}</extra>", row=1, col=i)
-        fig.update_yaxes(tickformat=fmt, ticksuffix=suffix.strip() if not money else "", row=1, col=i,
-                         rangemode="tozero")
+            text = [None if v is None else f"{v:.1f}%" for v in values.to_list()]
+            hover = "%{y:.1f}%"
+        # Each panel has its own scale, so the values are written on the bars and the axes carry no ticks
+        # (three sets of tick labels crowd into the neighbouring panel).
+        fig.add_bar(x=names, y=values.to_list(), marker_color=colours, showlegend=False, text=text,
+                    textposition="outside", cliponaxis=False, textfont={"size": 18 if big else 13},
+                    hovertemplate=f"%{{x}}: {hover}<extra>{label}</extra>", row=1, col=i)
+        top = values.max()
+        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=True, row=1, col=i,
+                         range=[0, float(top) * 1.3 if top else 1])  # type: ignore[arg-type]
     style(fig, title, big=big, height=380)
-    fig.update_layout(margin={"t": 120})
+    # Plotly shrinks a label that is wider than its bar; keep them all readable (they may overhang).
+    fig.update_layout(margin={"t": 120}, uniformtext={"minsize": 18 if big else 12, "mode": "show"})
     fig.update_annotations(font={"size": 13 if not big else 18}, yshift=8)
     return fig
 

@@ -237,3 +237,14 @@ def test_long_names_are_cut_on_chart_axes_but_stay_distinct() -> None:
     assert list(axis.tickvals) == ["王主持", long_b, long_a]  # every bar keeps its own category
     assert max(len(text) for text in axis.ticktext) == charts.LABEL_CHARS
     assert axis.ticktext[0] == "王主持"
+
+
+def test_broadcast_against_cadre_writes_each_value_with_its_unit_on_the_bar() -> None:
+    kinds = pl.DataFrame({"host_kind": ["broadcast", "cadre"],
+                          "gmv_per_hour": [39_002_200, 80_300_000],  # fen: 390,022 元 and 803,000 元
+                          "median_gpm": [1_386_300, 3_039_800],
+                          "median_conversion": [0.03, 0.026]})
+    fig = charts.host_compare(kinds, "en")
+    assert [list(bar.text) for bar in fig.data] == [["39.0 万元", "80.3 万元"], ["13,863 元", "30,398 元"], ["3.0%", "2.6%"]]
+    assert all(axis.showticklabels is False for axis in (fig.layout.yaxis, fig.layout.yaxis2, fig.layout.yaxis3))
+    assert fig.layout.uniformtext.minsize == 12  # labels wider than a bar are not shrunk out of sight
