@@ -62,7 +62,7 @@ CUT_SHORT = """() => [...document.querySelectorAll("[data-testid='stMetricValue'
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
 
 
-@pytest.mark.parametrize("path", ["", "live?session=live1"])
+@pytest.mark.parametrize("path", ["", "live?session=live1", "?kiosk=1", "live?session=live1&kiosk=1"])
 def test_kpi_numbers_are_never_cut_short_on_a_laptop_screen(server: Server, browser, path: str) -> None:  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-US")
     page = context.new_page()
