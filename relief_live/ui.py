@@ -17,6 +17,7 @@ from relief_live.i18n import t
 from relief_live.store import Store
 
 DEMO_BY: Final = "demo"
+MISSING: Final = "—"  # how a table shows a missing value (a stalled village has no clear date)
 ENV_AUTO_DEMO: Final = "RELIEF_LIVE_AUTO_DEMO"  # 0: do not load the demo into an empty store
 _demo_lock = threading.Lock()
 
@@ -171,7 +172,8 @@ def table(frame: pl.DataFrame, name: str, lang: str, *, column_config: dict[str,
         else:
             config[name] = label
     config.update(column_config or {})
-    st.dataframe(frame, hide_index=True, column_config=config, key=key, height=height)  # type: ignore[arg-type]
+    st.dataframe(frame, hide_index=True, column_config=config, key=key, height=height,  # type: ignore[arg-type]
+                 placeholder=MISSING)
     shown = frame.rename({c: t(c, lang) for c in frame.columns if _has(c)})
     cols = st.columns([1, 1, 6])
     cols[0].download_button(t("download_csv", lang), download.to_csv(shown), file_name=f"{name}.csv",

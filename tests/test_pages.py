@@ -260,3 +260,11 @@ def test_first_run_loads_the_demo_marked_as_such_and_staff_can_clear_it(
     assert not at.warning and at.info[0].value == i18n.t("empty_store")
     at.run()  # cleared stays cleared: the demo is loaded on the first run only
     assert store.is_empty()
+
+
+@pytest.mark.parametrize("page", ["views/overview.py", "views/villages.py"])
+def test_tables_show_a_dash_not_none_for_a_missing_value(loaded: str, page: str) -> None:
+    at = app(page)
+    tables = at.dataframe
+    assert tables  # a stalled village's clear date reads "—", not "None"
+    assert {table.proto.placeholder for table in tables} == {"—"}

@@ -66,12 +66,12 @@ def overview() -> None:
         with left:
             st.subheader(t("top_villages", lang))
             top = statuses.sort("sell_through", descending=True, nulls_last=True).head(5).select(shown)
-            st.dataframe(top, hide_index=True, column_config={**{c: t(c, lang) for c in shown}, **progress})
+            st.dataframe(top, hide_index=True, placeholder=ui.MISSING, column_config={**{c: t(c, lang) for c in shown}, **progress})
         with right:
             st.subheader(t("stalled_villages", lang))
             stalled = statuses.filter(pl.col("status") == "stalled").sort("unsold_qty", descending=True).select(shown)
             if stalled.height:
-                st.dataframe(stalled.head(10), hide_index=True,
+                st.dataframe(stalled.head(10), hide_index=True, placeholder=ui.MISSING,
                              column_config={**{c: t(c, lang) for c in shown}, **progress})
             else:
                 st.caption(t("none", lang))

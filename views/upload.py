@@ -66,7 +66,7 @@ else:
             if inspection.frame is not None:
                 frame = inspection.frame
                 st.caption(t("preview", lang, rows=f"{frame.height:,}"))
-                st.dataframe(ui.preview(inspection.kind, frame.head(50)), hide_index=True, height=220,
+                st.dataframe(ui.preview(inspection.kind, frame.head(50)), hide_index=True, height=220, placeholder=ui.MISSING,
                              key=f"preview_{number}")
                 if st.button(t("commit", lang, name=file.name), type="primary", key=f"commit_{number}"):
                     try:
