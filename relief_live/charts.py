@@ -234,15 +234,17 @@ def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: b
     sold, remaining = t("sold", lang), t("remaining", lang)
     fig = go.Figure()
     fig.add_bar(y=labels, x=frame["sold_pct"].to_list(), orientation="h", name=sold, marker_color=SOLD_COLOUR,
-                customdata=custom, text=[f"{v:.0f}%" for v in frame["sold_pct"].to_list()], textposition="inside",
+                customdata=custom, text=[f"{v:.0f}%" if v >= 8 else "" for v in frame["sold_pct"].to_list()],
+                textposition="inside", insidetextanchor="end",
                 hovertemplate=f"%{{y}}<br>{sold}: %{{customdata[0]:,.1f}} %{{customdata[2]}} (%{{x:.0f}}%)<extra></extra>")
     fig.add_bar(y=labels, x=frame["remaining_pct"].to_list(), orientation="h", name=remaining,
                 marker_color=REMAINING_COLOUR, customdata=custom,
                 hovertemplate=f"%{{y}}<br>{remaining}: %{{customdata[1]:,.1f}} %{{customdata[2]}}<extra></extra>")
-    fig.update_layout(barmode="stack")
+    # Percentages at a readable size; a sliver's is left to the hover.
+    fig.update_layout(barmode="stack", uniformtext={"minsize": 16 if big else 11, "mode": "show"})
     _short_axis_labels(fig, labels)
     fig.update_xaxes(title=f"% {t('unsold_qty', lang)}", range=[0, 100], ticksuffix="%")
-    return style(fig, title, big=big, height=max(300, 90 + 26 * frame.height))
+    return style(fig, title, big=big, height=max(300, 90 + (34 if big else 26) * frame.height))
 
 
 def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: str, money: bool,
