@@ -31,6 +31,11 @@ def money_scale(max_yuan: float | None, lang: str) -> tuple[float, str, str]:
     return 1.0, t("yuan", lang), ",.0f"
 
 
+def axis_format(fmt: str) -> str:
+    """A d3 format for axis ticks: trailing zeros trimmed (500, 1,000, 1.5 rather than 500.0, 1,000.0)."""
+    return fmt.replace(".1f", ".1~f")
+
+
 def yuan(fen: pl.Expr | str) -> pl.Expr:
     """Integer fen as yuan (for display only; the store keeps fen)."""
     col = pl.col(fen) if isinstance(fen, str) else fen
@@ -81,7 +86,7 @@ def gmv_per_day(frame: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figu
                     marker_color=host_colour(kind),
                     hovertemplate=f"%{{x|%Y-%m-%d}}<br>{name}: %{{y:{fmt}}} {unit}<extra></extra>")
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title=f"{t('kpi_gmv', lang)} ({unit})", tickformat=fmt)
+    fig.update_yaxes(title=f"{t('kpi_gmv', lang)} ({unit})", tickformat=axis_format(fmt))
     fig.update_xaxes(title=t("day", lang), tickformat="%m-%d")
     return style(fig, f"{title} ({unit})", big=big)
 
@@ -248,8 +253,11 @@ def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: b
 
 
 def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: str, money: bool,
-           percent: bool = False, top: int = 20, big: bool = False) -> go.Figure:
-    """Horizontal bars of `metric` per `label`, best first, each bar in its host kind's colour."""
+           percent: bool = False, top: int = 20, big: bool = False, legend: bool = True) -> go.Figure:
+    """Horizontal bars of `metric` per `label`, best first, each bar in its host kind's colour.
+
+    `legend=False` where the labels already name the host kinds.
+    """
     frame = frame.filter(pl.col(metric).is_not_null())
     if frame.height == 0:
         return empty(title, lang, big=big)
@@ -262,6 +270,7 @@ def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: st
     elif percent:
         values, unit, fmt = values * 100, "%", ".1f"
     kinds = frame["host_kind"].to_list() if "host_kind" in frame.columns else [None] * frame.height
+    longest = max(values.max() or 0, 0)  # type: ignore[type-var]
     fig = go.Figure()
     for kind in sorted(set(kinds), key=lambda k: list(HOST_COLOURS).index(k) if k in HOST_COLOURS else 9):
         # one trace per kind, always in the same order: the legend names the colours
@@ -269,9 +278,14 @@ def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: st
         fig.add_bar(y=[frame[label][i] for i in rows], x=[values[i] for i in rows], orientation="h",
                     name=vocab("hk", kind, lang), marker_color=host_colour(kind),
                     text=[f"{values[i]:{fmt}}" for i in rows],
-                    textposition="auto", hovertemplate=f"%{{y}}: %{{x:{fmt}}} {unit}<extra></extra>")
+                    # inside a long bar, beside a short one (where the number would not fit)
+                    textposition=["inside" if values[i] >= 0.2 * longest else "outside" for i in rows],
+                    cliponaxis=False, hovertemplate=f"%{{y}}: %{{x:{fmt}}} {unit}<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=frame[label].to_list())
     _short_axis_labels(fig, [str(v) for v in frame[label].to_list()])
-    fig.update_xaxes(title=unit or None, tickformat=fmt)
+    fig.update_xaxes(title=unit or None, tickformat=axis_format(fmt))
     suffix = f" ({unit})" if unit and unit != "%" else ""
-    return style(fig, f"{title}{suffix}", big=big, height=max(300, 90 + 28 * frame.height))
+    style(fig, f"{title}{suffix}", big=big, height=max(300, 90 + 28 * frame.height))
+    # Values at a readable size: one that does not fit inside its bar goes beside it.
+    fig.update_layout(showlegend=legend, uniformtext={"minsize": 16 if big else 11, "mode": "show"})
+    return fig

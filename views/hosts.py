@@ -45,7 +45,7 @@ with right:
     kind_metric = {"gpm": "median_gpm", "conversion": "median_conversion"}.get(metric, metric)
     named = host_kinds.with_columns(label=pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang),
                                                                              return_dtype=pl.String))
-    ui.chart(charts.ranked(named, "label", kind_metric, lang, money=money, percent=percent, big=big,
+    ui.chart(charts.ranked(named, "label", kind_metric, lang, money=money, percent=percent, big=big, legend=False,
                            title=t("chart_host_kinds", lang, metric=t(f"m_{metric}", lang))), key="kinds_ranked")
 
 table = ui.yuan_columns(hosts.sort(metric, descending=True, nulls_last=True)
