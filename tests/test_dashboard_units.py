@@ -71,7 +71,7 @@ def test_money_in_wan_yuan_from_100000_yuan() -> None:
     fig = charts.gmv_per_day(days, "zh")
     assert fig.layout.title.text == "按主播类型的每日成交额 (万元)"
     assert fig.data[0].y[0] == pytest.approx(1_234.5678)  # 12,345,678 元
-    assert fig.layout.yaxis.tickformat == ",.1f"
+    assert fig.layout.yaxis.tickformat == ",.1~f"  # 1,234.5 but 500 rather than 500.0 on the ticks
     assert charts.money_scale(99_999, "en")[1] == "元"
 
 
