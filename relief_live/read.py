@@ -7,7 +7,8 @@ import io
 import re
 import struct
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +20,9 @@ from relief_live.schema import KINDS
 
 DEFAULT_TZ: Final = "Asia/Shanghai"
 MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this many
+# A CSV larger than this is read and checked in pieces of about this size, so that its text cells are never
+# all held at once (peak memory of a large ingest); the rows and problems are the same as read whole.
+PIECE_BYTES: Final = 8 * 1024 * 1024
 
 # Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
 MAX_COLUMNS: Final = 1_000
@@ -39,6 +43,7 @@ class Problem:
     column: str | None
     message: str
     value: str | None = None
+    summary: bool = False  # "and N more problems", not a problem of its own
 
     def __str__(self) -> str:
         where = self.file
@@ -57,8 +62,10 @@ def _clip(text: str, limit: int = 60) -> str:
 class Rejected(Exception):
     """A file that is not accepted, with every problem found in it."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], total: int | None = None):
         self.problems = problems
+        # How many problems there are in all, those past the cap included.
+        self.total = total if total is not None else sum(not p.summary for p in problems)
         super().__init__("\n".join(str(p) for p in problems))
 
 
@@ -144,6 +151,61 @@ def read_table(name: str, data: bytes) -> RawTable:
     if data.startswith(OLE_MAGIC):
         raise Rejected([Problem(name, None, None, "old .xls workbooks are not read; save it as .xlsx or CSV")])
     return _read_csv(name, utf8_bytes(name, data))
+
+
+_NOT_SPACE: Final = re.compile(rb"\S")
+
+
+def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[Callable[[], RawTable]] | None:
+    """A CSV export larger than `piece_bytes` as pieces to read one after another, else None (read it whole).
+
+    Each piece is a run of whole records of about `piece_bytes`, split at a newline outside quotes (an even
+    number of quote characters before it), read with the header and given its true spreadsheet lines, so
+    that its cells and problems are the whole file's. Only one piece's text cells need be held at a time.
+    """
+    size = piece_bytes or PIECE_BYTES
+    if len(data) <= size or data.startswith((XLSX_MAGIC, OLE_MAGIC)):
+        return None
+    raw = utf8_bytes(name, data)
+    if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends: the whole-file reader converts them
+        return None
+    header_end = _first_record_end(raw)
+    if _NOT_SPACE.search(raw, header_end) is None:  # a header and nothing else (searched in place, no copy)
+        return None
+    header_lines = raw.count(b"\n", 0, header_end)
+    ranges: list[tuple[int, int, int]] = []  # (start, end, physical lines of the file before it)
+    start, before = header_end, 0
+    while start < len(raw):
+        end, quotes, scanned = start + size, 0, start
+        while True:
+            end = raw.find(b"\n", min(end, len(raw)))
+            if end < 0:
+                end = len(raw)
+                break
+            quotes += raw.count(b'"', scanned, end)
+            scanned = end
+            if quotes % 2 == 0:
+                end += 1
+                break
+            end += 1
+        ranges.append((start, end, before))
+        before += raw.count(b"\n", start, end)
+        start = end
+
+    def piece(start: int, end: int, offset: int) -> RawTable:
+        try:
+            table = _read_csv(name, raw[:header_end] + raw[start:end])
+        except Rejected as rejected:
+            raise Rejected([_shifted(p, header_lines, offset) for p in rejected.problems], rejected.total) from None
+        return RawTable(name, table.headers, table.frame, table.lines + offset, table.excel)
+
+    return [lambda start=start, end=end, offset=offset: piece(start, end, offset) for start, end, offset in ranges]
+
+
+def _shifted(problem: Problem, header_lines: int, offset: int) -> Problem:
+    if problem.line is None or problem.line <= header_lines:
+        return problem
+    return replace(problem, line=problem.line + offset)
 
 
 def _read_csv(name: str, raw: bytes) -> RawTable:
@@ -242,7 +304,8 @@ def _check_ragged(name: str, raw: bytes, width: int, line_frame: pl.DataFrame, m
     ).with_columns(
         n=text.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
     )
-    counts = suspects.filter((text.str.strip_chars() != "") & (pl.col("n") != width))
+    # Only an empty line is blank: one of spaces is a row of one field, as the csv module reads it too.
+    counts = suspects.filter((text != "") & (pl.col("n") != width))
     if counts.height:
         raise Rejected([
             _ragged(name, row["line"], row["n"], width, row["text"])

@@ -22,6 +22,7 @@ from relief_live import schema
 DEFAULT_PATH: Final = Path(__file__).resolve().parent.parent / "data" / "relief_live.sqlite3"
 ENV_DB: Final = "RELIEF_LIVE_DB"
 BUSY_TIMEOUT_MS: Final = 30_000
+WRITE_SLICE_ROWS: Final = 100_000  # rows handed to the driver at a time, within the batch's one transaction
 
 # How each value type is kept in SQL. Money is integer fen; times integer epoch ms (UTC).
 _SQL_TYPES: Final = {
@@ -193,8 +194,11 @@ class Store:
             rows = frame.select([c.name for c in table.columns if c.name != "batch"])
             rows = rows.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d")).insert_column(
                 0, pl.lit(batch, pl.Int64).alias("batch"))
-            if rows.height:
-                cursor.adbc_ingest(table.name, rows.to_arrow(compat_level=pl.CompatLevel.oldest()), mode="append")
+            # In slices: the Arrow copy handed to the driver is one slice at a time, not the whole file again.
+            for offset in range(0, rows.height, WRITE_SLICE_ROWS):
+                piece = rows.slice(offset, WRITE_SLICE_ROWS).to_arrow(compat_level=pl.CompatLevel.oldest())
+                cursor.adbc_ingest(table.name, piece, mode="append")
+                del piece
         return Written(int(batch), "ingested")
 
     def retract(self, batch: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import polars as pl
@@ -32,6 +33,76 @@ def typed_frame(
     `session_starts` (session_id, started_at as epoch ms) places time-of-day-only ticks on a date.
     Times come out as Int64 epoch ms (UTC), dates as Date, money as Int64 fen.
     """
+    return derive(table.name, mapping.kind, typed_columns(table, mapping, supplied=supplied, tz=tz),
+                  session_starts, tz)
+
+
+def typed_pieces(
+    name: str,
+    pieces: Sequence[Callable[[], RawTable]],
+    kind: str | None,
+    *,
+    supplied: dict[str, str] | None = None,
+    session_starts: pl.DataFrame | None = None,
+    tz: str = read.DEFAULT_TZ,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[Mapping, pl.DataFrame]:
+    """typed_frame for a file read in pieces (read.csv_pieces): each piece's text cells are typed and let go
+    before the next is read, so a large export never holds all its text cells at once. The rows, and the
+    problems (every piece's, together, capped), are those of the whole file read at once."""
+    mapping: Mapping | None = None
+    parts: list[pl.DataFrame] = []
+    shape: list[Problem] = []  # rows that cannot be read (as whole, these are reported before anything else)
+    whole_file: Rejected | None = None  # the headers: no known kind, a missing column
+    values: list[Problem] = []
+    total = 0
+    for number, piece in enumerate(pieces, start=1):
+        try:
+            table = piece()
+        except Rejected as rejected:
+            shape += rejected.problems
+            parts.clear()
+            continue
+        if not (shape or whole_file):  # once something is wrong, only look on for unreadable rows
+            try:
+                if mapping is None:
+                    mapping = read.detect(table, kind)
+                typed = typed_columns(table, mapping, supplied=supplied, tz=tz)
+                if not values:
+                    parts.append(typed)
+            except Rejected as rejected:
+                parts.clear()
+                found = [p for p in rejected.problems if not p.summary]
+                if any(p.line in (None, 1) for p in found):
+                    whole_file = rejected
+                else:
+                    values += found
+                    total += rejected.total
+        del table
+        if progress:
+            progress(number / len(pieces))
+    if shape:
+        shape.sort(key=lambda p: p.line or 0)
+        raise Rejected(shape[:MAX_PROBLEMS])
+    if whole_file is not None:
+        raise whole_file
+    if values:
+        values.sort(key=lambda p: (p.line or 0, p.column or ""))
+        raise Rejected(capped(name, values, total), total)
+    assert mapping is not None and parts
+    frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+    del parts
+    return mapping, derive(name, mapping.kind, frame, session_starts, tz)
+
+
+def typed_columns(
+    table: RawTable,
+    mapping: Mapping,
+    *,
+    supplied: dict[str, str] | None = None,
+    tz: str = read.DEFAULT_TZ,
+) -> pl.DataFrame:
+    """Each column of the kind parsed and checked (the file's own values, before `derive`), or Rejected."""
     kind = mapping.kind
     supplied = {k: v for k, v in (supplied or {}).items() if v not in (None, "")}
     problems = _missing_columns(table, mapping, supplied)
@@ -72,10 +143,18 @@ def typed_frame(
                        "is not a weight (write e.g. 10斤 or 5kg)"))
 
     frame = pl.DataFrame([s.alias(name) for name, s in columns.items()])
-    problems = _collect(table, mapping, frame, checks)
+    problems, total = _collect(table, mapping, frame, checks)
     if problems:
-        raise Rejected(problems)
-    return _derive(table, kind, frame, session_starts, tz)
+        raise Rejected(capped(table.name, problems, total), total)
+    return frame
+
+
+def capped(name: str, problems: list[Problem], total: int) -> list[Problem]:
+    """The first MAX_PROBLEMS problems, and a last line saying how many more there are."""
+    if total <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS],
+            Problem(name, None, None, f"and {total - MAX_PROBLEMS} more problems", summary=True)]
 
 
 def _raw_dtype(type_: str) -> pl.DataType:
@@ -124,7 +203,8 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
     return text
 
 
-def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list) -> list[Problem]:
+def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list) -> tuple[list[Problem], int]:
+    """Problems of the failed checks, in line order (up to MAX_PROBLEMS of each), and how many there are."""
     problems: list[Problem] = []
     total = 0
     for canonical, header, mask, message in checks:
@@ -142,10 +222,7 @@ def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: lis
                 text = read.number_message(value or "", message.split(":", 1)[1])
             problems.append(Problem(table.name, int(lines[j]), header, text, value))
     problems.sort(key=lambda p: (p.line or 0, p.column or ""))
-    if total > MAX_PROBLEMS:
-        problems = problems[:MAX_PROBLEMS]
-        problems.append(Problem(table.name, None, None, f"and {total - MAX_PROBLEMS} more problems"))
-    return problems
+    return problems, total
 
 
 def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]) -> list[Problem]:
@@ -167,8 +244,8 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
     return problems
 
 
-def _derive(table: RawTable, kind: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
-            tz: str) -> pl.DataFrame:
+def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
+           tz: str) -> pl.DataFrame:
     """Columns computed from others: ended_at from duration, dates of time-of-day ticks, keys."""
     if kind == "sessions":
         frame = frame.with_columns(
@@ -176,10 +253,10 @@ def _derive(table: RawTable, kind: str, frame: pl.DataFrame, session_starts: pl.
         ).drop("duration")
         bad = frame.filter(pl.col("ended_at") < pl.col("started_at"))
         if bad.height:
-            raise Rejected([Problem(table.name, int(r["line"]), "ended_at", "ends before it starts")
+            raise Rejected([Problem(name, int(r["line"]), "ended_at", "ends before it starts")
                             for r in bad.head(MAX_PROBLEMS).iter_rows(named=True)])
     if kind in ("ticks", "sales"):
-        frame = _place_times_of_day(table, frame, session_starts, tz)
+        frame = _place_times_of_day(name, frame, session_starts, tz)
     if kind == "sales":
         frame = frame.with_columns(occ=_occurrence(frame))
     if kind == "stock":
@@ -187,7 +264,7 @@ def _derive(table: RawTable, kind: str, frame: pl.DataFrame, session_starts: pl.
     return frame.with_columns(key=key_expr(kind))
 
 
-def _place_times_of_day(table: RawTable, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
+def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
                         tz: str) -> pl.DataFrame:
     """Put `19:01`-only times on their session's start date, rolling over midnight."""
     tod = pl.col("ts") < 0
@@ -202,7 +279,7 @@ def _place_times_of_day(table: RawTable, frame: pl.DataFrame, session_starts: pl
     if missing.height:
         first = missing.row(0, named=True)
         raise Rejected([Problem(
-            table.name, int(first["line"]), "ts",
+            name, int(first["line"]), "ts",
             f"gives a time of day only, and session {first['session_id']} has no start time in the store: "
             "ingest its sessions file first, or give full dates",
             value=None,
@@ -224,11 +301,13 @@ def _occurrence(frame: pl.DataFrame) -> pl.Series:
     has_order = frame.get_column("order_id").is_not_null()
     by_order = ("order_id", "product")
     by_fields = ("session_id", "product", "village", "ts")
-    with_order, without = frame.filter(has_order), frame.filter(~has_order)
-    repeats = (
-        with_order.select(by_order).n_unique() < with_order.height
-        or without.select(by_fields).n_unique() < without.height
-    )
+    # Whether any key repeats, from one 64-bit hash per row (no copy of the rows): a collision only sends
+    # the file down the exact path below.
+    hashed = frame.select(
+        pl.when(has_order).then(pl.struct(by_order).hash(1)).otherwise(pl.struct(by_fields).hash(2)).alias("h")
+    ).to_series()
+    repeats = hashed.is_duplicated().any()
+    del hashed
     if not repeats:  # the usual export: every key once
         return read.const(0, frame.height, pl.Int64).alias("occ")
     return frame.select(
