@@ -390,11 +390,14 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
                      f"{1e6 * r['cold'] / n:.2f} | {r['incremental']:.2f} |")
     lines += [
         "",
-        "## Pages and browser: not yet measured",
+        "## Live viewers, pages and browser",
         "",
-        "The figure JSON per page at 10M order lines, server time per page render against a minimal one-chart "
-        "page, and time to the first chart in Chromium depend on the dashboard (dashboard.py, pages/), which "
-        "is being finished in another issue. No numbers are given here until they are measured.",
+        "Viewers on a live session page of one app server (CPU, memory, refresh intervals): `bench/LOAD.md`, "
+        "written by `bench/load.py`. "
+        + ("Figure JSON per page, server time per page render and time to the first chart in Chromium, each "
+           "against a minimal one-chart page: `bench/PAGES.md`." if (BENCH / "PAGES.md").exists() else
+           "The figure JSON per page at 10M order lines, server time per page render against a minimal "
+           "one-chart page, and time to the first chart in Chromium are not measured yet."),
     ]
     return "\n".join(lines) + "\n"
 
