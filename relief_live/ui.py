@@ -46,11 +46,10 @@ def frames() -> tuple[int, dict[str, pl.DataFrame]]:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _report(url: str, version: int, minute: int) -> Any:
-    from relief_live import metrics
-
-    _, f = _live_frames(url).refresh()
-    return metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
-                                now=datetime.fromtimestamp(minute * 60, UTC), live_minutes=live.live_minutes())
+    # LiveFrames holds the report of its frames and refreshes it from the groups new batches touch.
+    _, rep = _live_frames(url).report(now=datetime.fromtimestamp(minute * 60, UTC),
+                                      live_minutes=live.live_minutes())
+    return rep
 
 
 def report() -> Any:
@@ -160,26 +159,28 @@ def table(frame: pl.DataFrame, name: str, lang: str, *, column_config: dict[str,
           key: str, height: int | str = "auto") -> None:
     """A table with localised headers and its CSV and XLSX downloads (formula injection neutralised)."""
     config: dict[str, Any] = {}
-    for name, dtype in frame.schema.items():
-        label = t(name, lang) if _has(name) else name
+    for column, dtype in frame.schema.items():  # (not `name`: that is the table's, for the file names)
+        label = t(column, lang) if _has(column) else column
         if dtype == pl.Date:
-            config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+            config[column] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
         elif isinstance(dtype, pl.Datetime):
-            config[name] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm",
-                                                           timezone="Asia/Shanghai" if dtype.time_zone else None)
-        elif dtype.is_numeric() and name not in ("batch", "rows"):
-            config[name] = st.column_config.NumberColumn(label, format="localized")
+            config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm",
+                                                             timezone="Asia/Shanghai" if dtype.time_zone else None)
+        elif dtype.is_numeric() and column not in ("batch", "rows"):
+            config[column] = st.column_config.NumberColumn(label, format="localized")
         else:
-            config[name] = label
+            config[column] = label
     config.update(column_config or {})
     st.dataframe(frame, hide_index=True, column_config=config, key=key, height=height,  # type: ignore[arg-type]
                  placeholder=MISSING)
     shown = frame.rename({c: t(c, lang) for c in frame.columns if _has(c)})
     cols = st.columns([1, 1, 6])
-    cols[0].download_button(t("download_csv", lang), download.to_csv(shown), file_name=f"{name}.csv",
+    # The files are made when a button is clicked (a callable), not on every run of the page: a table of
+    # 100,000 order lines would otherwise be written as CSV and XLSX at each refresh.
+    cols[0].download_button(t("download_csv", lang), lambda: download.to_csv(shown), file_name=f"{name}.csv",
                             mime="text/csv", key=f"{key}_csv", icon=":material/download:",
                             on_click="ignore", help=t("download", lang, what=name))
-    cols[1].download_button(t("download_xlsx", lang), download.to_xlsx(shown, name), file_name=f"{name}.xlsx",
+    cols[1].download_button(t("download_xlsx", lang), lambda: download.to_xlsx(shown, name), file_name=f"{name}.xlsx",
                             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             key=f"{key}_xlsx", icon=":material/download:", on_click="ignore",
                             help=t("download", lang, what=name))

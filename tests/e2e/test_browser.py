@@ -286,3 +286,21 @@ def test_first_run_shows_the_demo_marked_as_demo(tmp_path: Path, browser) -> Non
     finally:
         stop_server(server)
     assert time.time()  # the server stopped cleanly
+
+
+def test_a_table_downloads_as_csv_and_xlsx_when_its_button_is_clicked(server: Server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, f"{server.url}/villages")
+    csv_button = page.locator("[data-testid='stDownloadButton'] button").filter(has_text="CSV").first
+    xlsx_button = page.locator("[data-testid='stDownloadButton'] button").filter(has_text="Excel").first
+    expect(csv_button).to_be_visible()
+    with page.expect_download() as csv_download:
+        csv_button.click()  # the files are made on the click, not on every run of the page
+    text = Path(csv_download.value.path()).read_text(encoding="utf-8-sig")
+    assert csv_download.value.suggested_filename == "villages.csv"
+    assert text.splitlines()[0].startswith("County,Village,Product")
+    assert len(text.splitlines()) == 1 + 3  # the three village products of the store
+    wait_ready(page)
+    with page.expect_download() as xlsx_download:
+        xlsx_button.click()
+    frame = pl.read_excel(xlsx_download.value.path())
+    assert frame.height == 3 and frame.columns[:3] == ["County", "Village", "Product"]
