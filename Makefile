@@ -33,3 +33,4 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/pages.py

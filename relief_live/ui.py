@@ -89,9 +89,10 @@ def _figure(key: tuple[Any, ...], _build: Callable[[], Any]) -> Any:
 
 
 def figure(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """`build()`'s figure, built once per `key` and shared by every viewer: the key must name all it depends on
-    (store version, session, language, kiosk…). Fifty viewers of a live session then build its charts once
-    per store change, not fifty times. The figure is shared and must not be changed."""
+    """`build()`'s result (a figure, or the rows a page draws from), made once per `key` and shared by every
+    viewer: the key must name all it depends on (store version, session, language, kiosk…). Fifty viewers
+    of a live session then filter its rows and build its charts once per store change, not fifty times.
+    The result is shared and must not be changed."""
     return _figure((store().url, *key), build)
 
 
