@@ -115,21 +115,28 @@ def stages(url: str, path: str) -> dict:
 
 
 def report(url: str, new_file: str) -> dict:
-    """The dashboard's two report paths: cold (read every kind, build_report), then a refresh after new rows.
+    """The dashboard's report paths: cold (read every kind, build_report), then two refreshes after new rows.
 
-    The refresh is what LiveFrames does after an ingest: `store.read(kind, since_batch=last)`,
-    `store.merge(kind, old, new)`, and build_report over the merged frames.
+    The rebuild (`inc_*`, `incremental`) is what the dashboard did before the incremental report:
+    `store.read(kind, since_batch=last)`, `store.merge(kind, old, new)`, and build_report over the merged
+    frames. The splice (`splice_*`, `splice`) is what LiveFrames does now: the same read, `store.merge_replacing`
+    (merge that also hands back the replaced rows), and `metrics.refresh_report` from the cold report.
+    `same` checks that both refreshes give the same report.
     """
+    from polars.testing import assert_frame_equal
+
     from relief_live.ingest import ingest_file
     from relief_live.metrics import build_report
-    from relief_live.store import Store, merge
+    from relief_live.metrics.incremental import Changes, refresh_report
+    from relief_live.store import Store, merge, merge_replacing
 
     store = Store(url)
     t0 = time.perf_counter()
     frames = {kind: store.read(kind) for kind in KINDS}
     t1 = time.perf_counter()
-    build_report(frames["sessions"], frames["ticks"], frames["sales"], frames["stock"], now=NOW)
+    cold = build_report(frames["sessions"], frames["ticks"], frames["sales"], frames["stock"], now=NOW)
     t2 = time.perf_counter()
+    held = dict(frames)
     last = store.last_batch()
     ingest_file(store, new_file, kind="sales", by="bench")
     t3 = time.perf_counter()
@@ -139,12 +146,29 @@ def report(url: str, new_file: str) -> dict:
     t5 = time.perf_counter()
     rep = build_report(frames["sessions"], frames["ticks"], frames["sales"], frames["stock"], now=NOW)
     t6 = time.perf_counter()
+    new = store.read("sales", since_batch=last)
+    t7 = time.perf_counter()
+    spliced_frames = dict(held)
+    spliced_frames["sales"], replaced = merge_replacing("sales", held["sales"], new)
+    assert replaced is not None
+    t8 = time.perf_counter()
+    spliced = refresh_report(cold, spliced_frames, Changes(new={"sales": new}, replaced={"sales": replaced}),
+                             now=NOW)
+    t9 = time.perf_counter()
+    same = spliced.totals == rep.totals
+    for name in ("sessions", "host_kinds", "villages", "unattributed", "unconvertible"):
+        try:
+            assert_frame_equal(getattr(spliced, name), getattr(rep, name), check_exact=False, rel_tol=1e-9)
+        except AssertionError:
+            same = False
     return {
         "sales_rows": frames["sales"].height, "ticks_rows": frames["ticks"].height,
         "sessions_rows": frames["sessions"].height, "new_rows": new.height,
         "cold_read": t1 - t0, "cold_build": t2 - t1, "cold": t2 - t0,
         "new_ingest": t3 - t2, "inc_read": t4 - t3, "inc_merge": t5 - t4, "inc_build": t6 - t5,
         "incremental": t6 - t3, "gmv": rep.totals["gmv"],
+        "splice_read": t7 - t6, "splice_merge": t8 - t7, "splice_refresh": t9 - t8, "splice": t9 - t6,
+        "replaced_rows": replaced.height, "same": same,
     }
 
 

@@ -353,26 +353,41 @@ def merge(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     Keys as `read` resolves them (SPEC §4). The cost follows the new rows: the old frame is only
     probed for the keys they bring (an anti-join), never re-keyed as a whole.
     """
+    return merge_replacing(kind, old, new)[0]
+
+
+def merge_replacing(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """`merge`, and the rows of `old` that the new rows replaced (None when the new rows are not all of
+    newer batches: everything is then resolved together, and which rows went is not worked out)."""
     if new.height == 0:
-        return old
+        return old, old.clear()
     if old.height and new.height and new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
         # Not newer batches laid over older ones: resolve the rows together.
         both = pl.concat([old, new], how="vertical").sort("batch", "line")
-        return _current(kind, both.with_columns(key=_frame_key(kind, both)))
+        return _current(kind, both.with_columns(key=_frame_key(kind, both))), None
     if kind == "sales":
         has_order = pl.col("order_id").is_not_null()
         parts = [(has_order, _SALES_ORDER_KEY), (~has_order, _SALES_FIELDS_KEY)]
     else:
         parts = [(pl.lit(True), tuple(schema.KEYS[kind]))]
     # Positions of held rows that a new row replaces; the rest stay where they are (no sort of the history).
+    # Only held rows whose first key value is among the new rows' are joined on the whole key.
     index = old.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"), pl.all())
     replaced = pl.concat([
-        index.filter(which).select("__i", *keys).join(new.filter(which).select(keys), on=list(keys), how="semi",
-                                                       nulls_equal=True).get_column("__i")
+        index.filter(which & _among(new.filter(which).get_column(keys[0]))).select("__i", *keys)
+        .join(new.filter(which).select(keys), on=list(keys), how="semi", nulls_equal=True).get_column("__i")
         for which, keys in parts
     ])
-    kept = old if replaced.len() == 0 else old.filter(~index.get_column("__i").is_in(replaced.implode()))
-    return pl.concat([kept, new], how="vertical")
+    if replaced.len() == 0:
+        return pl.concat([old, new], how="vertical"), old.clear()
+    gone = index.get_column("__i").is_in(replaced.implode())
+    return pl.concat([old.filter(~gone), new], how="vertical"), old.filter(gone)
+
+
+def _among(values: pl.Series) -> pl.Expr:
+    """Rows whose column `values.name` holds one of `values` (a null matching a null)."""
+    among = pl.col(values.name).is_in(values.drop_nulls().unique().implode())
+    return among | pl.col(values.name).is_null() if values.null_count() else among
 
 
 def _frame_key(kind: str, frame: pl.DataFrame) -> pl.Series:

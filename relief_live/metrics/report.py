@@ -39,9 +39,15 @@ def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFram
     per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes)
     villages, unattributed, unconvertible = village_metrics(
         sales, stock, per_session.select("session_id", "started_at"))
+    totals = totals_of(per_session, villages)
+    return Report(totals, per_session, host_kind_metrics(per_session), villages, unattributed, unconvertible)
+
+
+def totals_of(per_session: pl.DataFrame, villages: pl.DataFrame) -> dict[str, Any]:
+    """Report.totals from the sessions and villages tables."""
     unsold_value = int(villages.get_column("unsold_value").sum())
     sold_value = int(villages.get_column("sold_value").sum())
-    totals = {
+    return {
         "sessions": per_session.height,
         "orders": int(per_session.get_column("orders").sum()),
         "gmv": int(per_session.get_column("gmv").sum()),
@@ -49,4 +55,3 @@ def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFram
         "sold_value": sold_value,
         "value_sell_through": sold_value / unsold_value if unsold_value > 0 else None,
     }
-    return Report(totals, per_session, host_kind_metrics(per_session), villages, unattributed, unconvertible)

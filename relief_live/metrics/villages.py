@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
 import polars as pl
@@ -10,6 +10,7 @@ import polars as pl
 from relief_live import schema
 from relief_live.metrics.common import TIME, ZONE, local_date
 
+LAST_DAY: Final = date(9999, 12, 31)  # the last day a projected clear date can fall on (Python's calendar)
 PACE_DAYS: Final = 14  # the pace behind projected_clear_date: the days that end at the latest sale in the store
 
 VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
@@ -36,16 +37,9 @@ _MASS: Final = schema.MASS_UNITS_KG
 def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
                     started: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(villages, unattributed sales, unconvertible sales); `started` gives session_id -> started_at."""
-    baseline = (
-        stock.filter(pl.col("village").is_not_null() & pl.col("product").is_not_null()
-                     & (pl.col("as_of") == pl.col("as_of").max().over("village", "product")))
-        .sort("village", "product")
-        .with_row_index("b_row")
-    )
+    baseline = baseline_of(stock)
     lines = _attributed(sales, baseline, started)
     latest = lines.get_column("at").max()
-    end = pl.lit(latest).cast(TIME)
-    window = ((pl.col("at") > end - timedelta(days=PACE_DAYS)) & (pl.col("at") <= end)).fill_null(False)
     counted, unconvertible = pl.col("counted"), pl.col("counted") & pl.col("qty").is_null()
     # Masked columns summed per baseline row (faster than filtered aggregations on millions of rows).
     per_row = lines.select(
@@ -58,12 +52,62 @@ def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
         refunded_value=pl.when(counted).then("refund"),
         before_baseline_rows=(~counted).cast(pl.Int64),
         before_baseline_value=pl.when(~counted).then("amount"),
-        window_qty=pl.when(window).then("qty"),
+        window_qty=pl.when(_in_window(latest)).then("qty"),
     ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
-    sums = [c for c in VILLAGE_COLUMNS if c.endswith(("_rows", "_value")) and c != "unsold_value"]
-    villages = (
-        baseline.join(per_row, on="b_row", how="left")
-        .with_columns(pl.col("sold_qty", "window_qty").fill_null(0.0), pl.col(*sums).fill_null(0))
+    villages = finish_villages(baseline.join(per_row.drop("window_qty"), on="b_row", how="left"),
+                               per_row.select("b_row", "window_qty"), latest)
+    unattributed = _apart(sales, lines, pl.col("b_row").is_null(), baseline)
+    unconvertible_lines = _apart(sales, lines, pl.col("b_row").is_not_null() & unconvertible, baseline)
+    return villages, unattributed, unconvertible_lines
+
+
+def baseline_of(stock: pl.DataFrame) -> pl.DataFrame:
+    """The latest baseline row per (village, product), numbered `b_row` in (village, product) order."""
+    return (
+        stock.filter(pl.col("village").is_not_null() & pl.col("product").is_not_null()
+                     & (pl.col("as_of") == pl.col("as_of").max().over("village", "product")))
+        .sort("village", "product")
+        .with_row_index("b_row")
+    )
+
+
+def _in_window(latest: datetime | None) -> pl.Expr:
+    """Whether a line's time `at` lies in the PACE_DAYS that end at `latest`."""
+    end = pl.lit(latest).cast(TIME)
+    return ((pl.col("at") > end - timedelta(days=PACE_DAYS)) & (pl.col("at") <= end)).fill_null(False)
+
+
+def latest_sale(sales: pl.DataFrame, started: pl.DataFrame) -> datetime | None:
+    """The latest sale time in the store (a sale without ts at its session's start)."""
+    latest = sales.get_column("ts").max()
+    undated = sales.filter(pl.col("ts").is_null()).select("session_id").unique()
+    if undated.height:
+        start = undated.join(started, on="session_id", how="left").get_column("started_at").max()
+        if start is not None and (latest is None or start > latest):  # type: ignore[operator]
+            latest = start
+    return latest  # type: ignore[return-value]
+
+
+def window_qty(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame,
+               latest: datetime | None) -> pl.DataFrame:
+    """b_row -> window_qty: the quantity sold in the pace window, from the lines inside it only."""
+    if latest is None:
+        return pl.DataFrame(schema={"b_row": pl.UInt32, "window_qty": pl.Float64})
+    end = pl.lit(latest).cast(TIME)
+    near = sales.filter(pl.col("ts").is_null()
+                        | ((pl.col("ts") > end - timedelta(days=PACE_DAYS)) & (pl.col("ts") <= end)))
+    return _attributed(near, baseline, started).select(
+        "b_row", window_qty=pl.when(_in_window(latest)).then("qty"),
+    ).group_by("b_row").agg(pl.col("window_qty").sum()).drop_nulls("b_row")
+
+
+def finish_villages(sums: pl.DataFrame, window: pl.DataFrame, latest: datetime | None) -> pl.DataFrame:
+    """Report.villages from the baseline rows joined with their additive sums, and the pace window per b_row."""
+    end = pl.lit(latest).cast(TIME)
+    counts = [c for c in VILLAGE_COLUMNS if c.endswith(("_rows", "_value")) and c != "unsold_value"]
+    return (
+        sums.join(window, on="b_row", how="left")
+        .with_columns(pl.col("sold_qty", "window_qty").fill_null(0.0), pl.col(*counts).fill_null(0))
         .with_columns(
             remaining_qty=(pl.col("unsold_qty") - pl.col("sold_qty")).clip(lower_bound=0),
             sell_through=pl.when(pl.col("unsold_qty") > 0).then(pl.col("sold_qty") / pl.col("unsold_qty")),
@@ -72,16 +116,16 @@ def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
                 (pl.col("unsold_qty") * pl.col("unit_price")).round(0, mode="half_away_from_zero").cast(pl.Int64)),
             pace_per_day=pl.col("window_qty") / PACE_DAYS,
         )
+        .with_columns(days=(pl.col("remaining_qty") / pl.col("pace_per_day")).ceil())
         .with_columns(
-            projected_clear_date=pl.when(pl.col("pace_per_day") > 0).then(
-                local_date(end) + pl.duration(days=(pl.col("remaining_qty") / pl.col("pace_per_day")).ceil()))
+            # A pace so slow that the date falls past the calendar (year 9999) projects no date, like no pace.
+            projected_clear_date=pl.when((pl.col("pace_per_day") > 0)
+                                         & (pl.col("days") <= (pl.lit(LAST_DAY) - local_date(end)).dt.total_days()))
+            .then(local_date(end) + pl.duration(days=pl.col("days")))
         )
         .select(pl.col(name).cast(dtype) for name, dtype in VILLAGE_COLUMNS.items())
         .sort("county", "village", "product", nulls_last=True)
     )
-    unattributed = _apart(sales, lines, pl.col("b_row").is_null(), baseline)
-    unconvertible_lines = _apart(sales, lines, pl.col("b_row").is_not_null() & unconvertible, baseline)
-    return villages, unattributed, unconvertible_lines
 
 
 def _attributed(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
