@@ -29,7 +29,7 @@ def stock_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     keys = draw(st.lists(st.tuples(st.sampled_from(VILLAGES), st.sampled_from(PRODUCTS), st.integers(0, 30)),
                          unique=True, max_size=10))
     return [{"village": v, "product": p, "as_of": date(2020, 9, 1) + timedelta(days=d),
-             "unsold_qty": draw(st.floats(0, 1e5, allow_nan=False)), "unit": draw(st.sampled_from(UNITS[:4])),
+             "unsold_qty": draw(st.just(0.0) | st.floats(0.001, 1e5)),  # a stock ledger's quantities "unit": draw(st.sampled_from(UNITS[:4])),
              "unit_kg": draw(st.sampled_from([None, 5.0, 0.25])), "unit_price": draw(st.none() | money),
              "unsold_value": draw(st.none() | money), "households": draw(st.none() | st.integers(0, 500))}
             for v, p, d in keys]
@@ -55,7 +55,7 @@ def programmes(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
               "order_id": draw(st.none() | st.sampled_from(["o1", "o2", "o3"])),
               "ts": draw(st.none() | minutes.map(lambda m: START + timedelta(minutes=m))),
               "product": draw(st.sampled_from(PRODUCTS)), "village": draw(st.none() | st.sampled_from(VILLAGES)),
-              "quantity": draw(st.floats(0, 1e4, allow_nan=False)), "unit": draw(st.none() | st.sampled_from(UNITS)),
+              "quantity": draw(st.floats(0, 1e4, allow_nan=False, allow_subnormal=False)), "unit": draw(st.none() | st.sampled_from(UNITS)),
               "amount": draw(money), "refund": draw(st.none() | money)}
              for _ in range(draw(st.integers(0, 25)))]
     return {"sessions": sessions, "ticks": ticks, "sales": sales, "stock": draw(stock_rows())}

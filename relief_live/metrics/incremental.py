@@ -18,6 +18,7 @@ from relief_live.metrics.villages import (
     baseline_of,
     finish_villages,
     latest_sale,
+    per_row_sums,
     village_metrics,
     window_qty,
 )
@@ -141,19 +142,7 @@ def _splice_villages(previous: Report, sales: pl.DataFrame, stock: pl.DataFrame,
 
 def _sums(lines: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
     """The additive per-(village, product) sums of `lines`, as village_metrics counts them."""
-    attributed = _attributed(lines, baseline, started)
-    counted, unconvertible = pl.col("counted"), pl.col("counted") & pl.col("qty").is_null()
-    per_row = attributed.select(
-        "b_row",
-        sold_qty=pl.when(counted).then("qty"),
-        sold_value=pl.when(counted).then("amount"),
-        sales_rows=counted.cast(pl.Int64),
-        unconvertible_rows=unconvertible.cast(pl.Int64),
-        unconvertible_value=pl.when(unconvertible).then("amount"),
-        refunded_value=pl.when(counted).then("refund"),
-        before_baseline_rows=(~counted).cast(pl.Int64),
-        before_baseline_value=pl.when(~counted).then("amount"),
-    ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
+    per_row = per_row_sums(_attributed(lines, baseline, started))
     return baseline.select("b_row", *_PAIR).join(per_row, on="b_row", how="inner").select(
         *_PAIR, *(pl.col(c).cast(VILLAGE_COLUMNS[c]) for c in ADDITIVE))
 

@@ -40,24 +40,12 @@ def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
     baseline = baseline_of(stock)
     lines = _attributed(sales, baseline, started)
     latest = lines.get_column("at").max()
-    counted, unconvertible = pl.col("counted"), pl.col("counted") & pl.col("qty").is_null()
-    # Masked columns summed per baseline row (faster than filtered aggregations on millions of rows).
-    per_row = lines.select(
-        "b_row",
-        sold_qty=pl.when(counted).then("qty"),
-        sold_value=pl.when(counted).then("amount"),
-        sales_rows=counted.cast(pl.Int64),
-        unconvertible_rows=unconvertible.cast(pl.Int64),
-        unconvertible_value=pl.when(unconvertible).then("amount"),
-        refunded_value=pl.when(counted).then("refund"),
-        before_baseline_rows=(~counted).cast(pl.Int64),
-        before_baseline_value=pl.when(~counted).then("amount"),
-        window_qty=pl.when(_in_window(latest)).then("qty"),
-    ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
+    per_row = per_row_sums(lines, window_qty=pl.when(_in_window(latest)).then("qty"))
     villages = finish_villages(baseline.join(per_row.drop("window_qty"), on="b_row", how="left"),
                                per_row.select("b_row", "window_qty"), latest)
     unattributed = _apart(sales, lines, pl.col("b_row").is_null(), baseline)
-    unconvertible_lines = _apart(sales, lines, pl.col("b_row").is_not_null() & unconvertible, baseline)
+    unconvertible_lines = _apart(sales, lines, pl.col("b_row").is_not_null() & pl.col("counted") & pl.col("qty").is_null(),
+                                 baseline)
     return villages, unattributed, unconvertible_lines
 
 
@@ -126,6 +114,26 @@ def finish_villages(sums: pl.DataFrame, window: pl.DataFrame, latest: datetime |
         .select(pl.col(name).cast(dtype) for name, dtype in VILLAGE_COLUMNS.items())
         .sort("county", "village", "product", nulls_last=True)
     )
+
+
+def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
+    """The additive sums of attributed `lines` per baseline row (b_row), and any `extra` column summed.
+
+    Masked columns summed per baseline row: faster than filtered aggregations on millions of rows.
+    """
+    counted, unconvertible = pl.col("counted"), pl.col("counted") & pl.col("qty").is_null()
+    return lines.select(
+        "b_row",
+        sold_qty=pl.when(counted).then("qty"),
+        sold_value=pl.when(counted).then("amount"),
+        sales_rows=counted.cast(pl.Int64),
+        unconvertible_rows=unconvertible.cast(pl.Int64),
+        unconvertible_value=pl.when(unconvertible).then("amount"),
+        refunded_value=pl.when(counted).then("refund"),
+        before_baseline_rows=(~counted).cast(pl.Int64),
+        before_baseline_value=pl.when(~counted).then("amount"),
+        **extra,
+    ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
 
 
 def _attributed(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
