@@ -86,11 +86,8 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
 
     A large CSV is read and checked in pieces (read.csv_pieces), with the same rows and problems.
     """
-    pieces = read.csv_pieces(name, data)
-    table = read.read_table(name, data) if pieces is None else None
-    if progress:
-        progress("checking values", 0.25)
-    mapping = read.detect(table, kind) if table is not None else None
+    # A small file, or a workbook, is one piece: read whole.
+    pieces = read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
     supplied = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
     if supplied["host_kind"]:
         value, bad = read.parse_vocab(pl.Series([supplied["host_kind"]]), schema.HOST_KINDS)
@@ -98,19 +95,15 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
             raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
         supplied["host_kind"] = value[0]
     starts = None
-    if store is not None and (kind if mapping is None else mapping.kind) in ("ticks", "sales", None):
+    if store is not None and kind in ("ticks", "sales", None):  # times of day are placed on their session's date
         sessions = store.read("sessions")
         starts = sessions.select("session_id", pl.col("started_at").dt.epoch("ms"))
-    if pieces is not None:
-        def step(fraction: float) -> None:
-            if progress:
-                progress("checking values", 0.25 + 0.35 * fraction)
 
-        return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz,
-                                     progress=step)
-    assert table is not None and mapping is not None
-    frame = validate.typed_frame(table, mapping, supplied=supplied, session_starts=starts, tz=tz)
-    return mapping, frame
+    def step(fraction: float) -> None:
+        if progress:
+            progress("checking values", 0.25 + 0.35 * fraction)
+
+    return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz, progress=step)
 
 
 def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,

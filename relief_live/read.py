@@ -23,6 +23,7 @@ MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this 
 # A CSV larger than this is read and checked in pieces of about this size, so that its text cells are never
 # all held at once (peak memory of a large ingest); the rows and problems are the same as read whole.
 PIECE_BYTES: Final = 8 * 1024 * 1024
+_NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file
 
 # Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
 MAX_COLUMNS: Final = 1_000
@@ -98,11 +99,6 @@ class Mapping:
 # Bytes -> text -> cells
 
 
-def decode(name: str, data: bytes) -> str:
-    """Text of a CSV file: strict UTF-8 (BOM dropped), else strict GB18030, else a rejection."""
-    return utf8_bytes(name, data).decode("utf-8")
-
-
 def _is_utf8(data: bytes) -> bool:
     """Whether `data` is strict UTF-8, checked in place by Arrow (no copy, no Python str)."""
     offsets = pa.py_buffer(struct.pack("<2q", 0, len(data)))
@@ -118,7 +114,7 @@ def utf8_bytes(name: str, data: bytes) -> bytes:
 
     A large UTF-8 export is never held as a Python str as well as its bytes.
     """
-    if not data.strip():
+    if _NOT_SPACE.search(data) is None:
         raise Rejected([Problem(name, None, None, "the file is empty")])
     if b"\x00" in data[:65536]:
         raise Rejected([Problem(name, None, None, "this is a binary file, not a CSV or XLSX export")])
@@ -127,21 +123,26 @@ def utf8_bytes(name: str, data: bytes) -> bytes:
     if _is_utf8(data):
         return data
     try:
+        return data.decode("gb18030").encode("utf-8")
+    except UnicodeDecodeError as gb_error:
+        # The encoding that decoded further is the one the file was meant to be in.
+        at = max(_utf8_error_at(data), gb_error.start)
+        line = data.count(b"\n", 0, at) + 1
+        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        raise Rejected([Problem(
+            name, line, None,
+            f"bytes {data[at:at + 4].hex(' ')} at byte {column} of the line are neither UTF-8 nor GBK/GB18030; "
+            "save the file as UTF-8 or GBK and upload it again",
+        )]) from None
+
+
+def _utf8_error_at(data: bytes) -> int:
+    """Where strict UTF-8 decoding of `data` stops (the offset of its first bad byte)."""
+    try:
         data.decode("utf-8")
-        return data  # not reached: Arrow and Python agree on strict UTF-8
-    except UnicodeDecodeError as utf8_error:
-        try:
-            return data.decode("gb18030").encode("utf-8")
-        except UnicodeDecodeError as gb_error:
-            # The encoding that decoded further is the one the file was meant to be in.
-            at = max(utf8_error.start, gb_error.start)
-            line = data.count(b"\n", 0, at) + 1
-            column = at - (data.rfind(b"\n", 0, at) + 1) + 1
-            raise Rejected([Problem(
-                name, line, None,
-                f"bytes {data[at:at + 4].hex(' ')} at byte {column} of the line are neither UTF-8 nor GBK/GB18030; "
-                "save the file as UTF-8 or GBK and upload it again",
-            )]) from None
+    except UnicodeDecodeError as error:
+        return error.start
+    return len(data)
 
 
 def read_table(name: str, data: bytes) -> RawTable:
@@ -151,9 +152,6 @@ def read_table(name: str, data: bytes) -> RawTable:
     if data.startswith(OLE_MAGIC):
         raise Rejected([Problem(name, None, None, "old .xls workbooks are not read; save it as .xlsx or CSV")])
     return _read_csv(name, utf8_bytes(name, data))
-
-
-_NOT_SPACE: Final = re.compile(rb"\S")
 
 
 def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[Callable[[], RawTable]] | None:
@@ -170,7 +168,7 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
     if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends: the whole-file reader converts them
         return None
     header_end = _first_record_end(raw)
-    if _NOT_SPACE.search(raw, header_end) is None:  # a header and nothing else (searched in place, no copy)
+    if _NOT_SPACE.search(raw, header_end) is None:  # a header and nothing else
         return None
     header_lines = raw.count(b"\n", 0, header_end)
     ranges: list[tuple[int, int, int]] = []  # (start, end, physical lines of the file before it)
