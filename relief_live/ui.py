@@ -52,10 +52,15 @@ def _report(url: str, version: int, minute: int) -> Any:
     return rep
 
 
+def minute() -> int:
+    """The current minute (since the epoch): what decides "live", so part of the keys of what shows it."""
+    return int(time.time() // 60)
+
+
 def report() -> Any:
     """The metrics of SPEC §5 for the current data, cached by store version (and minute, for `live`)."""
     version, _ = frames()
-    return _report(store().url, version, int(time.time() // 60))
+    return _report(store().url, version, minute())
 
 
 def ensure_demo() -> None:
@@ -84,16 +89,16 @@ def demo_batches() -> list[int]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _figure(key: tuple[Any, ...], _build: Callable[[], Any]) -> Any:
+def _shared(key: tuple[Any, ...], _build: Callable[[], Any]) -> Any:
     return _build()
 
 
-def figure(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+def shared(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     """`build()`'s result (a figure, or the rows a page draws from), made once per `key` and shared by every
     viewer: the key must name all it depends on (store version, session, language, kiosk…). Fifty viewers
     of a live session then filter its rows and build its charts once per store change, not fifty times.
     The result is shared and must not be changed."""
-    return _figure((store().url, *key), build)
+    return _shared((store().url, *key), build)
 
 
 def demo_banner(lang: str) -> None:

@@ -32,7 +32,7 @@ def _labels() -> dict[str, str]:
 
 
 # The picker's labels, made once per report (a programme of thousands of sessions took most of a render).
-labels = ui.figure(("session_labels", ui.frames()[0], int(live.now().timestamp() // 60), lang), _labels)
+labels = ui.shared(("session_labels", ui.frames()[0], ui.minute(), lang), _labels)
 session_id = state.select("session", t("pick_session", lang), list(labels), format_func=labels.__getitem__,
                           always=True)
 assert session_id is not None
@@ -47,9 +47,9 @@ def session_view() -> None:
     now = live.now()
     # Figures are shared by every viewer of this session until the store (or the minute that decides
     # "live") changes: a refresh with nothing new builds nothing.
-    shared = (version, int(now.timestamp() // 60), session_id, lang, big)
+    figure_key = (version, ui.minute(), session_id, lang, big)
     # The session's rows, filtered out of the whole store once per store change (10M order lines: 0.8 s).
-    curves, sales = ui.figure(("session_rows", version, session_id), lambda: (
+    curves, sales = ui.shared(("session_rows", version, session_id), lambda: (
         metrics.session_curves(live.session_ticks(frames, session_id), session_id),
         live.session_sales(frames, session_id)))
     current = ui.report().sessions.filter(pl.col("session_id") == session_id)
@@ -79,7 +79,7 @@ def session_view() -> None:
     if curves.height == 0:
         st.info(t("no_ticks", lang))
     else:
-        ui.chart(ui.figure(("session_curves", *shared), lambda: charts.session_curves(
+        ui.chart(ui.shared(("session_curves", *figure_key), lambda: charts.session_curves(
             curves, lang, title=title, host_kind=info["host_kind"], big=big)), key="session_curves")
 
     if sales.height == 0:
@@ -87,11 +87,11 @@ def session_view() -> None:
     else:
         left, right = st.columns(2)
         with left:
-            ui.chart(ui.figure(("by_product", *shared), lambda: charts.breakdown(
+            ui.chart(ui.shared(("by_product", *figure_key), lambda: charts.breakdown(
                 sales, "product", lang, title=t("chart_products", lang), host_kind=info["host_kind"], big=big)),
                 key="by_product")
         with right:
-            ui.chart(ui.figure(("by_village", *shared), lambda: charts.breakdown(
+            ui.chart(ui.shared(("by_village", *figure_key), lambda: charts.breakdown(
                 sales, "village", lang, title=t("chart_villages_products", lang), host_kind=info["host_kind"],
                 big=big)), key="by_village")
 
@@ -100,9 +100,9 @@ def session_view() -> None:
         st.caption(t("no_previous", lang))
     else:
         prev_row = sessions.filter(pl.col("session_id") == previous_id).row(0, named=True)
-        previous = ui.figure(("session_curves", version, previous_id),
+        previous = ui.shared(("session_curves", version, previous_id),
                              lambda: metrics.session_curves(live.session_ticks(frames, previous_id), previous_id))
-        ui.chart(ui.figure(("previous", *shared), lambda: charts.previous_compare(
+        ui.chart(ui.shared(("previous", *figure_key), lambda: charts.previous_compare(
             curves, previous, lang, current_start=_start(info), previous_start=_start(prev_row),
             previous_title=prev_row["title"] or previous_id, host_kind=info["host_kind"], big=big)), key="previous")
 
