@@ -17,14 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,11 +28,11 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
-from bench.run import WORK, demo_files, log, scale_for, sqlite_url, step  # noqa: E402
-from tests.e2e.conftest import CHROMIUM_ARGS, READY, chromium_path, free_port  # noqa: E402
+from bench.run import WORK, demo_files, host, log, scale_for, sqlite_url, step  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_ARGS, READY, chromium_path, launch, stop  # noqa: E402
+from tests.e2e.viewers import rerun_message  # noqa: E402
 
 _SIZES_ENV: Final = os.environ.get("BENCH_PAGES_SIZES", "")
 SIZES: Final = ([int(s) for s in _SIZES_ENV.split(",") if s.strip()] if _SIZES_ENV else
@@ -53,54 +49,19 @@ RUN_SECONDS: Final = 600  # one page run (a cold overview over 10M order lines t
 UNUSED_DB: Final = "sqlite:////tmp/relief_live_bench_pages_unused.sqlite3"  # the minimal page reads no store
 
 
-@dataclass
-class Served:
-    process: subprocess.Popen
-    url: str
-
-
-def serve(script: str, db: str) -> Served:
-    """`streamlit run script` on a free loopback port, as tests/e2e/conftest.py does; returns once healthy."""
-    port = free_port()
-    env = {**os.environ, "RELIEF_LIVE_DB": db, "RELIEF_LIVE_AUTO_DEMO": "0",
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    served = Served(process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + START_SECONDS
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{served.url}/_stcore/health", timeout=2):
-                return served
-        except OSError:
-            time.sleep(0.3)
-    stop(served)
-    raise RuntimeError(f"streamlit run {script} did not become healthy in {START_SECONDS} s")
-
-
-def stop(served: Served) -> None:
-    process = served.process
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+def serve(script: str, db: str) -> tuple[subprocess.Popen, str]:
+    """`streamlit run script` over the store `db`, started as the browser tests start it (returns once healthy)."""
+    return launch(script, {"RELIEF_LIVE_DB": db}, timeout=START_SECONDS)
 
 
 async def _visit(url: str, page: str, query: str) -> dict[str, Any]:
     """One page visit over the websocket: seconds from the rerun request to script_finished, figure JSON sent."""
-    msg = BackMsg()
-    msg.rerun_script.page_name = page
-    msg.rerun_script.query_string = query
     sizes: list[int] = []
     deadline = time.monotonic() + RUN_SECONDS
     async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
                                   max_size=None) as ws:  # type: ignore[list-item]
         started = time.perf_counter()
-        await ws.send(msg.SerializeToString())
+        await ws.send(rerun_message(page, query))
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout=max(1.0, deadline - time.monotonic()))
             fwd = ForwardMsg()
@@ -138,23 +99,23 @@ def largest_session(db: str) -> str:
 def measure_pages(db: str) -> dict[str, Any]:
     session = largest_session(db)
     out: dict[str, Any] = {"live_session": session}
-    served = serve("dashboard.py", db)
+    process, url = serve("dashboard.py", db)
     try:
         for name, page in PAGES.items():
-            out[name] = cold_and_warm(served.url, page, f"session={session}" if name == "live" else "")
+            out[name] = cold_and_warm(url, page, f"session={session}" if name == "live" else "")
             log(f"pages: {name}: {out[name]['charts']} charts, {out[name]['json_bytes'] / MB:.3f} MB, "
                 f"cold {out[name]['cold_seconds']:.2f} s, warm {out[name]['warm_seconds']:.3f} s")
     finally:
-        stop(served)
+        stop(process)
     return out
 
 
 def measure_minimal() -> dict[str, Any]:
-    served = serve("bench/minimal_app.py", UNUSED_DB)
+    process, url = serve("bench/minimal_app.py", UNUSED_DB)
     try:
-        out = cold_and_warm(served.url, "")
+        out = cold_and_warm(url, "")
     finally:
-        stop(served)
+        stop(process)
     log(f"pages: minimal: cold {out['cold_seconds']:.3f} s, warm {out['warm_seconds']:.3f} s")
     return out
 
@@ -173,9 +134,9 @@ def measure_browser(db: str) -> dict[str, Any]:
     """Seconds from goto to the first drawn chart, overview and minimal page interleaved, fresh context each."""
     from playwright.sync_api import sync_playwright
 
-    dash = serve("dashboard.py", db)
-    mini = serve("bench/minimal_app.py", UNUSED_DB)
-    urls = {"overview": dash.url, "minimal": mini.url}
+    dash, dash_url = serve("dashboard.py", db)
+    mini, mini_url = serve("bench/minimal_app.py", UNUSED_DB)
+    urls = {"overview": dash_url, "minimal": mini_url}
     times: dict[str, list[float]] = {name: [] for name in urls}
     done: dict[str, list[float]] = {name: [] for name in urls}  # goto -> the script's run over (all drawn)
     loaded: dict[str, dict[str, Any]] = {}  # what the page fetched: files, KiB decoded, and the JS among them
@@ -213,22 +174,12 @@ def measure_browser(db: str) -> dict[str, Any]:
     return out
 
 
-def machine() -> dict[str, str]:
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    versions = {name: metadata.version(name) for name in ("streamlit", "plotly", "polars", "playwright")}
-    return {"cores": str(os.cpu_count()), "memory": f"{int(mem) / 2**20:.1f} GiB", "cpu": cpu,
-            "python": platform.python_version(), **versions}
-
-
 def main() -> int:
     if sys.argv[1:] == ["--render"]:
         write(json.loads((OUT / "pages.json").read_text(encoding="utf-8")))
         return 0
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine(), "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    results: dict[str, Any] = {"machine": host("streamlit", "plotly", "polars", "playwright"), "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "sizes": []}
     for rows in SIZES:
         scale = scale_for(rows)

@@ -226,13 +226,17 @@ def bench_scaling() -> list[dict[str, Any]]:
 # RESULTS.md
 
 
-def machine() -> dict[str, str]:
+def host(*packages: str) -> dict[str, str]:
+    """Cores, memory, CPU and Python of this machine, and the installed versions of `packages`."""
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                 if line.startswith("MemTotal")), "0")
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    versions = {name: metadata.version(name) for name in (
-        "polars", "pyarrow", "pandas", "SQLAlchemy", "adbc-driver-sqlite", "adbc-driver-postgresql", "psycopg")}
+    return {"cores": str(os.cpu_count()), "memory": f"{int(mem) / 2**20:.1f} GiB", "cpu": cpu,
+            "python": platform.python_version(), **{name: metadata.version(name) for name in packages}}
+
+
+def machine() -> dict[str, str]:
     import adbc_driver_sqlite.dbapi as adbc_sqlite
 
     with adbc_sqlite.connect(":memory:") as conn, conn.cursor() as cursor:
@@ -247,8 +251,8 @@ def machine() -> dict[str, str]:
         engine.dispose()
     except Exception:
         pg = "unavailable"
-    return {"cores": str(os.cpu_count()), "memory": f"{int(mem) / 2**20:.1f} GiB", "cpu": cpu,
-            "python": platform.python_version(), "sqlite (ADBC)": sqlite, "postgresql": pg, **versions}
+    return {**host("polars", "pyarrow", "pandas", "SQLAlchemy", "adbc-driver-sqlite", "adbc-driver-postgresql",
+                   "psycopg"), "sqlite (ADBC)": sqlite, "postgresql": pg}
 
 
 def plot(scaling: list[dict[str, Any]], path: Path) -> None:

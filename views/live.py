@@ -100,7 +100,7 @@ def session_view() -> None:
         st.caption(t("no_previous", lang))
     else:
         prev_row = sessions.filter(pl.col("session_id") == previous_id).row(0, named=True)
-        previous = ui.shared(("session_curves", version, previous_id),
+        previous = ui.shared(("previous_curves", version, previous_id),
                              lambda: metrics.session_curves(live.session_ticks(frames, previous_id), previous_id))
         ui.chart(ui.shared(("previous", *figure_key), lambda: charts.previous_compare(
             curves, previous, lang, current_start=_start(info), previous_start=_start(prev_row),

@@ -58,38 +58,50 @@ def start_server(tmp: Path, *, env: dict[str, str] | None = None, load: bool = T
     store.create()
     if load:
         dashboard_data.load(store)
-    port = free_port()
     log = tmp / "streamlit.log"
-    environment = {**os.environ, "RELIEF_LIVE_DB": db, "RELIEF_LIVE_AUTO_DEMO": "0",
-                   "RELIEF_LIVE_REFRESH_SECONDS": "2", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-                   **(env or {})}
+    environment = {"RELIEF_LIVE_DB": db, "RELIEF_LIVE_REFRESH_SECONDS": "2", **(env or {})}
+    process, url = launch("dashboard.py", environment, address=address, log=log)
+    return Server(url, db, store, process, log)
+
+
+def launch(script: str, env: dict[str, str], *, address: str = "127.0.0.1", log: Path | None = None,
+           timeout: float = 60) -> tuple[subprocess.Popen, str]:
+    """`streamlit run script` on a free port (as in production, no demo loaded), returned once healthy."""
+    port = free_port()
+    environment = {**os.environ, "RELIEF_LIVE_AUTO_DEMO": "0", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.port", str(port), "--server.address", address, "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=environment, stderr=subprocess.STDOUT,
+        stdout=log.open("wb") if log is not None else subprocess.DEVNULL,
     )
     url = f"http://{address}:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return process, url
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')}")
+            stop(process)
+            said = log.read_text(errors="replace") if log is not None else ""
+            raise RuntimeError(f"streamlit run {script} did not start:\n{said}")
         time.sleep(0.3)
-    return Server(url, db, store, process, log)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop(server.process)
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,8 @@ class Viewer:
     first_run: float | None = None  # seconds from connecting to the page's first complete run
 
 
-def _rerun(page: str, query: str, fragment_id: str = "") -> bytes:
+def rerun_message(page: str, query: str, fragment_id: str = "") -> bytes:
+    """The BackMsg a browser sends to run `page?query` (or, with `fragment_id`, that fragment on its timer)."""
     msg = BackMsg()
     state = msg.rerun_script
     state.query_string = query
@@ -63,13 +64,13 @@ async def _view(url: str, page: str, query: str, seconds: float, viewer: Viewer)
     started = time.monotonic()
     deadline = started + seconds
     async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None) as ws:  # type: ignore[list-item]
-        await ws.send(_rerun(page, query))
+        await ws.send(rerun_message(page, query))
         timer: asyncio.Task[None] | None = None
 
         async def tick(fragment_id: str, interval: float) -> None:
             while True:
                 await asyncio.sleep(interval)
-                await ws.send(_rerun(page, query, fragment_id))
+                await ws.send(rerun_message(page, query, fragment_id))
 
         try:
             while (left := deadline - time.monotonic()) > 0:
