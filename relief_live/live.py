@@ -13,9 +13,9 @@ from typing import Final
 import polars as pl
 
 from relief_live import schema
-from relief_live.metrics.incremental import Changes, at_time, refresh_report
+from relief_live.metrics.incremental import Changes, at_time, refresh_report, with_carry
 from relief_live.metrics.report import Report, build_report
-from relief_live.store import Store, merge_replacing
+from relief_live.store import _SALES_FIELDS_KEY, _SALES_ORDER_KEY, Store, merge_replacing
 
 KINDS: Final[tuple[str, ...]] = tuple(schema.KINDS)
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class LiveFrames:
     reads: list[tuple[str, int]] = field(default_factory=list)  # (kind, since_batch) of each read, newest last
     checks: int = 0  # store version queries made
     changes: Changes = field(default_factory=Changes)  # what the latest refresh changed
+    indexes: dict[str, KeyIndex] = field(default_factory=dict, repr=False)  # where each held frame's keys are
     _report: Report | None = field(default=None, repr=False)  # the report of `frames`, once asked for
     _checked_at: float = -1.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -80,12 +81,14 @@ class LiveFrames:
             new_kinds = set(batches.filter(pl.col("batch") > self.last_batch)["kind"].to_list())
             frames = dict(self.frames)
             changes = Changes(full=full)
+            indexes = dict(self.indexes)
             for kind in KINDS:
                 if full:
                     frames[kind] = self._read(kind, 0)
+                    indexes[kind] = KeyIndex.of(kind, frames[kind])
                 elif kind in new_kinds:
                     new = self._read(kind, self.last_batch)
-                    frames[kind], replaced = merge_replacing(kind, frames[kind], new)
+                    frames[kind], replaced, indexes[kind] = merge_indexed(kind, frames[kind], indexes[kind], new)
                     if replaced is None:
                         changes = Changes(full=True)
                     elif not changes.full and new.height:
@@ -100,6 +103,7 @@ class LiveFrames:
             else:
                 self._report = None
             self.frames, self.version, self.last_batch, self.retracted = frames, version, last, retracted
+            self.indexes = indexes
             self.changes = changes
             return version, frames
 
@@ -110,14 +114,121 @@ class LiveFrames:
         with self._lock:
             if self._report is None:
                 f = self.frames
-                self._report = build_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
-                                            now=now, live_minutes=live_minutes)
+                self._report = with_carry(build_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
+                                                       now=now, live_minutes=live_minutes), f["sales"], f["stock"])
             return self.version, at_time(self._report, now, live_minutes)
 
     def _read(self, kind: str, since_batch: int) -> pl.DataFrame:
         self.reads.append((kind, since_batch))
         del self.reads[:-100]
         return self.store.read(kind, since_batch=since_batch)
+
+
+# -- finding the rows new ones replace ---------------------------------------------------------------------
+def _places(frame: pl.DataFrame) -> pl.Series:
+    """Each row's place in the store, batch and line in one UInt64 (the held frames are in this order)."""
+    return frame.select((pl.col("batch").cast(pl.UInt64) * 2**32 + pl.col("line").cast(pl.UInt64)).alias("place")
+                        ).to_series()
+
+
+def _hashes(kind: str, frame: pl.DataFrame) -> pl.Series:
+    """Each row's key (as store.merge_replacing matches keys) hashed to 64 bits; equal keys, equal hashes."""
+    if kind == "sales":
+        expr = (pl.when(pl.col("order_id").is_not_null()).then(pl.struct(_SALES_ORDER_KEY).hash(1))
+                .otherwise(pl.struct(_SALES_FIELDS_KEY).hash(2)))
+    else:
+        expr = pl.struct(schema.KEYS[kind]).hash(3)
+    return frame.select(expr.alias("h")).to_series()
+
+
+@dataclass(frozen=True)
+class KeyIndex:
+    """Where a held frame's keys are, so that new rows find the rows they replace by searches, not by a pass
+    over every held row: each row's key hash with its place (batch, line), in chunks sorted by hash, and the
+    places of the rows held now (sorted: the frame's order). A chunk keeps the entries of rows replaced since
+    it was made until it is merged with another; their places are no longer held, so lookups skip them."""
+
+    places: pl.Series  # UInt64, sorted
+    chunks: tuple[pl.DataFrame, ...]  # h, place: UInt64, each chunk sorted by h
+
+    @classmethod
+    def of(cls, kind: str, frame: pl.DataFrame) -> KeyIndex:
+        places = _places(frame)
+        entries = pl.DataFrame({"h": _hashes(kind, frame), "place": places}).sort("h")
+        return cls(places, (entries,) if entries.height else ())
+
+    def lookup(self, hashes: pl.Series) -> pl.Series:
+        """Positions in the held frame of the rows whose key hash is among `hashes` (a superset of the rows
+        with those keys: a hash may collide)."""
+        found = []
+        for chunk in self.chunks:
+            h = chunk.get_column("h")
+            span = pl.DataFrame({"lo": h.search_sorted(hashes, side="left"),
+                                 "hi": h.search_sorted(hashes, side="right")}).filter(pl.col("hi") > pl.col("lo"))
+            if span.height:
+                at = span.select(pl.int_ranges("lo", "hi").explode().alias("i")).to_series().drop_nulls()
+                found.append(chunk.get_column("place").gather(at))
+        if not found:
+            return pl.Series("pos", [], pl.UInt32)
+        places = pl.concat(found).unique()
+        pos = self.places.search_sorted(places, side="left")
+        held = pos < self.places.len()
+        pos, places = pos.filter(held), places.filter(held)
+        return pos.filter(self.places.gather(pos) == places).sort().alias("pos")
+
+    def after(self, kind: str, gone: pl.Series, new: pl.DataFrame) -> KeyIndex:
+        """The index once the rows at positions `gone` went and the `new` rows (of newer batches) came."""
+        places = _without_rows(self.places.to_frame(), gone).to_series()
+        new_places = _places(new)
+        chunks = list(self.chunks)
+        chunks.append(pl.DataFrame({"h": _hashes(kind, new), "place": new_places}).sort("h"))
+        places = pl.concat([places, new_places])
+        # Chunks of like size are merged (each entry is merged O(log n) times); entries of rows gone are dropped.
+        while len(chunks) > 1 and chunks[-1].height * 2 >= chunks[-2].height:
+            last = chunks.pop()
+            merged = chunks.pop().merge_sorted(last, key="h")
+            pos = places.search_sorted(merged.get_column("place"), side="left")
+            live = (pos < places.len()) & (places.gather(pos.clip(upper_bound=max(places.len() - 1, 0)))
+                                           == merged.get_column("place")) if places.len() else pos < 0
+            chunks.append(merged.filter(live))
+        return KeyIndex(places, tuple(chunks))
+
+
+def merge_indexed(kind: str, old: pl.DataFrame, index: KeyIndex,
+                  new: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None, KeyIndex]:
+    """store.merge_replacing with the rows to replace found through `index` (the cost follows the new rows,
+    not the held ones, save for taking replaced rows out), and the index after the merge."""
+    if new.height == 0:
+        return old, old.clear(), index
+    if old.height and new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
+        frame, replaced = merge_replacing(kind, old, new)  # not newer batches: resolved together
+        return frame, replaced, KeyIndex.of(kind, frame)
+    pos = index.lookup(_hashes(kind, new))
+    candidates = old[pos]
+    _, replaced = merge_replacing(kind, candidates, new)  # the exact key match, among the few candidates
+    assert replaced is not None
+    gone = pos.filter(_places(candidates).is_in(_places(replaced).implode()))
+    return pl.concat([_without_rows(old, gone), new], how="vertical", rechunk=False), replaced, index.after(kind, gone, new)
+
+
+def _without_rows(frame: pl.DataFrame, gone: pl.Series, *, most_pieces: int = 256) -> pl.DataFrame:
+    """`frame` without the rows at the sorted positions `gone`: the pieces between them, not a copy of the
+    rest (replaced rows come in runs: a session's lines re-exported). Many runs, or a frame in many
+    pieces already, make one copy instead."""
+    if gone.len() == 0:
+        return frame
+    runs = gone.to_frame("at").with_columns(run=(pl.col("at").diff() != 1).fill_null(True).cum_sum()).group_by(
+        "run").agg(start=pl.col("at").min(), end=pl.col("at").max() + 1).sort("start")
+    if runs.height + frame.n_chunks() > most_pieces:
+        return frame.filter(~pl.int_range(frame.height, dtype=pl.UInt32, eager=True).is_in(gone.implode()))
+    pieces, done = [], 0
+    for start, end in runs.select("start", "end").iter_rows():
+        if start > done:
+            pieces.append(frame.slice(done, start - done))
+        done = end
+    if done < frame.height:
+        pieces.append(frame.slice(done))
+    return pl.concat(pieces, how="vertical", rechunk=False) if pieces else frame.clear()
 
 
 def now() -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import date, datetime, timedelta
-from itertools import count
+from itertools import count, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +243,89 @@ def test_a_clear_date_past_the_calendar_is_none_rather_than_an_error(tmp_path: P
     clear = {r["village"]: r["projected_clear_date"] for r in rep.villages.to_dicts()}
     # 乙村: 14 kg in the 14 days ending at the latest sale -> 1 kg a day, 14 kg left -> 14 days after 2020-09-30.
     assert clear == {"甲村": None, "乙村": date(2020, 9, 30) + timedelta(days=14)}
+
+
+def test_the_pace_window_slides_with_the_latest_sale(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    put(store, "stock", [{"village": "甲村", "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg",
+                          "as_of": date(2020, 9, 1)}])
+    put(store, "sales", [sale("o1", "s1", "甲村", 10, 1000, at("2020-09-10 19:00")),
+                         sale("o2", "s1", "甲村", 14, 1400, at("2020-09-20 19:00"))])
+    frames = LiveFrames(store)
+
+    def village() -> dict:
+        _, rep = frames.report(now=NOW, live_minutes=10.0)
+        assert_same(rep, truth(store))
+        return rep.villages.row(0, named=True)
+
+    # Both lines lie in the 14 days that end at the latest sale (09-20): 24 kg.
+    assert village()["pace_per_day"] == pytest.approx(24 / 14)
+    # A sale on 09-30 moves the window to (09-16, 09-30]: o1 leaves it, o2 and o3 are in, 21 kg = 1.5 kg a day;
+    # 69 kg left -> 46 days after 09-30.
+    put(store, "sales", [sale("o3", "s2", "甲村", 7, 700, at("2020-09-30 19:00"))])
+    row = village()
+    assert not frames.changes.full
+    assert (row["pace_per_day"], row["remaining_qty"]) == (pytest.approx(1.5), 69.0)
+    assert row["projected_clear_date"] == date(2020, 9, 30) + timedelta(days=46)
+    # o2 revised to 09-12: out of the window, only o3's 7 kg remain in it; o2's old entry is not taken out twice
+    # when the window later moves past 09-20.
+    put(store, "sales", [sale("o2", "s1", "甲村", 14, 1400, at("2020-09-12 19:00"))])
+    assert village()["pace_per_day"] == pytest.approx(0.5)
+    put(store, "sales", [sale("o4", "s2", "甲村", 2, 200, at("2020-10-08 19:00"))])
+    assert village()["pace_per_day"] == pytest.approx((7 + 2) / 14)
+    put(store, "sales", [sale("o5", "s2", "甲村", 1, 100, at("2020-10-20 19:00"))])
+    assert village()["pace_per_day"] == pytest.approx((2 + 1) / 14)  # o3 (09-30) has left too
+
+
+@given(held=st.lists(st.tuples(st.none() | st.integers(0, 5), st.sampled_from("abcdef")), unique_by=lambda r: r[1]),
+       fresh=st.lists(st.tuples(st.none() | st.integers(0, 5), st.sampled_from("uvwxyz")), unique_by=lambda r: r[1]))
+def test_touched_sessions_go_back_to_their_places_in_the_sessions_table(held: list, fresh: list) -> None:
+    from relief_live.metrics.incremental import _insert_sorted
+
+    def table(rows: list) -> pl.DataFrame:
+        return pl.DataFrame({"started_at": [None if m is None else NOW + timedelta(minutes=m) for m, _ in rows],
+                             "session_id": [sid for _, sid in rows]},
+                            schema={"started_at": pl.Datetime("ms", "UTC"), "session_id": pl.String})
+
+    order = {"by": ["started_at", "session_id"], "nulls_last": True}
+    want = pl.concat([table(held), table(fresh)]).sort(**order)
+    got = _insert_sorted(table(held).sort(**order), table(fresh))
+    assert got.rows() == want.rows()
+
+
+def test_rows_are_replaced_by_key_even_when_every_key_hash_collides(tmp_path: Path, monkeypatch) -> None:
+    """The key index only narrows the search; the rows replaced are decided by the keys themselves."""
+    import relief_live.live as live_module
+
+    monkeypatch.setattr(live_module, "_hashes", lambda kind, frame: pl.Series("h", [7] * frame.height, pl.UInt64))
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    put(store, "stock", [{"village": "甲村", "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg",
+                          "as_of": date(2020, 9, 1)}])
+    put(store, "sales", [sale(f"o{i}", "s1", "甲村", 1, 100, at("2020-09-30 19:00")) for i in range(6)])
+    frames = LiveFrames(store)
+    frames.report(now=NOW, live_minutes=10.0)
+    # o2 and o3 revised (more kilograms), o9 new; o0, o1, o4 and o5 stay as they were.
+    put(store, "sales", [sale("o2", "s1", "甲村", 3, 300, at("2020-09-30 19:05")),
+                         sale("o3", "s2", "甲村", 2, 200, at("2020-09-30 19:06")),
+                         sale("o9", "s2", "甲村", 5, 500, at("2020-09-30 19:07"))])
+    _, rep = frames.report(now=NOW, live_minutes=10.0)
+    assert sorted(frames.changes.replaced["sales"].get_column("order_id").to_list()) == ["o2", "o3"]
+    assert frames.frames["sales"].height == 7
+    assert rep.villages.row(0, named=True)["sold_qty"] == 4 * 1 + 3 + 2 + 5
+    assert_same(rep, truth(store))
+    assert_frame_equal(frames.frames["sales"], store.read("sales"))
+
+
+@given(n=st.integers(0, 40), gone=st.lists(st.integers(0, 39), unique=True), pieces=st.integers(1, 4))
+def test_taking_rows_out_by_position_keeps_the_others_in_order(n: int, gone: list, pieces: int) -> None:
+    from relief_live.live import _without_rows
+
+    base = pl.DataFrame({"i": list(range(n))}, schema={"i": pl.Int64})
+    bounds = [k * n // pieces for k in range(pieces + 1)]  # the frame in `pieces` chunks, as merges leave it
+    frame = pl.concat([base.slice(a, b - a) for a, b in pairwise(bounds)], rechunk=False)
+    positions = sorted(g for g in gone if g < frame.height)
+    got = _without_rows(frame, pl.Series(positions, dtype=pl.UInt32), most_pieces=8)
+    assert got.get_column("i").to_list() == [v for k, v in enumerate(frame.get_column("i").to_list())
+                                             if k not in positions]

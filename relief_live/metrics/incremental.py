@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 import polars as pl
 
-from relief_live.metrics.common import conform
+from relief_live.metrics.common import TIME, conform
 from relief_live.metrics.report import Report, build_report, totals_of
-from relief_live.metrics.sessions import SESSION_COLUMNS, _live, host_kind_metrics, session_metrics
+from relief_live.metrics.sessions import (
+    SESSION_COLUMNS,
+    _live,
+    host_kind_metrics,
+    sales_stats,
+    session_metrics,
+)
 from relief_live.metrics.villages import (
+    PACE_DAYS,
     VILLAGE_COLUMNS,
     _apart,
     _attributed,
+    _in_window,
     baseline_of,
     finish_villages,
     latest_sale,
     per_row_sums,
     village_metrics,
-    window_qty,
 )
 
 # Per-(village, product) sums that are additive over sales lines: refreshed by adding the new lines'
@@ -31,6 +38,46 @@ ADDITIVE: Final[tuple[str, ...]] = (
 )
 _ID: Final = "session_id"
 _PAIR: Final = ["village", "product"]
+_ENTRY: Final = ["batch", "line", "at"]  # a line's entry in the pace window (a redated line gets a new one)
+_WINDOW_SCHEMA: Final = {"batch": pl.Int64, "line": pl.Int64, "at": TIME, "b_row": pl.UInt32, "wqty": pl.Float64}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The pace window (the PACE_DAYS that end at the latest sale, `end`) kept as running sums per baseline row,
+    with the lines inside it in chunks sorted by time: when `end` moves on, the lines that leave the window
+    are a prefix of each chunk, found by a search, not by a pass over the history. `dead` names the entries
+    whose line was replaced or re-dated since it entered (already taken out of the sums)."""
+
+    end: datetime | None
+    sums: pl.DataFrame  # b_row, window_qty, lines
+    chunks: tuple[pl.DataFrame, ...]  # columns of _WINDOW_SCHEMA, each chunk sorted by `at`
+    dead: pl.DataFrame  # batch, line, at
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What a refresh needs of the held sales besides the new and replaced lines, so that it does not read
+    them all again: the per-session sums of sales lines, the latest sale time, the lines without a time (they
+    follow their session's start), and the pace window."""
+
+    per_sales: pl.DataFrame  # sessions.sales_stats of the held sales
+    ts_max: datetime | None  # the latest `ts` of the held sales
+    undated: pl.DataFrame  # the held sales lines whose ts is null
+    window: Window
+
+
+def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Report:
+    """`report` (build_report of frames with these sales and stock) holding its Carry: one pass over the sales,
+    paid once, so that each later refresh_report costs what the new rows cost."""
+    sales, stock = conform(sales, "sales"), conform(stock, "stock")
+    started = report.sessions.select(_ID, "started_at")
+    undated = sales.filter(pl.col("ts").is_null())
+    ts_max = sales.get_column("ts").max()
+    latest = _later(ts_max, latest_sale(undated, started))  # type: ignore[arg-type]
+    carry = Carry(sales_stats(sales), ts_max, undated,  # type: ignore[arg-type]
+                  _window_of(sales, baseline_of(stock), started, latest))
+    return replace(report, carry=carry)
 
 
 @dataclass(frozen=True)
@@ -62,26 +109,41 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
     """
     sessions, ticks = conform(frames["sessions"], "sessions"), conform(frames["ticks"], "ticks")
     sales, stock = conform(frames["sales"], "sales"), conform(frames["stock"], "stock")
-    if changes.full:
-        return build_report(sessions, ticks, sales, stock, now=now, live_minutes=live_minutes)
+    carry = previous.carry
+    if changes.full or not isinstance(carry, Carry):
+        return with_carry(build_report(sessions, ticks, sales, stock, now=now, live_minutes=live_minutes),
+                          sales, stock)
     new = {kind: conform(frame, kind) for kind, frame in changes.new.items()}
     gone = {kind: conform(frame, kind) for kind, frame in changes.replaced.items()}
+    new_sales, gone_sales = new.get("sales", sales.clear()), gone.get("sales", sales.clear())
 
     touched = _touched_sessions(new, gone)
-    per_session = _splice_sessions(previous.sessions, sessions, ticks, sales, touched,
+    per_sales = _per_sales(carry.per_sales, sales, new_sales, gone_sales)
+    per_session = _splice_sessions(previous.sessions, sessions, ticks, sales, per_sales, touched,
                                    now=now, live_minutes=live_minutes)
     started = per_session.select(_ID, "started_at")
     moved = _moved_starts(previous.sessions, per_session, touched)
+    undated = carry.undated
+    if new_sales.height or gone_sales.height:
+        undated = pl.concat([_without(undated, gone_sales), new_sales.filter(pl.col("ts").is_null())],
+                            how="vertical")
+    ts_max = _ts_max(carry.ts_max, sales, new_sales, gone_sales)
+    latest = _later(ts_max, latest_sale(undated, started))
     if "stock" in new:
         villages, unattributed, unconvertible = village_metrics(sales, stock, started)
-    elif "sales" in new or moved.len():
-        villages, unattributed, unconvertible = _splice_villages(
-            previous, sales, stock, new.get("sales", sales.clear()), gone.get("sales", sales.clear()),
-            previous.sessions.select(_ID, "started_at"), started, moved)
+        window = _window_of(sales, baseline_of(stock), started, latest)
+    elif new_sales.height or gone_sales.height or moved.len():
+        # Held lines dated by a session start that moved: out at their old time, in at the new one.
+        redated = (undated.filter(pl.col(_ID).is_in(moved.implode())).join(
+            new_sales.select("batch", "line"), on=["batch", "line"], how="anti") if moved.len() else sales.clear())
+        villages, unattributed, unconvertible, window = _splice_villages(
+            previous, carry.window, sales, stock, new_sales, gone_sales, redated,
+            previous.sessions.select(_ID, "started_at"), started, latest)
     else:
         villages, unattributed, unconvertible = previous.villages, previous.unattributed, previous.unconvertible
+        window = carry.window
     return Report(totals_of(per_session, villages), per_session, host_kind_metrics(per_session),
-                  villages, unattributed, unconvertible)
+                  villages, unattributed, unconvertible, Carry(per_sales, ts_max, undated, window))
 
 
 def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame]) -> pl.Series:
@@ -94,17 +156,37 @@ def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame
 
 
 def _splice_sessions(previous: pl.DataFrame, sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame,
-                     touched: pl.Series, *, now: datetime, live_minutes: float) -> pl.DataFrame:
-    """The sessions table with the touched sessions recomputed from their rows, `live` as at `now`."""
+                     per_sales: pl.DataFrame, touched: pl.Series, *, now: datetime, live_minutes: float) -> pl.DataFrame:
+    """The sessions table with the touched sessions recomputed from their rows (their sales lines through
+    `per_sales`), `live` as at `now`."""
     kept = previous.filter(~pl.col(_ID).is_in(touched.implode()))
     if touched.len():
         wanted = pl.col(_ID).is_in(touched.implode())
-        fresh = session_metrics(sessions.filter(wanted), ticks.filter(wanted), sales.filter(wanted),
-                                now=now, live_minutes=live_minutes)
-        kept = pl.concat([kept, fresh], how="vertical")
-    return (kept.with_columns(live=_live(now, live_minutes))
-            .select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items())
-            .sort("started_at", _ID, nulls_last=True))
+        fresh = session_metrics(sessions.filter(wanted), ticks.filter(wanted), sales,
+                                now=now, live_minutes=live_minutes, per_sales=per_sales.filter(wanted))
+        kept = _insert_sorted(kept, fresh.select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items()))
+    return kept.with_columns(live=_live(now, live_minutes))
+
+
+def _insert_sorted(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) -> pl.DataFrame:
+    """`held` (sorted by started_at, then session_id, nulls last) with the `fresh` rows in their places: a
+    search for each of a few rows instead of a sort of every session."""
+    order = {"by": ["started_at", _ID], "nulls_last": True}
+    if fresh.height > few or held.height == 0:
+        return pl.concat([held, fresh], how="vertical").sort(**order)  # type: ignore[arg-type]
+    fresh = fresh.sort(**order)  # type: ignore[arg-type]
+    ids = held.get_column(_ID)
+    starts = held.get_column("started_at")
+    dated = starts[:held.height - starts.null_count()]  # the rows after these have no start
+    parts, done = [], 0
+    for row, (start, sid) in enumerate(fresh.select("started_at", _ID).iter_rows()):
+        lo, hi = (dated.len(), held.height) if start is None else (
+            int(dated.search_sorted(start, side="left")), int(dated.search_sorted(start, side="right")))
+        place = lo + int((ids[lo:hi] < sid).sum())  # among the rows with the same start, by id
+        parts += [held.slice(done, place - done), fresh.slice(row, 1)]
+        done = place
+    parts.append(held.slice(done))
+    return pl.concat(parts, how="vertical")
 
 
 def _moved_starts(before: pl.DataFrame, after: pl.DataFrame, touched: pl.Series) -> pl.Series:
@@ -115,14 +197,13 @@ def _moved_starts(before: pl.DataFrame, after: pl.DataFrame, touched: pl.Series)
     return both.filter(pl.col("old").ne_missing(pl.col("new"))).get_column(_ID)
 
 
-def _splice_villages(previous: Report, sales: pl.DataFrame, stock: pl.DataFrame, new: pl.DataFrame,
-                     gone: pl.DataFrame, started_before: pl.DataFrame, started: pl.DataFrame,
-                     moved: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Villages after sales changes (stock unchanged): additive sums moved by the changed lines."""
+def _splice_villages(previous: Report, window: Window, sales: pl.DataFrame, stock: pl.DataFrame,
+                     new: pl.DataFrame, gone: pl.DataFrame, redated: pl.DataFrame, started_before: pl.DataFrame,
+                     started: pl.DataFrame, latest: datetime | None,
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Window]:
+    """Villages after sales changes (stock unchanged): additive sums moved by the changed lines, the pace
+    window slid to the latest sale."""
     baseline = baseline_of(stock)
-    # Held lines dated by a session start that moved: out at their old time, in at the new one.
-    redated = sales.filter(pl.col("ts").is_null() & pl.col(_ID).is_in(moved.implode())).join(
-        new.select("batch", "line"), on=["batch", "line"], how="anti")
     plus = _sums(pl.concat([new, redated], how="vertical"), baseline, started)
     minus = _sums(pl.concat([gone, redated], how="vertical"), baseline, started_before)
     delta = plus.join(minus, on=_PAIR, how="full", coalesce=True, suffix="_gone").select(
@@ -130,14 +211,15 @@ def _splice_villages(previous: Report, sales: pl.DataFrame, stock: pl.DataFrame,
                   for c in ADDITIVE))
     sums = previous.villages.select(*_PAIR, *ADDITIVE).join(delta, on=_PAIR, how="left").select(
         *_PAIR, *((pl.col(c) + pl.col(f"{c}_delta").fill_null(0)).alias(c) for c in ADDITIVE))
-    latest = latest_sale(sales, started)
+    window = _slide(window, sales, baseline, pl.concat([gone, redated], how="vertical"), started_before,
+                    pl.concat([new, redated], how="vertical"), started, latest)
     villages = finish_villages(baseline.join(sums, on=_PAIR, how="left"),
-                               window_qty(sales, baseline, started, latest), latest)
+                               window.sums.select("b_row", "window_qty"), latest)
     unattributed = _apart_update(previous.unattributed, new, gone, baseline, started, unconvertible=False)
     # Whether a line is unconvertible depends on whether it is counted, so on its time: redated lines again.
     unconvertible = _apart_update(previous.unconvertible, pl.concat([new, redated], how="vertical"),
                                   pl.concat([gone, redated], how="vertical"), baseline, started, unconvertible=True)
-    return villages, unattributed, unconvertible
+    return villages, unattributed, unconvertible, window
 
 
 def _sums(lines: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
@@ -153,14 +235,144 @@ def _apart_update(previous: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame,
     whether a line is set apart depends only on the line and the baselines)."""
     if new.height == 0 and gone.height == 0:
         return previous
-    kept = previous.join(gone.select("batch", "line"), on=["batch", "line"], how="anti")
+    kept = _without(previous, gone)
     if new.height == 0:
         return kept
     lines = _attributed(new, baseline, started)
     which = (pl.col("b_row").is_not_null() & pl.col("counted") & pl.col("qty").is_null() if unconvertible
              else pl.col("b_row").is_null())
-    added = _apart(new, lines, which, baseline)
-    return pl.concat([kept, added.select(previous.columns).cast(previous.schema)], how="vertical").sort(
-        "batch", "line")
+    added = _apart(new, lines, which, baseline).select(previous.columns).cast(previous.schema)
+    both = pl.concat([kept, added], how="vertical")
+    # New batches come after every held one, so the list stays in (batch, line) order, save for re-dated
+    # held lines (among `new` here) that go back to their place.
+    if kept.height and added.height and added.select("batch", "line").row(0) < kept.select("batch", "line").row(-1):
+        return both.sort("batch", "line")
+    return both
+
+
+def _without(frame: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
+    """`frame`'s rows but those of the `gone` lines (by batch and line)."""
+    if gone.height == 0 or frame.height == 0:
+        return frame
+    return frame.join(gone.select("batch", "line"), on=["batch", "line"], how="anti", maintain_order="left")
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return a if b is None else b if a is None else max(a, b)
+
+
+def _ts_max(held: datetime | None, sales: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> datetime | None:
+    """The latest sales ts after the change: the held one moved by the new lines, read again from all the
+    lines only when a replaced line held it."""
+    if gone.height and held is not None and gone.get_column("ts").max() == held:
+        return sales.get_column("ts").max()  # type: ignore[return-value]
+    return _later(held, new.get_column("ts").max())  # type: ignore[arg-type]
+
+
+def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
+    """sales_stats of the sales after the change, from the held one: the new lines' counts and sums added,
+    the replaced lines' taken out. A session whose first sale was replaced by nothing as early is read again."""
+    if new.height == 0 and gone.height == 0:
+        return held
+    plus, minus = sales_stats(new), sales_stats(gone)
+    named = pl.col(_ID).is_in(pl.concat([plus.get_column(_ID), minus.get_column(_ID)]).unique().implode())
+    both = held.filter(named).join(plus, on=_ID, how="full", coalesce=True, suffix="_p").join(
+        minus, on=_ID, how="full", coalesce=True, suffix="_m")
+    lost = ((pl.col("first_sale_m") <= pl.col("first_sale"))
+            & ~(pl.col("first_sale_p") <= pl.col("first_sale_m")).fill_null(False)).fill_null(False)
+    moved = both.select(
+        _ID,
+        first_sale=pl.min_horizontal("first_sale", "first_sale_p"),
+        sales_rows=(pl.col("sales_rows").fill_null(0) + pl.col("sales_rows_p").fill_null(0)
+                    - pl.col("sales_rows_m").fill_null(0)),
+        x_gmv=pl.col("x_gmv").fill_null(0) + pl.col("x_gmv_p").fill_null(0) - pl.col("x_gmv_m").fill_null(0),
+        lost=lost,
+    ).filter(pl.col("sales_rows") > 0)
+    again = moved.filter("lost").get_column(_ID)
+    moved = moved.filter(~pl.col("lost")).drop("lost").cast(held.schema)  # type: ignore[arg-type]
+    if again.len():
+        moved = pl.concat([moved, sales_stats(sales.filter(pl.col(_ID).is_in(again.implode()))).cast(
+            held.schema)])  # type: ignore[arg-type]
+    return pl.concat([held.filter(~named), moved])
+
+
+# -- the pace window -----------------------------------------------------------------------------------
+def _entries(lines: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame, end: datetime | None) -> pl.DataFrame:
+    """The window entries of sales `lines`: those attributed to a baseline row whose time lies in the
+    PACE_DAYS that end at `end`, with the quantity they add, sorted by time."""
+    if end is None or lines.height == 0:
+        return pl.DataFrame(schema=_WINDOW_SCHEMA)
+    attributed = _attributed(lines, baseline, started).filter(_in_window(end) & pl.col("b_row").is_not_null())
+    keys = lines.select("batch", "line")[attributed.get_column("row")]
+    return pl.concat([keys, attributed.select("at", "b_row", wqty="qty")], how="horizontal").cast(
+        _WINDOW_SCHEMA).sort("at")  # type: ignore[arg-type]
+
+
+def _window_of(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame, latest: datetime | None) -> Window:
+    """The pace window of all `sales`, read whole (once, or after a stock change)."""
+    if latest is None:
+        near = sales.clear()
+    else:
+        end = pl.lit(latest).cast(TIME)
+        near = sales.filter(pl.col("ts").is_null()
+                            | ((pl.col("ts") > end - timedelta(days=PACE_DAYS)) & (pl.col("ts") <= end)))
+    entries = _entries(near, baseline, started, latest)
+    sums = _signed_sums([(entries, 1)])
+    return Window(latest, sums, (entries,) if entries.height else (), entries.select(_ENTRY).clear())
+
+
+def _signed_sums(parts: list[tuple[pl.DataFrame, int]]) -> pl.DataFrame:
+    """Per b_row, the quantities and entry counts of `parts`, each added (1) or taken out (-1)."""
+    frames = [part.select("b_row", wqty=pl.col("wqty") * sign, lines=pl.lit(sign, pl.Int64))
+              for part, sign in parts if part.height]
+    if not frames:
+        return pl.DataFrame(schema={"b_row": pl.UInt32, "window_qty": pl.Float64, "lines": pl.Int64})
+    return pl.concat(frames).group_by("b_row").agg(window_qty=pl.col("wqty").sum(), lines=pl.col("lines").sum())
+
+
+def _slide(window: Window, sales: pl.DataFrame, baseline: pl.DataFrame, removed: pl.DataFrame,
+           started_before: pl.DataFrame, added: pl.DataFrame, started: pl.DataFrame, latest: datetime | None) -> Window:
+    """The window after `removed` lines went (with their entries as at `started_before`), `added` lines came
+    (as at `started`) and its end moved to `latest`. An end that moves back (the latest sale was replaced by an
+    earlier one) reads the window whole again."""
+    if latest is None or window.end is None or latest < window.end:
+        return _window_of(sales, baseline, started, latest)
+    cut = latest - timedelta(days=PACE_DAYS)
+    went = _entries(removed, baseline, started_before, window.end)  # they were in the window, now they are not
+    came = _entries(added, baseline, started, latest)
+    dead = pl.concat([window.dead, went.select(_ENTRY)])
+    if dead.height and came.height and came.join(dead, on=_ENTRY, how="semi").height:
+        return _window_of(sales, baseline, started, latest)  # a line back at a time it had left: start afresh
+    chunks, leaving = [], []
+    for chunk in window.chunks:
+        k = chunk.get_column("at").search_sorted(cut, side="right")  # entries at or before the cut leave
+        if k:
+            leaving.append(chunk.slice(0, k))
+        if k < chunk.height:
+            chunks.append(chunk.slice(k))
+    left = pl.concat(leaving) if leaving else came.clear()
+    if left.height and dead.height:
+        dead, left = dead.join(left.select(_ENTRY), on=_ENTRY, how="anti"), left.join(dead, on=_ENTRY, how="anti")
+    delta = _signed_sums([(came, 1), (went, -1), (left, -1)])
+    sums = window.sums
+    if delta.height:
+        sums = sums.join(delta, on="b_row", how="full", coalesce=True, suffix="_d").select(
+            "b_row",
+            window_qty=pl.col("window_qty").fill_null(0.0) + pl.col("window_qty_d").fill_null(0.0),
+            lines=pl.col("lines").fill_null(0) + pl.col("lines_d").fill_null(0),
+        ).filter(pl.col("lines") > 0)
+    if came.height:
+        chunks.append(came)
+    # Chunks of like size are merged (a binary counter: each entry is merged O(log n) times); dead entries go.
+    while len(chunks) > 1 and chunks[-1].height * 2 >= chunks[-2].height:
+        last = chunks.pop()
+        merged = chunks.pop().merge_sorted(last, key="at")
+        if dead.height:
+            gone_here = dead.join(merged.select(_ENTRY), on=_ENTRY, how="semi")
+            if gone_here.height:
+                merged = merged.join(gone_here, on=_ENTRY, how="anti", maintain_order="left")
+                dead = dead.join(gone_here, on=_ENTRY, how="anti")
+        chunks.append(merged)
+    return Window(latest, sums, tuple(chunks), dead)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ class Report:
     villages: pl.DataFrame
     unattributed: pl.DataFrame
     unconvertible: pl.DataFrame
+    # What metrics.incremental.refresh_report needs to refresh this report from new rows alone (incremental.Carry).
+    carry: Any = field(default=None, repr=False, compare=False)
 
 
 def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame, *,

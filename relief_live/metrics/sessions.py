@@ -45,12 +45,16 @@ _ID: Final = "session_id"
 
 
 def session_metrics(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, *,
-                    now: datetime, live_minutes: float) -> pl.DataFrame:
-    """One row per session named in any of the three frames (sessions known only from ticks or sales too)."""
+                    now: datetime, live_minutes: float, per_sales: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per session named in any of the three frames (sessions known only from ticks or sales too).
+
+    `per_sales` (sales_stats(sales), when the caller keeps it) spares the pass over the sales lines; they are
+    then read only for the orders of sessions that neither a summary nor ticks give orders for.
+    """
     summary = sessions.drop("batch", "line").rename({m: f"s_{m}" for m in SOURCED}).with_columns(
         has_summary=pl.lit(True))
     per_ticks = _tick_stats(ticks).join(_tick_average(ticks, sessions.select(_ID, "ended_at")), on=_ID, how="left")
-    per_sales = _sales_stats(sales)
+    per_sales = sales_stats(sales) if per_sales is None else per_sales
     ids = pl.concat([summary.select(_ID), per_ticks.select(_ID), per_sales.select(_ID)]).drop_nulls().unique()
     frame = (
         ids.join(summary, on=_ID, how="left")
@@ -144,7 +148,7 @@ def _tick_average(ticks: pl.DataFrame, ended: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _sales_stats(sales: pl.DataFrame) -> pl.DataFrame:
+def sales_stats(sales: pl.DataFrame) -> pl.DataFrame:
     """Per session from its sales lines: first sale, rows, GMV (sum of amounts, refunds not subtracted)."""
     return sales.filter(pl.col(_ID).is_not_null()).group_by(_ID).agg(
         first_sale=pl.col("ts").min(),

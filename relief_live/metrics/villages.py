@@ -76,19 +76,6 @@ def latest_sale(sales: pl.DataFrame, started: pl.DataFrame) -> datetime | None:
     return latest  # type: ignore[return-value]
 
 
-def window_qty(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame,
-               latest: datetime | None) -> pl.DataFrame:
-    """b_row -> window_qty: the quantity sold in the pace window, from the lines inside it only."""
-    if latest is None:
-        return pl.DataFrame(schema={"b_row": pl.UInt32, "window_qty": pl.Float64})
-    end = pl.lit(latest).cast(TIME)
-    near = sales.filter(pl.col("ts").is_null()
-                        | ((pl.col("ts") > end - timedelta(days=PACE_DAYS)) & (pl.col("ts") <= end)))
-    return _attributed(near, baseline, started).select(
-        "b_row", window_qty=pl.when(_in_window(latest)).then("qty"),
-    ).group_by("b_row").agg(pl.col("window_qty").sum()).drop_nulls("b_row")
-
-
 def finish_villages(sums: pl.DataFrame, window: pl.DataFrame, latest: datetime | None) -> pl.DataFrame:
     """Report.villages from the baseline rows joined with their additive sums, and the pace window per b_row."""
     end = pl.lit(latest).cast(TIME)
