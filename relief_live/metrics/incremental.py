@@ -178,11 +178,12 @@ def _insert_sorted(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) ->
     ids = held.get_column(_ID)
     starts = held.get_column("started_at")
     dated = starts[:held.height - starts.null_count()]  # the rows after these have no start
+    given = fresh.get_column("started_at").drop_nulls()  # fresh rows with a start come first
+    los = [*dated.search_sorted(given, side="left").to_list(), *[dated.len()] * (fresh.height - given.len())]
+    his = [*dated.search_sorted(given, side="right").to_list(), *[held.height] * (fresh.height - given.len())]
     parts, done = [], 0
-    for row, (start, sid) in enumerate(fresh.select("started_at", _ID).iter_rows()):
-        lo, hi = (dated.len(), held.height) if start is None else (
-            int(dated.search_sorted(start, side="left")), int(dated.search_sorted(start, side="right")))
-        place = lo + int((ids[lo:hi] < sid).sum())  # among the rows with the same start, by id
+    for row, (lo, hi, sid) in enumerate(zip(los, his, fresh.get_column(_ID).to_list(), strict=True)):
+        place = lo + (int((ids[lo:hi] < sid).sum()) if hi > lo else 0)  # among rows with the same start, by id
         parts += [held.slice(done, place - done), fresh.slice(row, 1)]
         done = place
     parts.append(held.slice(done))
