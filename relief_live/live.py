@@ -13,6 +13,7 @@ from typing import Final
 import polars as pl
 
 from relief_live import schema
+from relief_live.metrics.common import without_rows
 from relief_live.metrics.incremental import Changes, at_time, refresh_report, with_carry
 from relief_live.metrics.report import Report, build_report
 from relief_live.store import _SALES_FIELDS_KEY, _SALES_ORDER_KEY, Store, merge_replacing
@@ -178,7 +179,7 @@ class KeyIndex:
 
     def after(self, kind: str, gone: pl.Series, new: pl.DataFrame) -> KeyIndex:
         """The index once the rows at positions `gone` went and the `new` rows (of newer batches) came."""
-        places = _without_rows(self.places.to_frame(), gone).to_series()
+        places = without_rows(self.places.to_frame(), gone).to_series()
         new_places = _places(new)
         chunks = list(self.chunks)
         chunks.append(pl.DataFrame({"h": _hashes(kind, new), "place": new_places}).sort("h"))
@@ -208,27 +209,7 @@ def merge_indexed(kind: str, old: pl.DataFrame, index: KeyIndex,
     _, replaced = merge_replacing(kind, candidates, new)  # the exact key match, among the few candidates
     assert replaced is not None
     gone = pos.filter(_places(candidates).is_in(_places(replaced).implode()))
-    return pl.concat([_without_rows(old, gone), new], how="vertical", rechunk=False), replaced, index.after(kind, gone, new)
-
-
-def _without_rows(frame: pl.DataFrame, gone: pl.Series, *, most_pieces: int = 256) -> pl.DataFrame:
-    """`frame` without the rows at the sorted positions `gone`: the pieces between them, not a copy of the
-    rest (replaced rows come in runs: a session's lines re-exported). Many runs, or a frame in many
-    pieces already, make one copy instead."""
-    if gone.len() == 0:
-        return frame
-    runs = gone.to_frame("at").with_columns(run=(pl.col("at").diff() != 1).fill_null(True).cum_sum()).group_by(
-        "run").agg(start=pl.col("at").min(), end=pl.col("at").max() + 1).sort("start")
-    if runs.height + frame.n_chunks() > most_pieces:
-        return frame.filter(~pl.int_range(frame.height, dtype=pl.UInt32, eager=True).is_in(gone.implode()))
-    pieces, done = [], 0
-    for start, end in runs.select("start", "end").iter_rows():
-        if start > done:
-            pieces.append(frame.slice(done, start - done))
-        done = end
-    if done < frame.height:
-        pieces.append(frame.slice(done))
-    return pl.concat(pieces, how="vertical", rechunk=False) if pieces else frame.clear()
+    return pl.concat([without_rows(old, gone), new], how="vertical", rechunk=False), replaced, index.after(kind, gone, new)
 
 
 def now() -> datetime:

@@ -320,12 +320,12 @@ def test_rows_are_replaced_by_key_even_when_every_key_hash_collides(tmp_path: Pa
 
 @given(n=st.integers(0, 40), gone=st.lists(st.integers(0, 39), unique=True), pieces=st.integers(1, 4))
 def test_taking_rows_out_by_position_keeps_the_others_in_order(n: int, gone: list, pieces: int) -> None:
-    from relief_live.live import _without_rows
+    from relief_live.metrics.common import without_rows
 
     base = pl.DataFrame({"i": list(range(n))}, schema={"i": pl.Int64})
     bounds = [k * n // pieces for k in range(pieces + 1)]  # the frame in `pieces` chunks, as merges leave it
     frame = pl.concat([base.slice(a, b - a) for a, b in pairwise(bounds)], rechunk=False)
     positions = sorted(g for g in gone if g < frame.height)
-    got = _without_rows(frame, pl.Series(positions, dtype=pl.UInt32), most_pieces=8)
+    got = without_rows(frame, pl.Series(positions, dtype=pl.UInt32), most_pieces=8)
     assert got.get_column("i").to_list() == [v for k, v in enumerate(frame.get_column("i").to_list())
                                              if k not in positions]

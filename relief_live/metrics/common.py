@@ -29,3 +29,23 @@ def div_round(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 def local_date(instant: pl.Expr) -> pl.Expr:
     """The calendar date of a UTC instant in the programme's zone."""
     return instant.dt.convert_time_zone(ZONE).dt.date()
+
+
+def without_rows(frame: pl.DataFrame, gone: pl.Series, *, most_pieces: int = 256) -> pl.DataFrame:
+    """`frame` without the rows at the sorted positions `gone`: the pieces between them, not a copy of the
+    rest (replaced rows come in runs: a session's lines re-exported). Many runs, or a frame in many
+    pieces already, make one copy instead."""
+    if gone.len() == 0:
+        return frame
+    runs = gone.to_frame("at").with_columns(run=(pl.col("at").diff() != 1).fill_null(True).cum_sum()).group_by(
+        "run").agg(start=pl.col("at").min(), end=pl.col("at").max() + 1).sort("start")
+    if runs.height + frame.n_chunks() > most_pieces:
+        return frame.filter(~pl.int_range(frame.height, dtype=pl.UInt32, eager=True).is_in(gone.implode()))
+    pieces, done = [], 0
+    for start, end in runs.select("start", "end").iter_rows():
+        if start > done:
+            pieces.append(frame.slice(done, start - done))
+        done = end
+    if done < frame.height:
+        pieces.append(frame.slice(done))
+    return pl.concat(pieces, how="vertical", rechunk=False) if pieces else frame.clear()

@@ -8,7 +8,7 @@ from typing import Final
 
 import polars as pl
 
-from relief_live.metrics.common import TIME, conform
+from relief_live.metrics.common import TIME, conform, without_rows
 from relief_live.metrics.report import Report, build_report, totals_of
 from relief_live.metrics.sessions import (
     SESSION_COLUMNS,
@@ -38,6 +38,7 @@ ADDITIVE: Final[tuple[str, ...]] = (
 )
 _ID: Final = "session_id"
 _PAIR: Final = ["village", "product"]
+_MOST_PIECES: Final = 64  # a spliced table in more chunks than this is made one again
 _ENTRY: Final = ["batch", "line", "at"]  # a line's entry in the pace window (a redated line gets a new one)
 _WINDOW_SCHEMA: Final = {"batch": pl.Int64, "line": pl.Int64, "at": TIME, "b_row": pl.UInt32, "wqty": pl.Float64}
 
@@ -119,10 +120,10 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
 
     touched = _touched_sessions(new, gone)
     per_sales = _per_sales(carry.per_sales, sales, new_sales, gone_sales)
-    per_session = _splice_sessions(previous.sessions, sessions, ticks, sales, per_sales, touched,
-                                   now=now, live_minutes=live_minutes)
+    per_session, before, after = _splice_sessions(previous.sessions, sessions, ticks, sales, per_sales, touched,
+                                                  now=now, live_minutes=live_minutes)
     started = per_session.select(_ID, "started_at")
-    moved = _moved_starts(previous.sessions, per_session, touched)
+    moved = _moved_starts(before, after)
     undated = carry.undated
     if new_sales.height or gone_sales.height:
         undated = pl.concat([_without(undated, gone_sales), new_sales.filter(pl.col("ts").is_null())],
@@ -156,16 +157,20 @@ def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame
 
 
 def _splice_sessions(previous: pl.DataFrame, sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame,
-                     per_sales: pl.DataFrame, touched: pl.Series, *, now: datetime, live_minutes: float) -> pl.DataFrame:
+                     per_sales: pl.DataFrame, touched: pl.Series, *, now: datetime, live_minutes: float,
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The sessions table with the touched sessions recomputed from their rows (their sales lines through
-    `per_sales`), `live` as at `now`."""
-    kept = previous.filter(~pl.col(_ID).is_in(touched.implode()))
+    `per_sales`), `live` as at `now`; and the touched sessions' rows before and after."""
+    at = previous.get_column(_ID).is_in(touched.implode()).arg_true()
+    before, kept = previous[at], without_rows(previous, at)
+    after = previous.clear()
     if touched.len():
         wanted = pl.col(_ID).is_in(touched.implode())
         fresh = session_metrics(sessions.filter(wanted), ticks.filter(wanted), sales,
                                 now=now, live_minutes=live_minutes, per_sales=per_sales.filter(wanted))
-        kept = _insert_sorted(kept, fresh.select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items()))
-    return kept.with_columns(live=_live(now, live_minutes))
+        after = fresh.select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items())
+        kept = _insert_sorted(kept, after)
+    return kept.with_columns(live=_live(now, live_minutes)), before, after
 
 
 def _insert_sorted(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) -> pl.DataFrame:
@@ -187,14 +192,14 @@ def _insert_sorted(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) ->
         parts += [held.slice(done, place - done), fresh.slice(row, 1)]
         done = place
     parts.append(held.slice(done))
-    return pl.concat(parts, how="vertical")
+    out = pl.concat(parts, how="vertical", rechunk=False)
+    return out.rechunk() if out.n_chunks() > _MOST_PIECES else out
 
 
-def _moved_starts(before: pl.DataFrame, after: pl.DataFrame, touched: pl.Series) -> pl.Series:
-    """Touched sessions whose started_at changed (or that appeared or went away)."""
-    wanted = pl.col(_ID).is_in(touched.implode())
-    both = before.filter(wanted).select(_ID, old="started_at").join(
-        after.filter(wanted).select(_ID, new="started_at"), on=_ID, how="full", coalesce=True)
+def _moved_starts(before: pl.DataFrame, after: pl.DataFrame) -> pl.Series:
+    """Sessions whose started_at changed (or that appeared or went away), from their rows before and after."""
+    both = before.select(_ID, old="started_at").join(after.select(_ID, new="started_at"), on=_ID, how="full",
+                                                     coalesce=True)
     return both.filter(pl.col("old").ne_missing(pl.col("new"))).get_column(_ID)
 
 
@@ -276,8 +281,8 @@ def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone:
     if new.height == 0 and gone.height == 0:
         return held
     plus, minus = sales_stats(new), sales_stats(gone)
-    named = pl.col(_ID).is_in(pl.concat([plus.get_column(_ID), minus.get_column(_ID)]).unique().implode())
-    both = held.filter(named).join(plus, on=_ID, how="full", coalesce=True, suffix="_p").join(
+    at = held.get_column(_ID).is_in(pl.concat([plus.get_column(_ID), minus.get_column(_ID)]).implode()).arg_true()
+    both = held[at].join(plus, on=_ID, how="full", coalesce=True, suffix="_p").join(
         minus, on=_ID, how="full", coalesce=True, suffix="_m")
     lost = ((pl.col("first_sale_m") <= pl.col("first_sale"))
             & ~(pl.col("first_sale_p") <= pl.col("first_sale_m")).fill_null(False)).fill_null(False)
@@ -294,7 +299,8 @@ def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone:
     if again.len():
         moved = pl.concat([moved, sales_stats(sales.filter(pl.col(_ID).is_in(again.implode()))).cast(
             held.schema)])  # type: ignore[arg-type]
-    return pl.concat([held.filter(~named), moved])
+    out = pl.concat([without_rows(held, at), moved], how="vertical", rechunk=False)
+    return out.rechunk() if out.n_chunks() > _MOST_PIECES else out
 
 
 # -- the pace window -----------------------------------------------------------------------------------

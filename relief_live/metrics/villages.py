@@ -70,7 +70,8 @@ def latest_sale(sales: pl.DataFrame, started: pl.DataFrame) -> datetime | None:
     latest = sales.get_column("ts").max()
     undated = sales.filter(pl.col("ts").is_null()).select("session_id").unique()
     if undated.height:
-        start = undated.join(started, on="session_id", how="left").get_column("started_at").max()
+        start = started.filter(pl.col("session_id").is_in(undated.get_column("session_id").implode())).get_column(
+            "started_at").max()
         if start is not None and (latest is None or start > latest):  # type: ignore[operator]
             latest = start
     return latest  # type: ignore[return-value]
