@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -14,7 +14,7 @@ import polars as pl
 
 from relief_live import read, schema, validate
 from relief_live.read import Problem, Rejected
-from relief_live.store import Store
+from relief_live.store import Store, Written
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
 
@@ -84,8 +84,19 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
           progress: Progress | None = None) -> tuple[read.Mapping, pl.DataFrame]:
     """A file's bytes as typed rows of its kind (ready for the store), or Rejected with every problem.
 
-    A large CSV is read and checked in pieces (read.csv_pieces), with the same rows and problems.
+    A large CSV is read and checked in pieces (read.csv_pieces), with the same rows and problems; the rows
+    are derived and handed back whole (the upload preview). `ingest_bytes` writes them piece by piece.
     """
+    mapping, frames = _typed(name, data, kind=kind, session_id=session_id, host_kind=host_kind,
+                             platform=platform, store=store, tz=tz, progress=progress, whole=True)
+    [frame] = frames
+    return mapping, frame
+
+
+def _typed(name: str, data: bytes, *, kind: str | None, session_id: str | None, host_kind: str | None,
+           platform: str | None, store: Store | None, tz: str, progress: Progress | None,
+           whole: bool) -> tuple[read.Mapping, Iterator[pl.DataFrame]]:
+    """validate.typed_pieces of a file's bytes: its mapping, and its typed rows piece by piece."""
     # A small file, or a workbook, is one piece: read whole.
     pieces = read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
     supplied = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
@@ -101,9 +112,10 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
 
     def step(fraction: float) -> None:
         if progress:
-            progress("checking values", 0.25 + 0.35 * fraction)
+            progress("checking values", 0.05 + 0.9 * fraction)
 
-    return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz, progress=step)
+    return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz,
+                                 progress=step, whole=whole)
 
 
 def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
@@ -134,27 +146,78 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
 def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,
                  host_kind: str | None = None, platform: str | None = None, by: str | None = None,
                  progress: Progress | None = None) -> FileResult:
-    """Ingest one file's bytes as a batch; the same bytes again are `unchanged`. Raises Rejected."""
-    report = progress or (lambda _stage, _fraction: None)
+    """Ingest one file's bytes as a batch; the same bytes again are `unchanged` (and not read). Raises Rejected.
+
+    A large CSV is typed and written piece by piece inside the batch's one transaction, so that only one
+    piece's rows are held at a time; a problem anywhere undoes every piece and changes nothing.
+    """
+    done = 0.0
+
+    def report(stage: str, fraction: float) -> None:  # never backwards, also when the file is read again whole
+        nonlocal done
+        done = max(done, fraction)
+        if progress:
+            progress(stage, done)
+
     report("reading", 0.0)
-    mapping, frame = parse(name, data, kind=kind, session_id=session_id, host_kind=host_kind, platform=platform,
-                           store=store,
-                           progress=report)
-    report("writing", 0.6)
-    sha = hashlib.sha256(data).hexdigest()
-    written = store.write(mapping.kind, frame, path=name, sha256=sha, by=by or who())
+    sha = _sha256(data)
+    # The same bytes already stored (as `kind`, or as any kind when none is given) are not read again.
+    held = store.holding(sha, kind)
+    if held is not None:
+        report("done", 1.0)
+        return FileResult(name, held.kind, held.rows, held.batch, held.status)
+    args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
+            "tz": read.DEFAULT_TZ, "progress": report}
+    try:
+        written = _write(store, name, data, sha, by, *_typed(name, data, **args, whole=False), report)
+    except validate.WholeFile:
+        # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times of
+        # day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
+        written = _write(store, name, data, sha, by, *_typed(name, data, **args, whole=True), report)
     report("done", 1.0)
-    return FileResult(name, mapping.kind, frame.height, written.batch, written.status)
+    return FileResult(name, written.kind, written.rows, written.batch, written.status)
+
+
+def _write(store: Store, name: str, data: bytes, sha: str, by: str | None, mapping: read.Mapping,
+           frames: Iterator[pl.DataFrame], report: Progress) -> Written:
+    """The typed frames of one file as one batch, reporting `writing` once they are all checked."""
+    def checked() -> Iterator[pl.DataFrame]:
+        yield from frames
+        if isinstance(data, read.MappedFile) and _sha256(data) != sha:  # rewritten on disk while it was read
+            raise Rejected([Problem(name, None, None, "changed while it was being read; "
+                                                      "ingest it again once it is complete")])
+        report("writing", 0.95)
+
+    return store.write(mapping.kind, checked(), path=name, sha256=sha, by=by or who())
+
+
+def _sha256(data: bytes, chunk: int = 8 * 1024 * 1024) -> str:
+    """The sha256 of a file's bytes; a mapped file's pages are let go as they are hashed."""
+    if not isinstance(data, read.MappedFile):
+        return hashlib.sha256(data).hexdigest()
+    sha = hashlib.sha256()
+    for start in range(0, len(data), chunk):
+        sha.update(data[start:start + chunk])
+        data.release()
+    return sha.hexdigest()
 
 
 def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, session_id: str | None = None,
                 host_kind: str | None = None, platform: str | None = None, by: str | None = None,
                 progress: Progress | None = None) -> FileResult:
-    """Ingest one file from disk (see ingest_bytes); problems name the file as given."""
+    """Ingest one file from disk (see ingest_bytes); problems name the file as given.
+
+    A large file is mapped rather than read (read.map_file), so that its bytes are not all held while its
+    pieces are; one rewritten while it is read is refused (its bytes are hashed again before the commit).
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read.map_file(path)
     except OSError as error:
         raise Rejected([Problem(str(path), None, None, f"cannot be read: {error.strerror or error}")]) from None
-    return ingest_bytes(store, str(path), data, kind=kind, session_id=session_id, host_kind=host_kind, platform=platform,
-                        by=by, progress=progress)
+    try:
+        return ingest_bytes(store, str(path), data, kind=kind, session_id=session_id, host_kind=host_kind,
+                            platform=platform, by=by, progress=progress)
+    finally:
+        if isinstance(data, read.MappedFile):
+            data.close()

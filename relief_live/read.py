@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
+import os
 import re
 import struct
 import zipfile
@@ -114,16 +116,22 @@ def utf8_bytes(name: str, data: bytes) -> bytes:
 
     A large UTF-8 export is never held as a Python str as well as its bytes.
     """
+    raw, first = _utf8(name, data)
+    return raw[first:] if first or isinstance(raw, MappedFile) else raw  # a mapped file's slice is bytes
+
+
+def _utf8(name: str, data: bytes) -> tuple[bytes, int]:
+    """utf8_bytes, and where the text starts (3 after a UTF-8 BOM): a UTF-8 file is not copied to drop its BOM."""
     if _NOT_SPACE.search(data) is None:
         raise Rejected([Problem(name, None, None, "the file is empty")])
     if b"\x00" in data[:65536]:
         raise Rejected([Problem(name, None, None, "this is a binary file, not a CSV or XLSX export")])
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if _is_utf8(data):
-        return data
+    first = 3 if data[:3] == b"\xef\xbb\xbf" else 0
+    if _is_utf8(memoryview(data)[first:]):
+        return data, first
+    data = data[first:]
     try:
-        return data.decode("gb18030").encode("utf-8")
+        return data.decode("gb18030").encode("utf-8"), 0
     except UnicodeDecodeError as gb_error:
         # The encoding that decoded further is the one the file was meant to be in.
         at = max(_utf8_error_at(data), gb_error.start)
@@ -145,11 +153,48 @@ def _utf8_error_at(data: bytes) -> int:
     return len(data)
 
 
+class MappedFile(mmap.mmap):
+    """A file's bytes mapped from disk (read-only), read like `bytes` where the readers need it.
+
+    `release` lets go of the pages read so far (the OS keeps them cached; a later read maps them again), so a
+    large export read piece by piece is never all resident in the process. The file must not be truncated
+    while it is mapped (reading past its new end is a bus error).
+    """
+
+    def count(self, sub: bytes, start: int = 0, end: int | None = None) -> int:  # type: ignore[override]
+        return self[start:end].count(sub)
+
+    def startswith(self, prefix: bytes) -> bool:
+        return self[: len(prefix)] == prefix
+
+    def __contains__(self, sub: object) -> bool:
+        return isinstance(sub, bytes) and self.find(sub) >= 0
+
+    def release(self) -> None:
+        if hasattr(mmap, "MADV_DONTNEED"):
+            self.madvise(mmap.MADV_DONTNEED)
+
+
+def map_file(path: str | Path) -> bytes:
+    """A file's bytes: mapped (MappedFile) when it is large enough to be read in pieces, else read."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= PIECE_BYTES:
+            return f.read()
+        return MappedFile(f.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[return-value]
+
+
+def release(data: bytes) -> None:
+    """Let the pages of a MappedFile read so far go (nothing for bytes)."""
+    if isinstance(data, MappedFile):
+        data.release()
+
+
 def read_table(name: str, data: bytes) -> RawTable:
     """The cells of a CSV or XLSX file, all as text, with each row's spreadsheet line."""
-    if data.startswith(XLSX_MAGIC):
-        return _read_xlsx(name, data)
-    if data.startswith(OLE_MAGIC):
+    if data[:4] == XLSX_MAGIC:
+        return _read_xlsx(name, bytes(data))
+    if data[:4] == OLE_MAGIC:
         raise Rejected([Problem(name, None, None, "old .xls workbooks are not read; save it as .xlsx or CSV")])
     return _read_csv(name, utf8_bytes(name, data))
 
@@ -162,15 +207,15 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
     that its cells and problems are the whole file's. Only one piece's text cells need be held at a time.
     """
     size = piece_bytes or PIECE_BYTES
-    if len(data) <= size or data.startswith((XLSX_MAGIC, OLE_MAGIC)):
+    if len(data) <= size or data[:4] in (XLSX_MAGIC, OLE_MAGIC):
         return None
-    raw = utf8_bytes(name, data)
-    if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends: the whole-file reader converts them
+    raw, first = _utf8(name, data)
+    if raw.find(b"\n") < 0 and raw.find(b"\r") >= 0:  # classic Mac line ends: the whole-file reader converts them
         return None
-    header_end = _first_record_end(raw)
+    header_end = _first_record_end(raw, first)
     if _NOT_SPACE.search(raw, header_end) is None:  # a header and nothing else
         return None
-    header_lines = raw.count(b"\n", 0, header_end)
+    header_lines = raw.count(b"\n", first, header_end)
     ranges: list[tuple[int, int, int]] = []  # (start, end, physical lines of the file before it)
     start, before = header_end, 0
     while start < len(raw):
@@ -189,10 +234,13 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
         ranges.append((start, end, before))
         before += raw.count(b"\n", start, end)
         start = end
+    release(raw)
 
     def piece(start: int, end: int, offset: int) -> RawTable:
+        text = raw[first:header_end] + raw[start:end]
+        release(raw)
         try:
-            table = _read_csv(name, raw[:header_end] + raw[start:end])
+            table = _read_csv(name, text)
         except Rejected as rejected:
             raise Rejected([_shifted(p, header_lines, offset) for p in rejected.problems], rejected.total) from None
         return RawTable(name, table.headers, table.frame, table.lines + offset, table.excel)
@@ -242,19 +290,19 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
     return RawTable(name, [h.strip() for h in headers], frame, lines)
 
 
-def _first_record_end(raw: bytes) -> int:
-    """Offset just after the header record (quotes may hold newlines)."""
-    end = raw.find(b"\n")
+def _first_record_end(raw: bytes, start: int = 0) -> int:
+    """Offset just after the header record that begins at `start` (quotes may hold newlines)."""
+    end = raw.find(b"\n", start)
     if end < 0:
         return len(raw)
-    if raw.count(b'"', 0, end) % 2 == 0:  # the usual case: no newline inside quotes
+    if raw.count(b'"', start, end) % 2 == 0:  # the usual case: no newline inside quotes
         return end + 1
     quoted = False
-    for i, byte in enumerate(raw[: 4 * MAX_LINE_CHARS + 1]):
+    for i, byte in enumerate(raw[start: start + 4 * MAX_LINE_CHARS + 1]):
         if byte == 0x22:  # "
             quoted = not quoted
         elif byte == 0x0A and not quoted:  # \n
-            return i + 1
+            return start + i + 1
     return len(raw)
 
 
@@ -271,8 +319,9 @@ def _line_frame(raw: bytes) -> pl.DataFrame:
             raw, has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
             infer_schema=False, raise_if_empty=False,
         )
+    text = pl.col("text").fill_null("")
     return lines.select(
-        pl.col("text").fill_null("").str.strip_suffix("\r"), line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+        text.str.strip_suffix("\r") if b"\r" in raw else text, line=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -83,6 +83,8 @@ class Written:
 
     batch: int
     status: str  # ingested | unchanged
+    kind: str = ""
+    rows: int = 0  # the batch's rows
 
 
 class Store:
@@ -175,31 +177,57 @@ class Store:
                 time.sleep(0.1 * (attempt + 1))
 
     # -- writes ---------------------------------------------------------------------------------
-    def write(self, kind: str, frame: pl.DataFrame, *, path: str, sha256: str, by: str | None) -> Written:
-        """Store one file's typed rows as a new batch, in one transaction; the same bytes again -> unchanged."""
+    def holding(self, sha256: str, kind: str | None = None) -> Written | None:
+        """The live batch that holds these bytes (of `kind`, when given) as `unchanged`, else None."""
+        with self._cursor() as cursor:
+            return self._holding(cursor, sha256, kind)
+
+    def _holding(self, cursor: Any, sha256: str, kind: str | None) -> Written | None:
+        query = sa.select(batches_table.c.batch, batches_table.c.kind, batches_table.c.rows).where(
+            batches_table.c.sha256 == sha256, batches_table.c.retracted_at.is_(None))
+        if kind is not None:
+            query = query.where(batches_table.c.kind == kind)
+        same = self._rows(cursor, query.order_by(batches_table.c.batch).limit(1))
+        return Written(int(same[0][0]), "unchanged", str(same[0][1]), int(same[0][2])) if same else None
+
+    def write(self, kind: str, rows: pl.DataFrame | Iterable[pl.DataFrame], *, path: str, sha256: str,
+              by: str | None) -> Written:
+        """Store one file's typed rows as a new batch, in one transaction; the same bytes again -> unchanged.
+
+        `rows` may come in pieces (validate.typed_pieces): each is written as it comes, so only one is held
+        at a time, and an exception raised while they come (a problem in a later piece) undoes them all.
+        """
         table = tables[kind]
+        pieces = [rows] if isinstance(rows, pl.DataFrame) else rows
         with self._cursor(write=True) as cursor:
             # Locking the version row first serialises writers (SQLite: BEGIN IMMEDIATE already did).
             self._rows(cursor, sa.select(meta_table.c.version).with_for_update())
-            same = self._rows(cursor, sa.select(batches_table.c.batch).where(
-                batches_table.c.sha256 == sha256, batches_table.c.kind == kind,
-                batches_table.c.retracted_at.is_(None),
-            ).order_by(batches_table.c.batch).limit(1))
-            if same:
-                return Written(int(same[0][0]), "unchanged")
+            same = self._holding(cursor, sha256, kind)
+            if same is not None:
+                return same
             cursor.execute(self._sql(meta_table.update().values(version=meta_table.c.version + 1)))
             [(batch,)] = self._rows(cursor, batches_table.insert().values(
-                path=path, kind=kind, sha256=sha256, rows=frame.height, at=int(time.time() * 1000), by=by,
+                path=path, kind=kind, sha256=sha256, rows=0, at=int(time.time() * 1000), by=by,
             ).returning(batches_table.c.batch))
-            rows = frame.select([c.name for c in table.columns if c.name != "batch"])
-            rows = rows.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d")).insert_column(
-                0, pl.lit(batch, pl.Int64).alias("batch"))
-            # In slices: the Arrow copy handed to the driver is one slice at a time, not the whole file again.
-            for offset in range(0, rows.height, WRITE_SLICE_ROWS):
-                piece = rows.slice(offset, WRITE_SLICE_ROWS).to_arrow(compat_level=pl.CompatLevel.oldest())
-                cursor.adbc_ingest(table.name, piece, mode="append")
-                del piece
-        return Written(int(batch), "ingested")
+            count = 0
+            for frame in pieces:
+                count += frame.height
+                self._append(cursor, table, int(batch), frame)
+                del frame
+            cursor.execute(self._sql(batches_table.update().where(batches_table.c.batch == batch)
+                                     .values(rows=count)))
+        return Written(int(batch), "ingested", kind, count)
+
+    def _append(self, cursor: Any, table: sa.Table, batch: int, frame: pl.DataFrame) -> None:
+        """Rows of one batch into its kind's table."""
+        rows = frame.select([c.name for c in table.columns if c.name != "batch"])
+        rows = rows.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d")).insert_column(
+            0, pl.lit(batch, pl.Int64).alias("batch"))
+        # In slices: the Arrow copy handed to the driver is one slice at a time, not the whole file again.
+        for offset in range(0, rows.height, WRITE_SLICE_ROWS):
+            piece = rows.slice(offset, WRITE_SLICE_ROWS).to_arrow(compat_level=pl.CompatLevel.oldest())
+            cursor.adbc_ingest(table.name, piece, mode="append")
+            del piece
 
     def retract(self, batch: int) -> str:
         """Undo a batch: the store then reads as if it had never been ingested. Returns its path."""

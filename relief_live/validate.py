@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Final
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final, cast
 
 import polars as pl
 
@@ -37,6 +37,12 @@ def typed_frame(
                   session_starts, tz)
 
 
+class WholeFile(Exception):
+    """Raised by typed_pieces' frames when, after pieces were handed on, the file turns out to need deriving
+    whole (a sales key in two pieces, times of day alone in a later piece): undo what the frames went into,
+    and read the file again with `whole=True`."""
+
+
 def typed_pieces(
     name: str,
     pieces: Sequence[Callable[[], RawTable]],
@@ -46,32 +52,65 @@ def typed_pieces(
     session_starts: pl.DataFrame | None = None,
     tz: str = read.DEFAULT_TZ,
     progress: Callable[[float], None] | None = None,
-) -> tuple[Mapping, pl.DataFrame]:
-    """typed_frame for a file read in pieces (read.csv_pieces): each piece's text cells are typed and let go
-    before the next is read, so a large export never holds all its text cells at once. The rows, and the
-    problems (every piece's, together, capped), are those of the whole file read at once."""
+    whole: bool = False,
+) -> tuple[Mapping, Iterator[pl.DataFrame]]:
+    """typed_frame for a file read in pieces (read.csv_pieces): its mapping, and its rows typed and derived
+    piece by piece, each piece's text cells let go before the next is read. The rows, and the problems (every
+    piece's, together, capped), are those of the whole file read at once.
+
+    The frames are handed on as they are made, so a large export is never held whole: a problem in a later
+    piece is raised (Rejected, with every problem of the file) only after earlier frames were handed on, and
+    the caller undoes what it did with them. With `whole`, or when the first piece shows it is needed, all
+    pieces are typed, then derived together and handed on as one frame; when a later piece shows it is
+    needed, or the last one that a sales key is in two pieces (a row's occurrence counts across the file:
+    the key hashes of the pieces are kept to find out), the frames raise WholeFile. Raises Rejected at once
+    when no piece's headers can be read.
+    """
+    frames = _typed_stream(name, pieces, kind, supplied=supplied, session_starts=session_starts, tz=tz,
+                           progress=progress, whole=whole)
+    mapping = next(frames)
+    assert isinstance(mapping, Mapping)
+    return mapping, cast(Iterator[pl.DataFrame], frames)
+
+
+def _typed_stream(
+    name: str,
+    pieces: Sequence[Callable[[], RawTable]],
+    kind: str | None,
+    *,
+    supplied: dict[str, str] | None,
+    session_starts: pl.DataFrame | None,
+    tz: str,
+    progress: Callable[[float], None] | None,
+    whole: bool,
+) -> Iterator[Mapping | pl.DataFrame]:
+    """typed_pieces' work: the mapping once the headers are read, then the derived frames."""
     mapping: Mapping | None = None
-    parts: list[pl.DataFrame] = []
+    held: list[pl.DataFrame] = []  # typed pieces kept to be derived together
+    holding = whole
+    handed = False  # whether a frame was handed on
+    seen: list[pl.Series] = []  # key hashes of the sales rows handed on, a series per piece
     shape: list[Problem] = []  # rows that cannot be read (as whole, these are reported before anything else)
     whole_file: Rejected | None = None  # the headers: no known kind, a missing column
     values: list[Problem] = []
     total = 0
+    derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
     for number, piece in enumerate(pieces, start=1):
         try:
             table = piece()
         except Rejected as rejected:
             shape += rejected.problems
-            parts.clear()
+            held.clear()
             continue
+        typed: pl.DataFrame | None = None
         if not (shape or whole_file):  # once something is wrong, only look on for unreadable rows
             try:
                 if mapping is None:
                     mapping = read.detect(table, kind)
+                    yield mapping  # the caller can now open what the frames go into
                 typed = typed_columns(table, mapping, supplied=supplied, tz=tz)
-                if not values:
-                    parts.append(typed)
             except Rejected as rejected:
-                parts.clear()
+                held.clear()
                 found = [p for p in rejected.problems if not p.summary]
                 if any(p.line in (None, 1) for p in found):
                     whole_file = rejected
@@ -79,6 +118,31 @@ def typed_pieces(
                     values += found
                     total += rejected.total
         del table
+        if typed is None or values:  # rejected already: only look on for problems
+            pass
+        elif holding:
+            held.append(typed)
+        else:
+            assert mapping is not None
+            hashes = _key_hashes(typed) if mapping.kind == "sales" else None
+            if _looks_across(mapping.kind, typed, hashes):
+                if handed:
+                    raise WholeFile(name)
+                holding = True
+                held.append(typed)
+            else:
+                try:
+                    frame = derive(name, mapping.kind, typed, session_starts, tz, repeats=False)
+                except Rejected as rejected:  # rows of this piece: reported with those of the others
+                    derived += rejected.problems
+                else:
+                    if not derived:
+                        seen += [] if hashes is None else [hashes]
+                        handed = True
+                        yield frame
+                    del frame
+            del hashes
+        del typed  # let go of this piece before the next is read
         if progress:
             progress(number / len(pieces))
     if shape:
@@ -89,10 +153,32 @@ def typed_pieces(
     if values:
         values.sort(key=lambda p: (p.line or 0, p.column or ""))
         raise Rejected(capped(name, values, total), total)
-    assert mapping is not None and parts
-    frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
-    del parts
-    return mapping, derive(name, mapping.kind, frame, session_starts, tz)
+    if derived:
+        raise Rejected(derived[:MAX_PROBLEMS])
+    if len(seen) > 1 and _repeats(seen):  # a key in two pieces (rare): checked once, here, before the commit
+        raise WholeFile(name)
+    assert mapping is not None
+    if holding:
+        frame = pl.concat(held, how="vertical") if len(held) > 1 else held[0]
+        del held
+        yield derive(name, mapping.kind, frame, session_starts, tz)
+
+
+def _looks_across(kind: str, typed: pl.DataFrame, hashes: pl.Series | None) -> bool:
+    """Whether a piece's rows cannot be derived on their own: times of day alone (placed in file order within
+    their session) or a sales key that repeats within the piece (its rows' occurrences)."""
+    if kind in ("ticks", "sales") and typed.select((pl.col("ts") < 0).any()).item():
+        return True
+    return hashes is not None and _repeats([hashes])
+
+
+def _repeats(hashes: list[pl.Series]) -> bool:
+    """Whether a key hash occurs twice among these (a piece's, or every piece's).
+
+    By sorting: a hash table of a million keys (is_duplicated) would take ten times the hashes' memory.
+    """
+    ordered = pl.concat(hashes).sort()
+    return ordered.len() > 1 and bool((ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).any())
 
 
 def typed_columns(
@@ -245,8 +331,11 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
 
 
 def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
-           tz: str) -> pl.DataFrame:
-    """Columns computed from others: ended_at from duration, dates of time-of-day ticks, keys."""
+           tz: str, *, repeats: bool | None = None) -> pl.DataFrame:
+    """Columns computed from others: ended_at from duration, dates of time-of-day ticks, keys.
+
+    `repeats=False` says that no sales key repeats in the file (known from its pieces' key hashes).
+    """
     if kind == "sessions":
         frame = frame.with_columns(
             ended_at=pl.coalesce("ended_at", pl.col("started_at") + pl.col("duration") * 1000)
@@ -258,7 +347,7 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFra
     if kind in ("ticks", "sales"):
         frame = _place_times_of_day(name, frame, session_starts, tz)
     if kind == "sales":
-        frame = frame.with_columns(occ=_occurrence(frame))
+        frame = frame.with_columns(occ=_occurrence(frame, repeats))
     if kind == "stock":
         frame = frame.drop("unit_weight")
     return frame.with_columns(key=key_expr(kind))
@@ -296,23 +385,28 @@ def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: pl.DataF
     return pl.concat([rest, only_tod]).sort("__i").drop("__i", "__start")
 
 
-def _occurrence(frame: pl.DataFrame) -> pl.Series:
-    """A sales row's occurrence among rows with the same key in its file (0, 1, …)."""
-    has_order = frame.get_column("order_id").is_not_null()
-    by_order = ("order_id", "product")
-    by_fields = ("session_id", "product", "village", "ts")
-    # Whether any key repeats, from one 64-bit hash per row (no copy of the rows): a collision only sends
-    # the file down the exact path below.
-    hashed = frame.select(
-        pl.when(has_order).then(pl.struct(by_order).hash(1)).otherwise(pl.struct(by_fields).hash(2)).alias("h")
+def _key_hashes(frame: pl.DataFrame) -> pl.Series:
+    """One 64-bit hash of each sales row's key without its occurrence (no copy of the rows)."""
+    return frame.select(
+        pl.when(pl.col("order_id").is_not_null()).then(pl.struct(_BY_ORDER).hash(1))
+        .otherwise(pl.struct(_BY_FIELDS).hash(2)).alias("h")
     ).to_series()
-    repeats = hashed.is_duplicated().any()
-    del hashed
+
+
+_BY_ORDER: Final = ("order_id", "product")
+_BY_FIELDS: Final = ("session_id", "product", "village", "ts")
+
+
+def _occurrence(frame: pl.DataFrame, repeats: bool | None = None) -> pl.Series:
+    """A sales row's occurrence among rows with the same key in its file (0, 1, …)."""
+    if repeats is None:
+        # Whether any key repeats, from the key hashes: a collision only sends the file down the exact path below.
+        repeats = _repeats([_key_hashes(frame)])
     if not repeats:  # the usual export: every key once
         return read.const(0, frame.height, pl.Int64).alias("occ")
     return frame.select(
-        pl.when(has_order).then(pl.int_range(pl.len()).over(by_order))
-        .otherwise(pl.int_range(pl.len()).over(by_fields)).cast(pl.Int64).alias("occ")
+        pl.when(pl.col("order_id").is_not_null()).then(pl.int_range(pl.len()).over(_BY_ORDER))
+        .otherwise(pl.int_range(pl.len()).over(_BY_FIELDS)).cast(pl.Int64).alias("occ")
     ).to_series()
 
 

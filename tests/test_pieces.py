@@ -7,12 +7,13 @@ import io
 from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from relief_live import ingest, read
+from relief_live import ingest, read, validate
 from relief_live.read import Rejected
 from tests.test_fuzz import ALIASES, CELL, EXAMPLES
 
@@ -21,7 +22,8 @@ EXAMPLE_FILES = sorted([*ROOT.glob("data/demo/*.csv"), *(ROOT.parent / "shared" 
 
 
 def outcome(name: str, data: bytes, **kwargs) -> tuple[str, object]:  # type: ignore[no-untyped-def]
-    """('rows', (kind, frame)) or ('problems', ["file line N, column C: message", ...]): what parse makes of it.
+    """('rows', (kind, frame)) or ('problems', ["file line N, column C: message", ...]): what parse makes of it,
+    checked to be what the ingest makes of it piece by piece (`streamed`).
 
     A problem's quoted value is left out: a row with a field too many shows as the line's text, or, in a file
     with newlines inside quotes, as its fields joined again (which of the two depends on what else is read).
@@ -29,8 +31,27 @@ def outcome(name: str, data: bytes, **kwargs) -> tuple[str, object]:  # type: ig
     try:
         mapping, frame = ingest.parse(name, data, **kwargs)
     except Rejected as rejected:
+        result: tuple[str, object] = "problems", [str(replace(p, value=None)) for p in rejected.problems]
+    else:
+        result = "rows", (mapping.kind, frame)
+    same(result, streamed(name, data, **kwargs))
+    return result
+
+
+def streamed(name: str, data: bytes, **kwargs) -> tuple[str, object]:  # type: ignore[no-untyped-def]
+    """outcome for the frames ingest_bytes writes one after another (read again whole when they say so)."""
+    args = {"kind": None, "session_id": None, "host_kind": None, "platform": None, "store": None,
+            "tz": read.DEFAULT_TZ, "progress": None, **kwargs}
+    try:
+        try:
+            mapping, frames = ingest._typed(name, data, **args, whole=False)
+            parts = list(frames)
+        except validate.WholeFile:
+            mapping, frames = ingest._typed(name, data, **args, whole=True)
+            parts = list(frames)
+    except Rejected as rejected:
         return "problems", [str(replace(p, value=None)) for p in rejected.problems]
-    return "rows", (mapping.kind, frame)
+    return "rows", (mapping.kind, pl.concat(parts, how="vertical"))
 
 
 def whole_and_pieces(monkeypatch: pytest.MonkeyPatch, name: str, data: bytes, piece_bytes: int,
