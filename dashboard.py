@@ -57,5 +57,5 @@ if not kiosk:
     with st.sidebar:
         st.divider()
         st.caption(t("share_link", lang))
-        st.code(state.share_url(), language=None, wrap_lines=True)
+        ui.link(state.share_url())
         st.caption(t("share_help", lang))

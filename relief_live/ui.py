@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import polars as pl
@@ -211,6 +212,67 @@ def _has(key: str) -> bool:
     from relief_live.i18n import TEXT
 
     return key in TEXT
+
+
+# Inline styles: st.html keeps style attributes; grey at partial opacity reads on light and dark themes alike.
+_CELL: Final = ("padding: 0.35rem 0.6rem; border-bottom: 1px solid rgba(128, 128, 128, 0.25); max-width: 14rem; "
+                "overflow: hidden; text-overflow: ellipsis; white-space: nowrap")
+_BAR: Final = ("flex: 1; min-width: 3rem; height: 0.45rem; border-radius: 0.25rem; "
+               "background: rgba(128, 128, 128, 0.2)")
+_FILL: Final = "height: 100%; border-radius: 0.25rem; background: #ff4b4b"  # Streamlit's primary, as ProgressColumn
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def small_table(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...] = ()) -> None:
+    """A few rows as a plain table: localised headers, every value escaped (text, never HTML), "—" if missing.
+
+    For short lists beside charts (the overview's top and stalled villages): st.dataframe makes the browser
+    fetch and start its data grid and Arrow (about 1.2 MB of JavaScript) while it should be drawing the first
+    chart; st.html's code is already loaded. A `progress` column (a share, 1 = 100%) shows a bar and the
+    percentage, as ProgressColumn does.
+    """
+    st.html(small_table_html(frame, lang, progress=progress))
+
+
+def small_table_html(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...] = ()) -> str:
+    """small_table's HTML (numbers right-aligned, a cell cut with "…" shows its whole text on hover)."""
+    numeric = {c for c, dtype in frame.schema.items() if dtype.is_numeric() and c not in progress}
+    head = "".join(f'<th style="{_CELL}; text-align: {"right" if c in numeric else "left"}; font-weight: 600">'
+                   f"{html.escape(t(c, lang) if _has(c) else c)}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for column, value in row.items():
+            text = percent(value) if column in progress else _cell_text(value)
+            shown = html.escape(text)
+            if column in progress and value is not None:
+                width = max(0.0, min(1.0, value)) * 100
+                shown = (f'<div style="display: flex; align-items: center; gap: 0.5rem"><div style="{_BAR}">'
+                         f'<div style="{_FILL}; width: {width:.1f}%"></div></div><span>{shown}</span></div>')
+            cells.append(f'<td style="{_CELL}; text-align: {"right" if column in numeric else "left"}" '
+                         f'title="{html.escape(text)}">{shown}</td>')
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<div style="overflow-x: auto"><table style="width: 100%; border-collapse: collapse; '
+            f'font-size: 0.875rem"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def link(url: str) -> None:
+    """A link shown as its own address (escaped), to copy: st.code's copy button would make the browser load a
+    1.5 MB syntax highlighter on every page."""
+    shown = html.escape(url)
+    st.html(f'<a class="share-link" href="{shown}" style="font-family: monospace; font-size: 0.85rem; '
+            f'word-break: break-all">{shown}</a>')
 
 
 def chart(fig: Any, key: str) -> None:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from relief_live import auth, charts, download, i18n, ingest, live
+from relief_live import auth, charts, download, i18n, ingest, live, ui
 from relief_live.store import Store
 from tests import dashboard_data
 from tests.conftest import sqlite_store
@@ -102,6 +102,17 @@ def test_village_progress_shares_of_the_baseline() -> None:
     sold = fig.data[0]
     assert list(sold.y) == ["乙村 · 茶叶 (斤)", "甲村 · 芒果 (斤)"]
     assert list(sold.x) == [100.0, 25.0]  # over-sold is capped at the whole bar
+
+
+def test_small_table_shows_names_as_text_a_dash_for_missing_and_a_bar_for_shares() -> None:
+    frame = pl.DataFrame({"village": ["<img src=x onerror=alert(1)>", "新田村"], "sell_through": [3.84, None],
+                          "remaining_qty": [64733.0, 104.343], "projected_clear_date": [None, datetime(2020, 12, 29).date()]})
+    shown = ui.small_table_html(frame, "en", progress=("sell_through",))
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td [^>]*>(.*?)</td>", shown)]
+    assert cells == ["&lt;img src=x onerror=alert(1)&gt;", "384.0%", "64,733", "—", "新田村", "—", "104.343", "2020-12-29"]
+    assert "width: 100.0%" in shown  # a share above 1 fills the bar, as ProgressColumn's max_value=1 does
+    assert re.findall(r"<th [^>]*>(.*?)</th>", shown)[:2] == [i18n.t("village"), i18n.t("sell_through")]
 
 
 # -- downloads ------------------------------------------------------------------------------------------

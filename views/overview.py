@@ -60,19 +60,17 @@ def overview() -> None:
     if villages.height:
         statuses = ui.village_status(villages)
         shown = ["county", "village", "product", "unit", "sell_through", "remaining_qty", "projected_clear_date"]
-        progress = {"sell_through": st.column_config.ProgressColumn(t("sell_through", lang), format="percent",
-                                                                    min_value=0, max_value=1)}
+        # Small tables as plain HTML, not st.dataframe: the grid's JavaScript delayed the first chart (issue 6).
         left, right = st.columns(2)
         with left:
             st.subheader(t("top_villages", lang))
             top = statuses.sort("sell_through", descending=True, nulls_last=True).head(5).select(shown)
-            st.dataframe(top, hide_index=True, placeholder=ui.MISSING, column_config={**{c: t(c, lang) for c in shown}, **progress})
+            ui.small_table(top, lang, progress=("sell_through",))
         with right:
             st.subheader(t("stalled_villages", lang))
             stalled = statuses.filter(pl.col("status") == "stalled").sort("unsold_qty", descending=True).select(shown)
             if stalled.height:
-                st.dataframe(stalled.head(10), hide_index=True, placeholder=ui.MISSING,
-                             column_config={**{c: t(c, lang) for c in shown}, **progress})
+                ui.small_table(stalled.head(10), lang, progress=("sell_through",))
             else:
                 st.caption(t("none", lang))
 

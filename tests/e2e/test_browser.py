@@ -45,6 +45,14 @@ def metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
     return card.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
+def share_link(page) -> str:  # type: ignore[no-untyped-def]
+    """The sidebar's share link as shown, checked to point where it says."""
+    link = page.locator("[data-testid='stSidebar'] a.share-link")
+    shown = link.inner_text().strip()
+    assert link.get_attribute("href") == shown
+    return shown
+
+
 @pytest.mark.parametrize(("path", "title", "charts"), [
     ("", "Overview", 2), ("live", "Live session", 3), ("villages", "Villages", 1), ("hosts", "Hosts", 2)])
 def test_each_page_loads_with_charts_and_no_error(server: Server, page, path: str, title: str, charts: int) -> None:
@@ -128,7 +136,7 @@ def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Serv
     page.keyboard.press("Escape")
     wait_ready(page)
     page.wait_for_function("() => location.search.includes('county=')")
-    link = page.locator("[data-testid='stSidebar'] [data-testid='stCode'] code").inner_text().replace("\n", "")
+    link = share_link(page)
     assert link == f"{server.url}/villages?county={quote('紫金县')}"
     bars = page.locator(".js-plotly-plot .ytick text").all_text_contents()
     assert bars and all(label.split(" · ")[0] in ("紫金村", "新田村") for label in bars)
@@ -147,7 +155,7 @@ def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Serv
 
 def test_a_share_link_keeps_the_session_and_the_language(server: Server, browser, page) -> None:  # type: ignore[no-untyped-def]
     open_page(page, f"{server.url}/live?session=tv1&lang=zh")
-    link = page.locator("[data-testid='stSidebar'] [data-testid='stCode'] code").inner_text().replace("\n", "")
+    link = share_link(page)
     assert link.startswith(f"{server.url}/live?") and "session=tv1" in link and "lang=zh" in link
     gmv = metric(page, "成交额")
     fresh = browser.new_context()

@@ -67,6 +67,8 @@ def test_hostile_names_are_stored_verbatim_and_inert_in_the_browser(tmp_path: Pa
             assert page.locator("script:text('__xss')").count() == 0, path
         open_page(page, f"{server.url}/villages")
         assert page.get_by_text("<img src=x", exact=False).count() >= 1  # shown as text, not as an image
+        open_page(page, server.url)  # the overview's village tables are plain HTML (ui.small_table)
+        assert page.locator("[data-testid='stHtml'] td").get_by_text("<img src=x", exact=False).count() >= 1
         shot(page, "hostile_villages")
         assert dialogs == []
         context.close()
