@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import polars as pl
 import streamlit as st
 
@@ -44,8 +46,10 @@ def overview() -> None:
     for row in on_air.iter_rows(named=True):
         cols = st.columns([1, 5, 2, 2, 1], vertical_alignment="center")
         cols[0].badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
-        cols[1].markdown(f"**{row['title'] or row['session_id']}** · {row['host_name'] or ''} · "
-                         f"{vocab('hk', row['host_kind'], lang)} · {vocab('pf', row['platform'], lang)}")
+        # Titles and host names are the uploaders' text: escaped HTML, never markdown (SECURITY.md).
+        cols[1].html(f"<div><b>{html.escape(row['title'] or row['session_id'])}</b> · "
+                     f"{html.escape(row['host_name'] or '')} · {html.escape(vocab('hk', row['host_kind'], lang))} · "
+                     f"{html.escape(vocab('pf', row['platform'], lang))}</div>")
         cols[2].markdown(f"{t('kpi_gmv', lang)}: **{ui.money(row['gmv'], lang)}**")
         cols[3].markdown(f"{t('kpi_orders', lang)}: **{ui.count(row['orders'])}**")
         cols[4].page_link("views/live.py", label=t("open_session", lang),

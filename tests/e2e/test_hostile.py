@@ -8,7 +8,9 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -45,6 +47,10 @@ def load_hostile(store: Store) -> None:
         sessions.append([f"h{i}", name, "干部直播", name, "抖音", f"2020-09-0{i % 9 + 1} 19:00", f"2020-09-0{i % 9 + 1} 20:00", "1000"])
         stock.append([name, name, "100", "斤", "2020-08-01", "5", "3"])
         sales.append([f"ho{i}", f"2020-09-0{i % 9 + 1} 19:30", name, name, "2", "斤", "10.00", f"h{i}"])
+    # One of them on air now, so the overview's live-now list shows a hostile title and host name.
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    sessions.append(["hlive", HOSTILE[2], "干部直播", HOSTILE[1], "抖音", f"{now - timedelta(hours=1):%Y-%m-%d %H:%M}",
+                     f"{now + timedelta(hours=2):%Y-%m-%d %H:%M}", "1000"])
     ingest.ingest_bytes(store, "hostile_sessions.csv", _csv(sessions))
     ingest.ingest_bytes(store, "hostile_stock.csv", _csv(stock))
     ingest.ingest_bytes(store, "hostile_sales.csv", _csv(sales))
@@ -56,7 +62,7 @@ def test_hostile_names_are_stored_verbatim_and_inert_in_the_browser(tmp_path: Pa
     try:
         load_hostile(server.store)
         assert sorted(server.store.read("stock")["village"].to_list()) == sorted(HOSTILE)
-        assert sorted(server.store.read("sessions")["title"].to_list()) == sorted(HOSTILE)
+        assert sorted(server.store.read("sessions")["title"].to_list()) == sorted([*HOSTILE, HOSTILE[2]])
         dialogs: list[str] = []
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
@@ -69,6 +75,10 @@ def test_hostile_names_are_stored_verbatim_and_inert_in_the_browser(tmp_path: Pa
         assert page.get_by_text("<img src=x", exact=False).count() >= 1  # shown as text, not as an image
         open_page(page, server.url)  # the overview's village tables are plain HTML (ui.small_table)
         assert page.locator("[data-testid='stHtml'] td").get_by_text("<img src=x", exact=False).count() >= 1
+        # The live-now row: the markdown title and the <img> host name are shown as the text they are.
+        live_row = page.locator("[data-testid='stHtml']").filter(has_text="**bold** [link](javascript:alert(1))")
+        assert live_row.count() == 1 and "<img src=x" in live_row.inner_text()
+        assert page.locator("a[href^='javascript']").count() == 0
         shot(page, "hostile_villages")
         assert dialogs == []
         context.close()
