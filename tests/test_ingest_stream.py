@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -245,3 +246,46 @@ def test_a_sales_export_with_a_header_only_is_a_batch_of_no_rows(sqlite: Store) 
     # Regression: the sorted check for repeated keys once failed on no keys at all.
     result = ingest.ingest_bytes(sqlite, "empty.csv", HEAD.encode())
     assert (result.kind, result.rows, result.status) == ("sales", 0, "ingested")
+
+
+def typing_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "relief-live typing" and t.is_alive()]
+
+
+def test_progress_of_pieces_typed_ahead_is_reported_in_the_callers_thread(
+        sqlite: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Later pieces are typed in a worker while the caller writes: a Streamlit progress bar only draws from the
+    # script's own thread, so every report must come back to it.
+    pieces(monkeypatch, PIECE)
+    seen: list[tuple[str, float, threading.Thread]] = []
+    result = ingest.ingest_bytes(sqlite, "orders.csv", (HEAD + "".join(lines(400))).encode(),
+                                 progress=lambda stage, f: seen.append((stage, f, threading.current_thread())))
+    assert result.rows == 400
+    checking = [f for stage, f, _ in seen if stage == "checking values"]
+    assert len(checking) > 10 and checking == sorted(checking)
+    assert {thread for _, _, thread in seen} == {threading.current_thread()}
+    assert typing_workers() == []
+
+
+def test_a_database_error_while_writing_stops_the_typing_and_changes_nothing(
+        sqlite: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest.ingest_bytes(sqlite, "base.csv", (HEAD + "".join(lines(5, 10_000))).encode())
+    before = state(sqlite)
+    pieces(monkeypatch, PIECE)
+    typed: list[float] = []
+    original = Store._append
+
+    def failing(self: Store, cursor, table, batch: int, frame: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+        if len(typed) >= 2:
+            raise OSError("disk I/O error")
+        original(self, cursor, table, batch, frame)
+        typed.append(frame.height)
+
+    monkeypatch.setattr(Store, "_append", failing)
+    try:
+        ingest.ingest_bytes(sqlite, "orders.csv", (HEAD + "".join(lines(400))).encode())
+    except OSError as error:  # as the CLI handles it: the worker is stopped before the error reaches the caller
+        handled = (str(error), typing_workers())
+    assert handled == ("disk I/O error", [])
+    monkeypatch.setattr(Store, "_append", original)
+    assert_same_state(state(sqlite), before)
