@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from relief_live.live import LiveFrames
 from relief_live.metrics import Report, build_report
+from relief_live.metrics.common import div_round
 from relief_live.store import Store, _frame_key
 from tests.test_metrics import NOW, at, frame
 
@@ -329,3 +330,49 @@ def test_taking_rows_out_by_position_keeps_the_others_in_order(n: int, gone: lis
     got = without_rows(frame, pl.Series(positions, dtype=pl.UInt32), most_pieces=8)
     assert got.get_column("i").to_list() == [v for k, v in enumerate(frame.get_column("i").to_list())
                                              if k not in positions]
+
+
+_KIND_ROW = st.fixed_dictionaries({
+    "host_kind": st.sampled_from(["broadcast", "cadre", None]),
+    "duration_s": st.none() | st.integers(0, 7200),
+    "orders": st.none() | st.integers(0, 50),
+    "gmv": st.none() | st.integers(0, 10**6),
+    "gpm": st.none() | st.integers(0, 5),  # few values: ties, so one of several equal values goes
+    "conversion": st.none() | st.sampled_from([0.0, 0.25, 0.5, 1 / 3]),
+    "conversion_basis": st.sampled_from(["buyers", "orders", None]),
+})
+
+
+@given(held=st.lists(_KIND_ROW, max_size=30), replaced=st.lists(st.integers(0, 29), unique=True),
+       fresh=st.lists(_KIND_ROW, max_size=8))
+def test_host_kinds_moved_by_the_recomputed_sessions_equal_them_grouped_again(
+        held: list, replaced: list, fresh: list) -> None:
+    """Sums, medians and the conversion basis per host kind, moved by the rows of the sessions a refresh
+    recomputed (their old rows out, their new rows in), are those of the whole sessions table grouped again."""
+    from relief_live.metrics.sessions import (
+        host_kind_metrics,
+        host_kind_table,
+        host_kinds_moved,
+        host_kinds_of,
+    )
+
+    schema = {"host_kind": pl.String, "duration_s": pl.Int64, "orders": pl.Int64, "gmv": pl.Int64,
+              "gpm": pl.Int64, "conversion": pl.Float64, "conversion_basis": pl.String}
+    table = pl.DataFrame(held, schema=schema)
+    gone = [i for i in replaced if i < table.height]
+    before, after = table[gone], pl.DataFrame(fresh, schema=schema)
+    now = pl.concat([table.filter(~pl.int_range(pl.len()).is_in(gone)), after])
+    got = host_kind_table(host_kinds_moved(host_kinds_of(table), before, after))
+    assert_frame_equal(got, host_kind_metrics(now), check_exact=True)
+    # and as one polars group_by of the table states them (SPEC §5)
+    timed = pl.col("duration_s").is_not_null() & pl.col("gmv").is_not_null()
+    bases = pl.col("conversion_basis").drop_nulls()
+    grouped = now.group_by("host_kind").agg(
+        sessions=pl.len().cast(pl.Int64), hours=pl.col("duration_s").sum() / 3600, orders=pl.col("orders").sum(),
+        gmv=pl.col("gmv").sum(),
+        gmv_per_hour=div_round(pl.col("gmv").filter(timed).sum() * 3600, pl.col("duration_s").filter(timed).sum()),
+        median_gpm=pl.col("gpm").median().round(0, mode="half_away_from_zero").cast(pl.Int64),
+        median_conversion=pl.col("conversion").median(),
+        conversion_basis=pl.when(bases.n_unique() > 1).then(pl.lit("mixed")).otherwise(bases.first()),
+    ).sort("host_kind", nulls_last=True)
+    assert_frame_equal(got, grouped, check_exact=True, check_dtypes=False)

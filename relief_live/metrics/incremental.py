@@ -12,8 +12,11 @@ from relief_live.metrics.common import TIME, conform, without_rows
 from relief_live.metrics.report import Report, build_report, totals_of
 from relief_live.metrics.sessions import (
     SESSION_COLUMNS,
+    HostKinds,
     _live,
-    host_kind_metrics,
+    host_kind_table,
+    host_kinds_moved,
+    host_kinds_of,
     sales_stats,
     session_metrics,
 )
@@ -60,12 +63,14 @@ class Window:
 class Carry:
     """What a refresh needs of the held sales besides the new and replaced lines, so that it does not read
     them all again: the per-session sums of sales lines, the latest sale time, the lines without a time (they
-    follow their session's start), and the pace window."""
+    follow their session's start), and the pace window; and the host kinds' sums and median values, so that
+    they move by the recomputed sessions rather than being grouped again from every session."""
 
-    per_sales: pl.DataFrame  # sessions.sales_stats of the held sales
+    per_sales: pl.DataFrame  # sessions.sales_stats of the held sales, sorted by session_id (found by a search)
     ts_max: datetime | None  # the latest `ts` of the held sales
     undated: pl.DataFrame  # the held sales lines whose ts is null
     window: Window
+    kinds: HostKinds  # sessions.host_kinds_of the report's sessions
 
 
 def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Report:
@@ -76,8 +81,8 @@ def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Repo
     undated = sales.filter(pl.col("ts").is_null())
     ts_max = sales.get_column("ts").max()
     latest = _later(ts_max, latest_sale(undated, started))  # type: ignore[arg-type]
-    carry = Carry(sales_stats(sales), ts_max, undated,  # type: ignore[arg-type]
-                  _window_of(sales, baseline_of(stock), started, latest))
+    carry = Carry(sales_stats(sales).sort(_ID), ts_max, undated,  # type: ignore[arg-type]
+                  _window_of(sales, baseline_of(stock), started, latest), host_kinds_of(report.sessions))
     return replace(report, carry=carry)
 
 
@@ -103,7 +108,7 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
     """The report of `frames` (the held frames after `changes`), equal to build_report over them.
 
     Sessions named by a new or replaced row (of sessions, ticks or sales) are recomputed from their own
-    rows and spliced in; host kinds and totals are re-aggregated from the sessions table. Villages move by
+    rows and spliced in; host kinds move by those sessions' rows before and after; totals are summed again. Villages move by
     the sums of the new sales lines minus those of the replaced ones (lines whose time is their session's
     start are counted again when that start moved); the pace window, which ends at the latest sale, is
     recomputed from the lines inside it. A stock change rebuilds the villages; a full re-read, everything.
@@ -143,8 +148,9 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
     else:
         villages, unattributed, unconvertible = previous.villages, previous.unattributed, previous.unconvertible
         window = carry.window
-    return Report(totals_of(per_session, villages), per_session, host_kind_metrics(per_session),
-                  villages, unattributed, unconvertible, Carry(per_sales, ts_max, undated, window))
+    kinds = host_kinds_moved(carry.kinds, before, after)
+    return Report(totals_of(per_session, villages), per_session, host_kind_table(kinds),
+                  villages, unattributed, unconvertible, Carry(per_sales, ts_max, undated, window, kinds))
 
 
 def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame]) -> pl.Series:
@@ -166,8 +172,8 @@ def _splice_sessions(previous: pl.DataFrame, sessions: pl.DataFrame, ticks: pl.D
     after = previous.clear()
     if touched.len():
         wanted = pl.col(_ID).is_in(touched.implode())
-        fresh = session_metrics(sessions.filter(wanted), ticks.filter(wanted), sales,
-                                now=now, live_minutes=live_minutes, per_sales=per_sales.filter(wanted))
+        fresh = session_metrics(sessions.filter(wanted), ticks.filter(wanted), sales, now=now,
+                                live_minutes=live_minutes, per_sales=per_sales[_places(per_sales.get_column(_ID), touched)])
         after = fresh.select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items())
         kept = _insert_sorted(kept, after)
     return kept.with_columns(live=_live(now, live_minutes)), before, after
@@ -281,7 +287,7 @@ def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone:
     if new.height == 0 and gone.height == 0:
         return held
     plus, minus = sales_stats(new), sales_stats(gone)
-    at = held.get_column(_ID).is_in(pl.concat([plus.get_column(_ID), minus.get_column(_ID)]).implode()).arg_true()
+    at = _places(held.get_column(_ID), pl.concat([plus.get_column(_ID), minus.get_column(_ID)]))
     both = held[at].join(plus, on=_ID, how="full", coalesce=True, suffix="_p").join(
         minus, on=_ID, how="full", coalesce=True, suffix="_m")
     lost = ((pl.col("first_sale_m") <= pl.col("first_sale"))
@@ -299,7 +305,30 @@ def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone:
     if again.len():
         moved = pl.concat([moved, sales_stats(sales.filter(pl.col(_ID).is_in(again.implode()))).cast(
             held.schema)])  # type: ignore[arg-type]
-    out = pl.concat([without_rows(held, at), moved], how="vertical", rechunk=False)
+    return _insert_by_id(without_rows(held, at), moved)
+
+
+def _places(ids: pl.Series, wanted: pl.Series) -> pl.Series:
+    """The sorted positions in `ids` (sorted, no repeats) of those of `wanted` it holds: a search for each."""
+    wanted = wanted.drop_nulls().unique().sort()
+    if ids.len() == 0 or wanted.len() == 0:
+        return pl.Series(_ID, [], pl.UInt32)
+    first = ids.search_sorted(wanted, side="left")
+    found = ids.gather(first.clip(upper_bound=ids.len() - 1)) == wanted
+    return first.filter(found & (first < ids.len())).cast(pl.UInt32)
+
+
+def _insert_by_id(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) -> pl.DataFrame:
+    """`held` (sorted by session_id) with the `fresh` rows (ids it does not hold) in their places."""
+    if fresh.height > few or held.height == 0:
+        return pl.concat([held, fresh], how="vertical").sort(_ID)
+    fresh = fresh.sort(_ID)
+    parts, done = [], 0
+    for row, place in enumerate(held.get_column(_ID).search_sorted(fresh.get_column(_ID), side="left").to_list()):
+        parts += [held.slice(done, place - done), fresh.slice(row, 1)]
+        done = place
+    parts.append(held.slice(done))
+    out = pl.concat(parts, how="vertical", rechunk=False)
     return out.rechunk() if out.n_chunks() > _MOST_PIECES else out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -185,24 +187,109 @@ def host_kind_metrics(sessions: pl.DataFrame) -> pl.DataFrame:
     GMV per hour uses only sessions whose duration and GMV are both known; medians skip nulls.
     conversion_basis says whether the conversions behind the median were buyers-, orders-based or mixed.
     """
+    return host_kind_table(host_kinds_of(sessions))
+
+
+@dataclass(frozen=True)
+class HostKinds:
+    """What host_kind_metrics is made of, per host kind: additive sums over its sessions, and the values
+    behind each median, sorted. A refresh moves them by the rows of the sessions it recomputed
+    (host_kinds_moved: a search in each sorted list) instead of grouping every session again. Plain Python
+    values: the sessions a refresh touches are few, and a polars call on a few rows costs more than the work."""
+
+    sums: dict[str | None, tuple[int, ...]]  # host kind -> _KIND_SUMS
+    values: dict[tuple[str | None, str], list]  # (host kind, gpm | conversion) -> its non-null values, sorted
+
+
+_KIND_SUMS: Final = ("sessions", "duration_s", "orders", "gmv", "timed_gmv", "timed_s", "by_buyers", "by_orders")
+_MEDIANS: Final = ("gpm", "conversion")
+_KIND_INPUTS: Final = ("host_kind", "duration_s", "orders", "gmv", "conversion_basis", *_MEDIANS)
+
+
+def host_kinds_of(sessions: pl.DataFrame) -> HostKinds:
+    """The HostKinds of a sessions table (session_metrics' columns)."""
     timed = pl.col("duration_s").is_not_null() & pl.col("gmv").is_not_null()
-    bases = pl.col("conversion_basis").drop_nulls()
+    grouped = sessions.group_by("host_kind").agg(
+        sessions=pl.len().cast(pl.Int64),
+        duration_s=pl.col("duration_s").sum(),
+        orders=pl.col("orders").sum(),
+        gmv=pl.col("gmv").sum(),
+        timed_gmv=pl.col("gmv").filter(timed).sum(),
+        timed_s=pl.col("duration_s").filter(timed).sum(),
+        by_buyers=(pl.col("conversion_basis") == "buyers").sum().cast(pl.Int64),
+        by_orders=(pl.col("conversion_basis") == "orders").sum().cast(pl.Int64),
+    )
+    sums = {kind: tuple(rest) for kind, *rest in grouped.select("host_kind", *_KIND_SUMS).iter_rows()}
+    values: dict[tuple[str | None, str], list] = {}
+    for column in _MEDIANS:
+        ordered = sessions.select("host_kind", column).drop_nulls(column).sort(column)
+        for (kind,), part in ordered.partition_by("host_kind", as_dict=True, maintain_order=True).items():
+            values[(kind, column)] = part.get_column(column).to_list()  # type: ignore[index]
+    return HostKinds(sums, values)
+
+
+def _kind_row(row: dict) -> tuple[int, ...]:
+    """A sessions row's part of its host kind's sums (_KIND_SUMS)."""
+    duration, gmv, basis = row["duration_s"], row["gmv"], row["conversion_basis"]
+    timed = duration is not None and gmv is not None
+    return (1, duration or 0, row["orders"] or 0, gmv or 0, gmv if timed else 0, duration if timed else 0,
+            int(basis == "buyers"), int(basis == "orders"))
+
+
+def host_kinds_moved(kinds: HostKinds, before: pl.DataFrame, after: pl.DataFrame) -> HostKinds:
+    """`kinds` after the sessions rows `before` were replaced by `after` (rows of the sessions table).
+    `kinds` itself is left as it was (a report may be refreshed again from the same one)."""
+    if before.height == 0 and after.height == 0:
+        return kinds
+    sums, values = dict(kinds.sums), dict(kinds.values)
+    copied: set[tuple[str | None, str]] = set()
+    for sign, rows in ((-1, before), (1, after)):
+        for row in rows.select(_KIND_INPUTS).iter_rows(named=True):
+            kind = row["host_kind"]
+            held = sums.get(kind, (0,) * len(_KIND_SUMS))
+            sums[kind] = tuple(h + sign * v for h, v in zip(held, _kind_row(row), strict=True))
+            for column in _MEDIANS:
+                value = row[column]
+                if value is None:
+                    continue
+                key = (kind, column)
+                if key not in copied:
+                    values[key] = list(values.get(key, ()))
+                    copied.add(key)
+                if sign > 0:
+                    bisect.insort(values[key], value)
+                else:
+                    del values[key][bisect.bisect_left(values[key], value)]  # a value it holds: that row's
+    return HostKinds({k: v for k, v in sums.items() if v[0] > 0}, {k: v for k, v in values.items() if v})
+
+
+def _median(values: list) -> float | None:
+    """The median of sorted values, as polars computes it (the mean of the middle two, as a + (b - a) / 2)."""
+    n = len(values)
+    if n == 0:
+        return None
+    if n % 2:
+        return float(values[n // 2])
+    low, high = float(values[n // 2 - 1]), float(values[n // 2])
+    return low + (high - low) * 0.5
+
+
+def host_kind_table(kinds: HostKinds) -> pl.DataFrame:
+    """Report.host_kinds (HOST_KIND_COLUMNS) from HostKinds."""
+    rows = [{"host_kind": kind, **dict(zip(_KIND_SUMS, sums, strict=True)),
+             **{f"median_{c}": _median(kinds.values.get((kind, c), [])) for c in _MEDIANS}}
+            for kind, sums in kinds.sums.items()]
+    schema = {"host_kind": pl.String, **dict.fromkeys(_KIND_SUMS, pl.Int64),
+              "median_gpm": pl.Float64, "median_conversion": pl.Float64}
+    by_buyers, by_orders = pl.col("by_buyers") > 0, pl.col("by_orders") > 0
     return (
-        sessions.group_by("host_kind")
-        .agg(
-            sessions=pl.len().cast(pl.Int64),
-            hours=pl.col("duration_s").sum() / 3600,
-            orders=pl.col("orders").sum(),
-            gmv=pl.col("gmv").sum(),
-            timed_gmv=pl.col("gmv").filter(timed).sum(),
-            timed_s=pl.col("duration_s").filter(timed).sum(),
-            median_gpm=pl.col("gpm").median(),
-            median_conversion=pl.col("conversion").median(),
-            conversion_basis=pl.when(bases.n_unique() > 1).then(pl.lit("mixed")).otherwise(bases.first()),
-        )
+        pl.DataFrame(rows, schema=schema)
         .with_columns(
+            hours=pl.col("duration_s") / 3600,
             gmv_per_hour=div_round(pl.col("timed_gmv") * 3600, pl.col("timed_s")),
             median_gpm=pl.col("median_gpm").round(0, mode="half_away_from_zero"),
+            conversion_basis=pl.when(by_buyers & by_orders).then(pl.lit("mixed")).when(by_buyers)
+            .then(pl.lit("buyers")).when(by_orders).then(pl.lit("orders")).otherwise(pl.lit(None, pl.String)),
         )
         .select(pl.col(name).cast(dtype) for name, dtype in HOST_KIND_COLUMNS.items())
         .sort("host_kind", nulls_last=True)
