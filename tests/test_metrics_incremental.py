@@ -295,6 +295,20 @@ def test_touched_sessions_go_back_to_their_places_in_the_sessions_table(held: li
     assert got.rows() == want.rows()
 
 
+@given(held=st.lists(st.tuples(st.none() | st.integers(0, 3), st.sampled_from("abcdefghij")), unique_by=lambda r: r[1]),
+       picks=st.lists(st.integers(0, 9), unique=True))
+def test_touched_sessions_are_found_in_the_sessions_table_by_their_start_and_id(held: list, picks: list) -> None:
+    from relief_live.metrics.incremental import _table_places
+
+    table = pl.DataFrame({"started_at": [None if m is None else NOW + timedelta(minutes=m) for m, _ in held],
+                          "session_id": [sid for _, sid in held]},
+                         schema={"started_at": pl.Datetime("ms", "UTC"), "session_id": pl.String}
+                         ).sort("started_at", "session_id", nulls_last=True)
+    rows = table[[i for i in picks if i < table.height]].sample(fraction=1.0, shuffle=True, seed=1)
+    want = table.get_column("session_id").is_in(rows.get_column("session_id").implode()).arg_true().to_list()
+    assert _table_places(table, rows).to_list() == want
+
+
 def test_rows_are_replaced_by_key_even_when_every_key_hash_collides(tmp_path: Path, monkeypatch) -> None:
     """The key index only narrows the search; the rows replaced are decided by the keys themselves."""
     import relief_live.live as live_module

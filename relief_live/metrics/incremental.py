@@ -71,18 +71,19 @@ class Carry:
     undated: pl.DataFrame  # the held sales lines whose ts is null
     window: Window
     kinds: HostKinds  # sessions.host_kinds_of the report's sessions
+    started: pl.DataFrame  # session_id, started_at of the report's sessions, sorted by session_id (found by a search)
 
 
 def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Report:
     """`report` (build_report of frames with these sales and stock) holding its Carry: one pass over the sales,
     paid once, so that each later refresh_report costs what the new rows cost."""
     sales, stock = conform(sales, "sales"), conform(stock, "stock")
-    started = report.sessions.select(_ID, "started_at")
+    started = report.sessions.select(_ID, "started_at").sort(_ID)
     undated = sales.filter(pl.col("ts").is_null())
     ts_max = sales.get_column("ts").max()
     latest = _later(ts_max, latest_sale(undated, started))  # type: ignore[arg-type]
     carry = Carry(sales_stats(sales).sort(_ID), ts_max, undated,  # type: ignore[arg-type]
-                  _window_of(sales, baseline_of(stock), started, latest), host_kinds_of(report.sessions))
+                  _window_of(sales, baseline_of(stock), started, latest), host_kinds_of(report.sessions), started)
     return replace(report, carry=carry)
 
 
@@ -125,16 +126,15 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
 
     touched = _touched_sessions(new, gone)
     per_sales = _per_sales(carry.per_sales, sales, new_sales, gone_sales)
-    per_session, before, after = _splice_sessions(previous.sessions, sessions, ticks, sales, per_sales, touched,
-                                                  now=now, live_minutes=live_minutes)
-    started = per_session.select(_ID, "started_at")
+    per_session, before, after, started = _splice_sessions(
+        previous.sessions, carry.started, sessions, ticks, sales, per_sales, touched, now=now, live_minutes=live_minutes)
     moved = _moved_starts(before, after)
     undated = carry.undated
     if new_sales.height or gone_sales.height:
         undated = pl.concat([_without(undated, gone_sales), new_sales.filter(pl.col("ts").is_null())],
                             how="vertical")
     ts_max = _ts_max(carry.ts_max, sales, new_sales, gone_sales)
-    latest = _later(ts_max, latest_sale(undated, started))
+    latest = _later(ts_max, latest_sale(undated, _of_ids(started, undated.get_column(_ID))))
     if "stock" in new:
         villages, unattributed, unconvertible = village_metrics(sales, stock, started)
         window = _window_of(sales, baseline_of(stock), started, latest)
@@ -144,13 +144,13 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
             new_sales.select("batch", "line"), on=["batch", "line"], how="anti") if moved.len() else sales.clear())
         villages, unattributed, unconvertible, window = _splice_villages(
             previous, carry.window, sales, stock, new_sales, gone_sales, redated,
-            previous.sessions.select(_ID, "started_at"), started, latest)
+            carry.started, started, latest)
     else:
         villages, unattributed, unconvertible = previous.villages, previous.unattributed, previous.unconvertible
         window = carry.window
     kinds = host_kinds_moved(carry.kinds, before, after)
     return Report(totals_of(per_session, villages), per_session, host_kind_table(kinds),
-                  villages, unattributed, unconvertible, Carry(per_sales, ts_max, undated, window, kinds))
+                  villages, unattributed, unconvertible, Carry(per_sales, ts_max, undated, window, kinds, started))
 
 
 def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame]) -> pl.Series:
@@ -162,21 +162,46 @@ def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame
     return pl.concat(ids).drop_nulls().unique()
 
 
-def _splice_sessions(previous: pl.DataFrame, sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame,
-                     per_sales: pl.DataFrame, touched: pl.Series, *, now: datetime, live_minutes: float,
-                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _splice_sessions(previous: pl.DataFrame, started: pl.DataFrame, sessions: pl.DataFrame, ticks: pl.DataFrame,
+                     sales: pl.DataFrame, per_sales: pl.DataFrame, touched: pl.Series, *, now: datetime,
+                     live_minutes: float) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The sessions table with the touched sessions recomputed from their rows (their sales lines through
-    `per_sales`), `live` as at `now`; and the touched sessions' rows before and after."""
-    at = previous.get_column(_ID).is_in(touched.implode()).arg_true()
+    `per_sales`), `live` as at `now`; the touched sessions' rows before and after; and `started` (the
+    sessions' starts by id) after."""
+    held = _places(started.get_column(_ID), touched)
+    at = _table_places(previous, started[held])
     before, kept = previous[at], without_rows(previous, at)
     after = previous.clear()
     if touched.len():
         wanted = pl.col(_ID).is_in(touched.implode())
         fresh = session_metrics(sessions.filter(wanted), ticks.filter(wanted), sales, now=now,
-                                live_minutes=live_minutes, per_sales=per_sales[_places(per_sales.get_column(_ID), touched)])
+                                live_minutes=live_minutes, per_sales=_of_ids(per_sales, touched))
         after = fresh.select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items())
         kept = _insert_sorted(kept, after)
-    return kept.with_columns(live=_live(now, live_minutes)), before, after
+    started = _insert_by_id(without_rows(started, held), after.select(_ID, "started_at"))
+    return kept.with_columns(live=_live(now, live_minutes)), before, after, started
+
+
+def _table_places(table: pl.DataFrame, rows: pl.DataFrame, *, few: int = 32) -> pl.Series:
+    """The sorted positions in the sessions `table` (sorted by started_at, then session_id, nulls last) of
+    the sessions `rows` (session_id, started_at as the table holds them): a search for each of a few."""
+    if rows.height > few:
+        return table.get_column(_ID).is_in(rows.get_column(_ID).implode()).arg_true()
+    ids, starts = table.get_column(_ID), table.get_column("started_at")
+    dated = starts[:table.height - starts.null_count()]  # the rows after these have no start
+    given = rows.get_column("started_at")
+    los, his = dated.search_sorted(given, side="left").to_list(), dated.search_sorted(given, side="right").to_list()
+    places = []
+    for sid, start, lo, hi in zip(rows.get_column(_ID).to_list(), given.to_list(), los, his, strict=True):
+        if start is None:
+            lo, hi = dated.len(), table.height
+        places.append(lo + ids.slice(lo, hi - lo).search_sorted(sid, side="left"))  # among equal starts, by id
+    return pl.Series(sorted(places), dtype=pl.UInt32)
+
+
+def _of_ids(table: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """The rows of `table` (sorted by session_id) of the sessions `ids`."""
+    return table[_places(table.get_column(_ID), ids)]
 
 
 def _insert_sorted(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) -> pl.DataFrame:
