@@ -18,7 +18,7 @@ from typing import Any, Final
 NOW: Final = datetime(2021, 1, 1, tzinfo=UTC)  # reports are computed as at this instant
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 KINDS: Final = ("sessions", "ticks", "sales", "stock")
-REFRESH_REPEATS: Final = 3  # refreshes timed from the same cold report; the fastest is kept
+REFRESH_REPEATS: Final = 10  # refreshes timed from the same cold report; the fastest is kept
 
 
 def _peak_mb() -> float:
