@@ -281,7 +281,7 @@ def plot(scaling: list[dict[str, Any]], path: Path) -> None:
 
 
 def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[dict[str, Any]],
-                  elapsed: float) -> str:
+                  elapsed: float, written_at: str) -> str:
     from bench.tasks import REFRESH_REPEATS
 
     res = ingest["results"]
@@ -292,7 +292,7 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
         "# relief-live benchmarks",
         "",
         f"Written by `make bench` ({'BENCH_QUICK=1, small sizes, one run each' if QUICK else 'full run'}) "
-        f"on {time.strftime('%Y-%m-%d %H:%M %Z')}, in {elapsed / 60:.1f} min. Raw numbers: `bench/results.json`.",
+        f"on {written_at}, in {elapsed / 60:.1f} min. Raw numbers: `bench/results.json`.",
         "Every ratio compares runs of the same `make bench`, interleaved, each in its own process; a time is the "
         f"fastest of {REPEATS} run(s) (the machine is shared and noisy; all runs are in results.json), "
         "a peak memory (VmHWM of the process) the largest.",
@@ -418,7 +418,10 @@ def render(elapsed: float | None = None) -> None:
     """RESULTS.md (with bench/NOTES.md appended) and scaling.png from bench/results.json."""
     data = json.loads((BENCH / "results.json").read_text())
     plot(data["scaling"], BENCH / "scaling.png")
-    text = write_results(data["machine"], data["ingest"], data["scaling"], elapsed or data.get("elapsed", 0.0))
+    # The time of the run, not of this rendering (--render only re-reads results.json and NOTES.md).
+    written_at = data.get("written_at") or "an unrecorded date"
+    text = write_results(data["machine"], data["ingest"], data["scaling"], elapsed or data.get("elapsed", 0.0),
+                         written_at)
     manual = BENCH / "NOTES.md"
     if manual.exists():
         text += "\n" + manual.read_text(encoding="utf-8")
@@ -440,7 +443,8 @@ def main() -> int:
     scaling = bench_scaling()
     elapsed = time.perf_counter() - started
     (BENCH / "results.json").write_text(json.dumps(
-        {"machine": info, "quick": QUICK, "elapsed": elapsed, "ingest": ingest, "scaling": scaling}, indent=1))
+        {"machine": info, "quick": QUICK, "elapsed": elapsed, "written_at": time.strftime("%Y-%m-%d %H:%M %Z"),
+         "ingest": ingest, "scaling": scaling}, indent=1))
     render(elapsed)
     shutil.rmtree(WORK / "db", ignore_errors=True)
     log(f"wrote bench/RESULTS.md in {elapsed / 60:.1f} min")
