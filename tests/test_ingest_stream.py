@@ -282,6 +282,7 @@ def test_a_database_error_while_writing_stops_the_typing_and_changes_nothing(
         typed.append(frame.height)
 
     monkeypatch.setattr(Store, "_append", failing)
+    handled: tuple = ("no error was raised", None)
     try:
         ingest.ingest_bytes(sqlite, "orders.csv", (HEAD + "".join(lines(400))).encode())
     except OSError as error:  # as the CLI handles it: the worker is stopped before the error reaches the caller

@@ -187,6 +187,12 @@ def _table_places(table: pl.DataFrame, rows: pl.DataFrame, *, few: int = 32) -> 
     the sessions `rows` (session_id, started_at as the table holds them): a search for each of a few."""
     if rows.height > few:
         return table.get_column(_ID).is_in(rows.get_column(_ID).implode()).arg_true()
+    return pl.Series(sorted(_start_places(table, rows)), dtype=pl.UInt32)
+
+
+def _start_places(table: pl.DataFrame, rows: pl.DataFrame) -> list[int]:
+    """For each of `rows` (session_id, started_at), in their order, the first place in the sessions `table`
+    (sorted by started_at, then session_id, nulls last) not before it: its position, when the table holds it."""
     ids, starts = table.get_column(_ID), table.get_column("started_at")
     dated = starts[:table.height - starts.null_count()]  # the rows after these have no start
     given = rows.get_column("started_at")
@@ -196,7 +202,7 @@ def _table_places(table: pl.DataFrame, rows: pl.DataFrame, *, few: int = 32) -> 
         if start is None:
             lo, hi = dated.len(), table.height
         places.append(lo + ids.slice(lo, hi - lo).search_sorted(sid, side="left"))  # among equal starts, by id
-    return pl.Series(sorted(places), dtype=pl.UInt32)
+    return places
 
 
 def _of_ids(table: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
@@ -211,15 +217,14 @@ def _insert_sorted(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) ->
     if fresh.height > few or held.height == 0:
         return pl.concat([held, fresh], how="vertical").sort(**order)  # type: ignore[arg-type]
     fresh = fresh.sort(**order)  # type: ignore[arg-type]
-    ids = held.get_column(_ID)
-    starts = held.get_column("started_at")
-    dated = starts[:held.height - starts.null_count()]  # the rows after these have no start
-    given = fresh.get_column("started_at").drop_nulls()  # fresh rows with a start come first
-    los = [*dated.search_sorted(given, side="left").to_list(), *[dated.len()] * (fresh.height - given.len())]
-    his = [*dated.search_sorted(given, side="right").to_list(), *[held.height] * (fresh.height - given.len())]
+    return _splice_in(held, fresh, _start_places(held, fresh))
+
+
+def _splice_in(held: pl.DataFrame, fresh: pl.DataFrame, places: list[int]) -> pl.DataFrame:
+    """`held` with each row of `fresh` put before the held row at its place (places in order): slices of
+    `held` between them, not a copy; made one piece again when the pieces grow too many."""
     parts, done = [], 0
-    for row, (lo, hi, sid) in enumerate(zip(los, his, fresh.get_column(_ID).to_list(), strict=True)):
-        place = lo + (int((ids[lo:hi] < sid).sum()) if hi > lo else 0)  # among rows with the same start, by id
+    for row, place in enumerate(places):
         parts += [held.slice(done, place - done), fresh.slice(row, 1)]
         done = place
     parts.append(held.slice(done))
@@ -348,13 +353,7 @@ def _insert_by_id(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) -> 
     if fresh.height > few or held.height == 0:
         return pl.concat([held, fresh], how="vertical").sort(_ID)
     fresh = fresh.sort(_ID)
-    parts, done = [], 0
-    for row, place in enumerate(held.get_column(_ID).search_sorted(fresh.get_column(_ID), side="left").to_list()):
-        parts += [held.slice(done, place - done), fresh.slice(row, 1)]
-        done = place
-    parts.append(held.slice(done))
-    out = pl.concat(parts, how="vertical", rechunk=False)
-    return out.rechunk() if out.n_chunks() > _MOST_PIECES else out
+    return _splice_in(held, fresh, held.get_column(_ID).search_sorted(fresh.get_column(_ID), side="left").to_list())
 
 
 # -- the pace window -----------------------------------------------------------------------------------

@@ -201,24 +201,31 @@ class HostKinds:
     values: dict[tuple[str | None, str], list]  # (host kind, gpm | conversion) -> its non-null values, sorted
 
 
-_KIND_SUMS: Final = ("sessions", "duration_s", "orders", "gmv", "timed_gmv", "timed_s", "by_buyers", "by_orders")
 _MEDIANS: Final = ("gpm", "conversion")
-_KIND_INPUTS: Final = ("host_kind", "duration_s", "orders", "gmv", "conversion_basis", *_MEDIANS)
+
+
+def _kind_parts() -> dict[str, pl.Expr]:
+    """Each session's part of its host kind's sums (HostKinds.sums, in this order): the one definition that
+    the grouping of a whole table and the moves by a few rows both use."""
+    timed = pl.col("duration_s").is_not_null() & pl.col("gmv").is_not_null()
+    return {
+        "sessions": pl.lit(1, pl.Int64),
+        "duration_s": pl.col("duration_s").fill_null(0),
+        "orders": pl.col("orders").fill_null(0),
+        "gmv": pl.col("gmv").fill_null(0),
+        "timed_gmv": pl.when(timed).then("gmv").otherwise(0),
+        "timed_s": pl.when(timed).then("duration_s").otherwise(0),
+        "by_buyers": (pl.col("conversion_basis") == "buyers").fill_null(False).cast(pl.Int64),
+        "by_orders": (pl.col("conversion_basis") == "orders").fill_null(False).cast(pl.Int64),
+    }
+
+
+_KIND_SUMS: Final = tuple(_kind_parts())
 
 
 def host_kinds_of(sessions: pl.DataFrame) -> HostKinds:
     """The HostKinds of a sessions table (session_metrics' columns)."""
-    timed = pl.col("duration_s").is_not_null() & pl.col("gmv").is_not_null()
-    grouped = sessions.group_by("host_kind").agg(
-        sessions=pl.len().cast(pl.Int64),
-        duration_s=pl.col("duration_s").sum(),
-        orders=pl.col("orders").sum(),
-        gmv=pl.col("gmv").sum(),
-        timed_gmv=pl.col("gmv").filter(timed).sum(),
-        timed_s=pl.col("duration_s").filter(timed).sum(),
-        by_buyers=(pl.col("conversion_basis") == "buyers").sum().cast(pl.Int64),
-        by_orders=(pl.col("conversion_basis") == "orders").sum().cast(pl.Int64),
-    )
+    grouped = sessions.select("host_kind", **_kind_parts()).group_by("host_kind").agg(pl.all().sum())
     sums = {kind: tuple(rest) for kind, *rest in grouped.select("host_kind", *_KIND_SUMS).iter_rows()}
     values: dict[tuple[str | None, str], list] = {}
     for column in _MEDIANS:
@@ -226,14 +233,6 @@ def host_kinds_of(sessions: pl.DataFrame) -> HostKinds:
         for (kind,), part in ordered.partition_by("host_kind", as_dict=True, maintain_order=True).items():
             values[(kind, column)] = part.get_column(column).to_list()  # type: ignore[index]
     return HostKinds(sums, values)
-
-
-def _kind_row(row: dict) -> tuple[int, ...]:
-    """A sessions row's part of its host kind's sums (_KIND_SUMS)."""
-    duration, gmv, basis = row["duration_s"], row["gmv"], row["conversion_basis"]
-    timed = duration is not None and gmv is not None
-    return (1, duration or 0, row["orders"] or 0, gmv or 0, gmv if timed else 0, duration if timed else 0,
-            int(basis == "buyers"), int(basis == "orders"))
 
 
 def host_kinds_moved(kinds: HostKinds, before: pl.DataFrame, after: pl.DataFrame) -> HostKinds:
@@ -244,12 +243,13 @@ def host_kinds_moved(kinds: HostKinds, before: pl.DataFrame, after: pl.DataFrame
     sums, values = dict(kinds.sums), dict(kinds.values)
     copied: set[tuple[str | None, str]] = set()
     for sign, rows in ((-1, before), (1, after)):
-        for row in rows.select(_KIND_INPUTS).iter_rows(named=True):
-            kind = row["host_kind"]
+        if rows.height == 0:
+            continue
+        for kind, *row in rows.select("host_kind", *_MEDIANS, **_kind_parts()).iter_rows():
+            medians, part = row[:len(_MEDIANS)], row[len(_MEDIANS):]
             held = sums.get(kind, (0,) * len(_KIND_SUMS))
-            sums[kind] = tuple(h + sign * v for h, v in zip(held, _kind_row(row), strict=True))
-            for column in _MEDIANS:
-                value = row[column]
+            sums[kind] = tuple(h + sign * v for h, v in zip(held, part, strict=True))
+            for column, value in zip(_MEDIANS, medians, strict=True):
                 if value is None:
                     continue
                 key = (kind, column)
