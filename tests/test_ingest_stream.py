@@ -61,9 +61,9 @@ def appends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     original = Store._append
 
-    def spy(self: Store, cursor, table, batch: int, frame: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    def spy(self: Store, cursor, kind: str, batch: int, frame: pl.DataFrame, **kwargs) -> None:  # type: ignore[no-untyped-def]
         seen.append(frame.height)
-        original(self, cursor, table, batch, frame)
+        original(self, cursor, kind, batch, frame, **kwargs)
 
     monkeypatch.setattr(Store, "_append", spy)
     return seen
@@ -275,10 +275,10 @@ def test_a_database_error_while_writing_stops_the_typing_and_changes_nothing(
     typed: list[float] = []
     original = Store._append
 
-    def failing(self: Store, cursor, table, batch: int, frame: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    def failing(self: Store, cursor, kind: str, batch: int, frame: pl.DataFrame, **kwargs) -> None:  # type: ignore[no-untyped-def]
         if len(typed) >= 2:
             raise OSError("disk I/O error")
-        original(self, cursor, table, batch, frame)
+        original(self, cursor, kind, batch, frame, **kwargs)
         typed.append(frame.height)
 
     monkeypatch.setattr(Store, "_append", failing)

@@ -1,0 +1,118 @@
+"""A store written before the rows were kept as Parquet parts (one SQL row per row) is moved over when opened,
+and reads, retracts and takes new files as it did."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from relief_live import ingest
+from relief_live.store import Store, row_tables
+from tests.conftest import csv_bytes
+
+US = "\x1f"  # the key's separator
+
+
+def _ms(text: str) -> int:
+    """Epoch ms of a Shanghai wall-clock time (as the old store kept times)."""
+    return int(datetime.fromisoformat(text + "+08:00").timestamp() * 1000)
+
+
+def _old_store(store: Store) -> None:
+    """Write into `store` what the release before the parts wrote: batches, and the rows of each kind as SQL rows
+    in a table of the kind's name (batch, line, key, columns), with an index on batch."""
+    engine = sa.create_engine(store.url)
+    batches = [  # batch, path, kind, rows, retracted_at
+        (1, "sessions.csv", "sessions", 2, None),
+        (2, "orders-1.csv", "sales", 3, None),
+        (3, "orders-2.csv", "sales", 2, None),  # revises order A1 (28.00 -> 30.00) and adds A4
+        (4, "stock.csv", "stock", 1, None),
+        (5, "orders-3.csv", "sales", 1, 1_600_000_000_000),  # retracted: its A2 of 99.00 is not read
+    ]
+    sales = [  # batch, line, order, time, quantity, amount (fen)
+        (2, 2, "A1", "2020-09-15 19:01:00", 5.0, 2800), (2, 3, "A2", "2020-09-15 19:02:00", 2.0, 1100),
+        (2, 4, "A3", "2020-09-15 19:03:00", 1.5, 900),
+        (3, 2, "A1", "2020-09-15 19:01:00", 5.0, 3000), (3, 3, "A4", "2020-09-15 19:04:00", 3.0, 1650),
+        (5, 2, "A2", "2020-09-15 19:02:00", 2.0, 9900),
+    ]
+    with engine.begin() as conn:
+        for table in row_tables.values():
+            conn.exec_driver_sql(str(CreateTable(table).compile(dialect=engine.dialect)))
+            for index in table.indexes:
+                conn.exec_driver_sql(str(CreateIndex(index).compile(dialect=engine.dialect)))
+        for batch, path, kind, rows, retracted in batches:
+            conn.execute(sa.text("INSERT INTO batches (batch, path, kind, sha256, rows, at, by, retracted_at) "
+                                 "VALUES (:b, :p, :k, :s, :r, 1599000000000, 'old', :x)"),
+                         {"b": batch, "p": path, "k": kind, "s": f"sha-{batch}", "r": rows, "x": retracted})
+        conn.execute(sa.text(
+            "INSERT INTO sessions (batch, line, key, session_id, title, host_kind, started_at, ended_at, gmv) "
+            "VALUES (1, 2, 's1', 's1', '县长来了', 'cadre', :a, :b, 500000), "
+            "(1, 3, 's2', 's2', '央视助农', 'broadcast', :c, NULL, NULL)"),
+            {"a": _ms("2020-09-15 19:00:00"), "b": _ms("2020-09-15 21:00:00"), "c": _ms("2020-09-16 20:00:00")})
+        for batch, line, order, at, quantity, amount in sales:
+            conn.execute(sa.text(
+                "INSERT INTO sales (batch, line, key, session_id, order_id, ts, product, village, quantity, unit, "
+                "amount, occ) VALUES (:batch, :line, :key, 's1', :order, :ts, '芒果', '百色村', :q, '斤', :amount, 0)"),
+                {"batch": batch, "line": line, "key": f"o{US}{order}{US}芒果{US}0", "order": order, "ts": _ms(at),
+                 "q": quantity, "amount": amount})
+        conn.execute(sa.text(
+            "INSERT INTO stock (batch, line, key, county, village, product, unsold_qty, unit, as_of, unit_price) "
+            f"VALUES (4, 2, '百色村{US}芒果{US}2020-09-01', '田阳区', '百色村', '芒果', 2000.0, '斤', '2020-09-01', 550)"))
+        conn.execute(sa.text("UPDATE store_meta SET version = 7"))
+        if engine.dialect.name == "postgresql":  # the batch ids above were given, not drawn from the sequence
+            conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('batches', 'batch'), 5)"))
+    engine.dispose()
+
+
+def _held_row_tables(store: Store) -> list[str]:
+    with store._cursor() as cursor:
+        return store._row_tables_held(cursor)
+
+
+def test_an_old_store_reads_the_same_after_it_is_opened(store: Store) -> None:
+    _old_store(store)
+    assert _held_row_tables(store) == ["sales", "sessions", "stock", "ticks"]
+    store.create()  # what the dashboard and the CLI do on start
+    assert _held_row_tables(store) == []
+    assert store.version() == 8  # the cached reports of the old store are not taken for the new one
+
+    sales = store.read("sales").sort("order_id")
+    assert sales["order_id"].to_list() == ["A1", "A2", "A3", "A4"]
+    assert sales["amount"].to_list() == [3000, 1100, 900, 1650]  # A1 as revised; A2 not from the retracted batch
+    assert sales["batch"].to_list() == [3, 2, 2, 3]
+    assert sales["quantity"].to_list() == [5.0, 2.0, 1.5, 3.0]
+    assert sales["ts"][0] == datetime(2020, 9, 15, 11, 1, tzinfo=UTC)
+    sessions = store.read("sessions").sort("session_id")
+    assert sessions.select("session_id", "title", "host_kind", "gmv").rows() == [
+        ("s1", "县长来了", "cadre", 500000), ("s2", "央视助农", "broadcast", None)]
+    assert sessions["ended_at"].to_list() == [datetime(2020, 9, 15, 13, 0, tzinfo=UTC), None]
+    stock = store.read("stock")
+    assert stock.select("village", "unsold_qty", "as_of", "unit_price").rows() == [
+        ("百色村", 2000.0, date(2020, 9, 1), 550)]
+    assert store.read("ticks").height == 0
+    assert store.batches()["rows"].to_list() == [2, 3, 2, 1, 1]
+
+
+def test_an_opened_old_store_retracts_and_takes_revisions_as_before(store: Store) -> None:
+    _old_store(store)
+    store.create()
+    store.create()  # opened again: nothing left to move, nothing read twice
+    assert store.read("sales").height == 4
+
+    store.retract(3)  # the old batch that revised A1: its earlier value comes back, A4 goes
+    sales = store.read("sales").sort("order_id")
+    assert dict(zip(sales["order_id"], sales["amount"], strict=True)) == {"A1": 2800, "A2": 1100, "A3": 900}
+
+    # A file after the upgrade revises an order from before it: the keys agree.
+    result = ingest.ingest_bytes(store, "orders-4.csv", csv_bytes("""
+        订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID
+        A3,2020-09-15 19:03:00,芒果,百色村,1.5,斤,12.00,s1
+        A5,2020-09-15 19:05:00,芒果,百色村,1,斤,6.00,s1
+    """))
+    assert (result.batch, result.rows, result.status) == (6, 2, "ingested")
+    sales = store.read("sales").sort("order_id")
+    assert dict(zip(sales["order_id"], sales["amount"], strict=True)) == {"A1": 2800, "A2": 1100, "A3": 1200,
+                                                                          "A5": 600}
+    assert store.read("sales", since_batch=5).select("order_id", "batch").rows() == [("A3", 6), ("A5", 6)]
