@@ -5,12 +5,10 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import polars as pl
 
@@ -22,7 +20,6 @@ Progress = Callable[[str, float], None]  # (stage, fraction done)
 
 # The largest file the dashboard accepts in an upload (RELIEF_LIVE_MAX_UPLOAD_MB, default 50).
 MAX_UPLOAD_BYTES: Final = int(float(os.environ.get("RELIEF_LIVE_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
-_POLL_SECONDS: Final = 0.1  # how often a waiting worker looks whether the writer has stopped
 
 
 def _size(n: int) -> str:
@@ -151,8 +148,10 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
                  progress: Progress | None = None) -> FileResult:
     """Ingest one file's bytes as a batch; the same bytes again are `unchanged` (and not read). Raises Rejected.
 
-    A large CSV is typed and written piece by piece inside the batch's one transaction, so that only one
-    piece's rows are held at a time; a problem anywhere undoes every piece and changes nothing.
+    A large CSV is typed and written piece by piece inside the batch's one transaction, so that only a few
+    pieces' rows are held at a time (the next ones are read and typed in threads while one is written:
+    validate.PIECES_AHEAD); a problem anywhere undoes every piece and changes nothing. Progress is reported
+    from the caller's thread.
     """
     done = 0.0
 
@@ -169,91 +168,16 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
     if held is not None:
         report("done", 1.0)
         return FileResult(name, held.kind, held.rows, held.batch, held.status)
-    ahead = _Ahead(report)
     args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
-            "tz": read.DEFAULT_TZ, "progress": ahead.progress}
+            "tz": read.DEFAULT_TZ, "progress": report}
     try:
-        written = _write(store, name, data, sha, by, *ahead.typed(_typed(name, data, **args, whole=False)), report)
+        written = _write(store, name, data, sha, by, *_typed(name, data, **args, whole=False), report)
     except validate.WholeFile:
         # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times of
         # day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
-        written = _write(store, name, data, sha, by, *ahead.typed(_typed(name, data, **args, whole=True)), report)
+        written = _write(store, name, data, sha, by, *_typed(name, data, **args, whole=True), report)
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
-
-
-class _Ahead:
-    """A file's later pieces typed in a worker thread while the caller writes the piece before (two cores).
-
-    Typing is polars and Python, the write SQLite or libpq through ADBC, which lets go of the GIL: the two
-    overlap. The worker is at most one frame ahead of the writer (so about three pieces are alive, not one);
-    its progress reports and its exceptions (Rejected, WholeFile) reach the caller in the caller's thread, in
-    order, so a Streamlit progress bar is drawn from the script's own thread. When the writer stops early
-    (a database error, an interrupt), the worker stops at its next frame and is joined before the ingest ends.
-    """
-
-    def __init__(self, report: Progress):
-        self._report = report
-        self._worker: threading.Thread | None = None
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-
-    def progress(self, stage: str, fraction: float) -> None:
-        """The progress callback to type with: passed on to the caller's thread when it comes from the worker."""
-        if self._worker is not None and threading.current_thread() is self._worker:
-            self._put(("progress", (stage, fraction)))
-        else:
-            self._report(stage, fraction)
-
-    def typed(self, typed: tuple[read.Mapping, Iterator[pl.DataFrame]]) -> tuple[read.Mapping, Iterator[pl.DataFrame]]:
-        """_typed's mapping, and its frames made ahead in the worker."""
-        mapping, frames = typed
-        return mapping, self._frames(frames)
-
-    def _frames(self, frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        self._stop.clear()
-        self._queue = queue.Queue(maxsize=1)
-        self._worker = threading.Thread(target=self._work, args=(frames,), name="relief-live typing", daemon=True)
-        self._worker.start()
-        try:
-            while True:
-                what, value = self._queue.get()
-                if what == "frame":
-                    yield value
-                elif what == "progress":
-                    self._report(*value)
-                elif what == "error":
-                    raise value
-                else:
-                    return
-        finally:
-            self._stop.set()
-            self._worker.join()
-            self._worker = None
-
-    def _work(self, frames: Iterator[pl.DataFrame]) -> None:
-        try:
-            for frame in frames:
-                if not self._put(("frame", frame)):
-                    return
-                del frame
-            self._put(("end", None))
-        except BaseException as error:  # handed to the writer, which raises it in its own thread
-            self._put(("error", error))
-        finally:
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
-
-    def _put(self, entry: tuple[str, Any]) -> bool:
-        """Queue an entry for the writer; False when the writer has stopped."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(entry, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
 
 
 def _write(store: Store, name: str, data: bytes, sha: str, by: str | None, mapping: read.Mapping,
@@ -270,7 +194,7 @@ def _write(store: Store, name: str, data: bytes, sha: str, by: str | None, mappi
     try:
         return store.write(mapping.kind, pieces, path=name, sha256=sha, by=by or who())
     finally:
-        pieces.close()  # the writer stopped early (a database error, an interrupt): stop the typing worker now
+        pieces.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
 
 
 def _sha256(data: bytes, chunk: int = 8 * 1024 * 1024) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Final, cast
 
 import polars as pl
@@ -15,6 +18,9 @@ _DATE_HINT: Final = "is not a date (write e.g. 2020-03-31, 2020/3/31 or 20200331
 _HOST_KIND_HINT: Final = (
     "is not a host kind: use broadcast (电视直播, 媒体直播, 达人直播, 网红) or cadre (干部直播, 干部带货, 书记直播, 县长直播)"
 )
+# Later pieces of a large file read and typed at once, in threads, ahead of the one being derived: polars lets
+# go of the GIL, so on two cores two pieces are typed in about the time of one. Each holds one more piece.
+PIECES_AHEAD: Final = 2
 # Columns whose time of day alone (19:01) is read on the session's start date.
 _TIME_OF_DAY_OK: Final = {("ticks", "ts"), ("sales", "ts")}
 
@@ -95,56 +101,58 @@ def _typed_stream(
     values: list[Problem] = []
     total = 0
     derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
-    for number, piece in enumerate(pieces, start=1):
-        try:
-            table = piece()
-        except Rejected as rejected:
-            shape += rejected.problems
-            held.clear()
-            continue
-        typed: pl.DataFrame | None = None
-        if not (shape or whole_file):  # once something is wrong, only look on for unreadable rows
-            try:
-                if mapping is None:
-                    mapping = read.detect(table, kind)
+    with _PiecesAhead(pieces, supplied, tz) as ahead:
+        for number, piece in enumerate(pieces, start=1):
+            outcome = ahead.take()
+            if outcome is None:  # the first piece (and any before the mapping is known): read here
+                outcome = _read_typed(piece, mapping, supplied, tz, kind=kind, typing=not (shape or whole_file))
+                if outcome.mapping is not None and mapping is None:
+                    mapping = outcome.mapping
                     yield mapping  # the caller can now open what the frames go into
-                typed = typed_columns(table, mapping, supplied=supplied, tz=tz)
-            except Rejected as rejected:
+            if mapping is not None:
+                ahead.fill(number, mapping)
+            if outcome.unreadable is not None:
+                shape += outcome.unreadable.problems
                 held.clear()
-                found = [p for p in rejected.problems if not p.summary]
+                continue
+            # Once something is wrong, pieces are only looked through for unreadable rows.
+            typed = None if shape or whole_file else outcome.typed
+            if outcome.wrong is not None and not (shape or whole_file):
+                held.clear()
+                found = [p for p in outcome.wrong.problems if not p.summary]
                 if any(p.line in (None, 1) for p in found):
-                    whole_file = rejected
+                    whole_file = outcome.wrong
                 else:
                     values += found
-                    total += rejected.total
-        del table
-        if typed is None or values:  # rejected already: only look on for problems
-            pass
-        elif holding:
-            held.append(typed)
-        else:
-            assert mapping is not None
-            hashes = _key_hashes(typed) if mapping.kind == "sales" else None
-            if _looks_across(mapping.kind, typed, hashes):
-                if handed:
-                    raise WholeFile(name)
-                holding = True
+                    total += outcome.wrong.total
+            del outcome
+            if typed is None or values:  # rejected already: only look on for problems
+                pass
+            elif holding:
                 held.append(typed)
             else:
-                try:
-                    frame = derive(name, mapping.kind, typed, session_starts, tz, repeats=False)
-                except Rejected as rejected:  # rows of this piece: reported with those of the others
-                    derived += rejected.problems
+                assert mapping is not None
+                hashes = _key_hashes(typed) if mapping.kind == "sales" else None
+                if _looks_across(mapping.kind, typed, hashes):
+                    if handed:
+                        raise WholeFile(name)
+                    holding = True
+                    held.append(typed)
                 else:
-                    if not derived:
-                        seen += [] if hashes is None else [hashes]
-                        handed = True
-                        yield frame
-                    del frame
-            del hashes
-        del typed  # let go of this piece before the next is read
-        if progress:
-            progress(number / len(pieces))
+                    try:
+                        frame = derive(name, mapping.kind, typed, session_starts, tz, repeats=False)
+                    except Rejected as rejected:  # rows of this piece: reported with those of the others
+                        derived += rejected.problems
+                    else:
+                        if not derived:
+                            seen += [] if hashes is None else [hashes]
+                            handed = True
+                            yield frame
+                        del frame
+                del hashes
+            del typed  # let go of this piece before the next is read
+            if progress:
+                progress(number / len(pieces))
     if shape:
         shape.sort(key=lambda p: p.line or 0)
         raise Rejected(shape[:MAX_PROBLEMS])
@@ -162,6 +170,62 @@ def _typed_stream(
         frame = pl.concat(held, how="vertical") if len(held) > 1 else held[0]
         del held
         yield derive(name, mapping.kind, frame, session_starts, tz)
+
+
+@dataclass
+class _Outcome:
+    """One piece read and typed: its mapping when detected from it, its typed columns, or what is wrong."""
+
+    mapping: Mapping | None = None
+    typed: pl.DataFrame | None = None
+    unreadable: Rejected | None = None  # rows that cannot be read
+    wrong: Rejected | None = None  # headers or values
+
+
+def _read_typed(piece: Callable[[], RawTable], mapping: Mapping | None, supplied: dict[str, str] | None, tz: str, *,
+                kind: str | None = None, typing: bool = True) -> _Outcome:
+    """Read one piece and type its columns (detecting the mapping when none is known yet)."""
+    try:
+        table = piece()
+    except Rejected as rejected:
+        return _Outcome(unreadable=rejected)
+    if not typing:
+        return _Outcome()
+    try:
+        mapping = mapping or read.detect(table, kind)
+        return _Outcome(mapping, typed_columns(table, mapping, supplied=supplied, tz=tz))
+    except Rejected as rejected:
+        return _Outcome(mapping, wrong=rejected)
+
+
+class _PiecesAhead:
+    """The pieces after the one in hand, read and typed in a pool of threads, handed back in file order."""
+
+    def __init__(self, pieces: Sequence[Callable[[], RawTable]], supplied: dict[str, str] | None, tz: str):
+        self._pieces, self._supplied, self._tz = pieces, supplied, tz
+        self._pool: ThreadPoolExecutor | None = None
+        self._queued: deque[Future[_Outcome]] = deque()
+
+    def __enter__(self) -> _PiecesAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Also when stopped early (a problem, the writer gone): pieces not begun are dropped, begun ones awaited."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def take(self) -> _Outcome | None:
+        """The next piece's outcome, when it was queued (its exception, if any, raised here)."""
+        return self._queued.popleft().result() if self._queued else None
+
+    def fill(self, done: int, mapping: Mapping) -> None:
+        """Queue the pieces after the first `done` (and those already queued), up to PIECES_AHEAD."""
+        if len(self._pieces) <= done + len(self._queued):
+            return
+        self._pool = self._pool or ThreadPoolExecutor(PIECES_AHEAD, thread_name_prefix="relief-live piece")
+        following = done + len(self._queued)
+        for piece in self._pieces[following:following + PIECES_AHEAD - len(self._queued)]:
+            self._queued.append(self._pool.submit(_read_typed, piece, mapping, self._supplied, self._tz))
 
 
 def _looks_across(kind: str, typed: pl.DataFrame, hashes: pl.Series | None) -> bool:

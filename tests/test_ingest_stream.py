@@ -249,18 +249,29 @@ def test_a_sales_export_with_a_header_only_is_a_batch_of_no_rows(sqlite: Store) 
 
 
 def typing_workers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "relief-live typing" and t.is_alive()]
+    """The threads that read and type pieces ahead of the one being written."""
+    return [t for t in threading.enumerate() if t.is_alive() and t.name.startswith("relief-live piece")]
 
 
 def test_progress_of_pieces_typed_ahead_is_reported_in_the_callers_thread(
         sqlite: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Later pieces are typed in a worker while the caller writes: a Streamlit progress bar only draws from the
+    # Later pieces are typed in threads while the caller writes: a Streamlit progress bar only draws from the
     # script's own thread, so every report must come back to it.
     pieces(monkeypatch, PIECE)
+    typed_in: set[str] = set()
+    original = validate.typed_columns
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        typed_in.add(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(validate, "typed_columns", spy)
     seen: list[tuple[str, float, threading.Thread]] = []
     result = ingest.ingest_bytes(sqlite, "orders.csv", (HEAD + "".join(lines(400))).encode(),
                                  progress=lambda stage, f: seen.append((stage, f, threading.current_thread())))
     assert result.rows == 400
+    # The first piece is typed where its headers are read (the caller), the later ones two at a time in the pool.
+    assert typed_in == {threading.current_thread().name, "relief-live piece_0", "relief-live piece_1"}
     checking = [f for stage, f, _ in seen if stage == "checking values"]
     assert len(checking) > 10 and checking == sorted(checking)
     assert {thread for _, _, thread in seen} == {threading.current_thread()}
@@ -285,7 +296,7 @@ def test_a_database_error_while_writing_stops_the_typing_and_changes_nothing(
     handled: tuple = ("no error was raised", None)
     try:
         ingest.ingest_bytes(sqlite, "orders.csv", (HEAD + "".join(lines(400))).encode())
-    except OSError as error:  # as the CLI handles it: the worker is stopped before the error reaches the caller
+    except OSError as error:  # as the CLI handles it: the typing threads are stopped before the error reaches it
         handled = (str(error), typing_workers())
     assert handled == ("disk I/O error", [])
     monkeypatch.setattr(Store, "_append", original)
