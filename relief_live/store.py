@@ -7,6 +7,7 @@ import io
 import os
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -25,6 +26,7 @@ DEFAULT_PATH: Final = Path(__file__).resolve().parent.parent / "data" / "relief_
 ENV_DB: Final = "RELIEF_LIVE_DB"
 BUSY_TIMEOUT_MS: Final = 30_000
 PART_ROWS: Final = 250_000  # rows in one stored part at most (a piece of an ingest is one part or more)
+READ_THREADS: Final = 2  # parts decoded at once by a read (polars lets go of the GIL)
 PART_COMPRESSION: Final = "lz4"  # Parquet codec of the parts: a million order lines written in ~0.2 s
 
 # How each value type is kept in SQL. Money is integer fen; times integer epoch ms (UTC).
@@ -333,18 +335,15 @@ class Store:
                    parts_table.c.batch > since_batch)
             .order_by(parts_table.c.batch, parts_table.c.part)
         )
-        frames = []
-        with self._cursor() as cursor:
+        frames: list[pl.DataFrame] = []
+        with self._cursor() as cursor, ThreadPoolExecutor(READ_THREADS) as pool:
             cursor.execute(self._sql(query))
             for record_batch in cursor.fetch_record_batch():  # parts decoded as they come, not all held as bytes
-                batches, blobs = record_batch.column(0).to_pylist(), record_batch.column(1)
-                for i, batch in enumerate(batches):
-                    part = pl.read_parquet(io.BytesIO(blobs[i].as_py()))
-                    frames.append(part.insert_column(0, pl.lit(batch, pl.Int64).alias("batch")))
-        raw = _raw_schema(kind)
+                frames += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1))
         if not frames:
-            return _current(kind, pl.DataFrame(schema=raw))
-        return _current(kind, pl.concat(frames, how="vertical", rechunk=False).select(list(raw)))
+            return _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
+        # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
+        return _current(kind, pl.concat(frames, how="vertical", rechunk=False), ordered=True)
 
     def _frame(self, cursor: Any, query: sa.Select, table: sa.Table) -> pl.DataFrame:
         """Run a select, Arrow end to end, typed by the table's columns."""
@@ -420,17 +419,47 @@ def _raw_schema(kind: str) -> dict[str, pl.DataType]:
 
 
 def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Typed rows (validate's frame) as stored: their kind's columns but `batch`, dates as ISO text."""
+    """Typed rows (validate's frame) as stored: their kind's columns but `batch`, dates as ISO text, in line
+    order (which reads rely on: a later line for a key wins)."""
     raw = _raw_schema(kind)
+    if not frame.get_column("line").is_sorted():
+        frame = frame.sort("line", maintain_order=True)
     return frame.select(
         (pl.col(name).dt.to_string("%Y-%m-%d") if frame.schema[name] == pl.Date else pl.col(name)).cast(dtype)
         for name, dtype in raw.items() if name != "batch")
 
 
-def _current(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Row versions -> the latest per key, typed as frame_schema(kind), in key order of arrival."""
-    frame = frame.sort("batch", "line").unique("key", keep="last", maintain_order=True)
-    return _typed(kind, frame)
+def _part_frame(batch: int, data: pa.BinaryScalar) -> pl.DataFrame:
+    """One stored part's rows, with their batch."""
+    part = pl.read_parquet(io.BytesIO(data.as_py()))
+    return part.insert_column(0, pl.lit(batch, pl.Int64).alias("batch"))
+
+
+def _current(kind: str, frame: pl.DataFrame, *, ordered: bool = False) -> pl.DataFrame:
+    """Row versions -> the latest per key, typed as frame_schema(kind), in (batch, line) order.
+
+    `ordered`: the rows come in (batch, line) order already.
+    """
+    if not ordered:
+        frame = frame.sort("batch", "line")
+    return _typed(kind, frame.filter(_last_of_key(frame.get_column("key"))))
+
+
+def _last_of_key(keys: pl.Series) -> pl.Series:
+    """Whether each row is the last with its key. Exact: the keys' 64-bit hashes, sorted, find the few that may
+    repeat (a hash met twice), and only those rows' keys are compared as text. A tenth of the time of grouping
+    ten million text keys, and nothing compared when no key repeats.
+    """
+    if len(keys) < 2:
+        return pl.repeat(True, len(keys), eager=True)
+    hashes = keys.hash()
+    ordered = hashes.sort()
+    repeated = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, len(ordered) - 1))
+    if repeated.len() == 0:
+        return pl.repeat(True, len(keys), eager=True)
+    maybe = hashes.is_in(repeated.unique().implode())
+    at = maybe.arg_true()
+    return (~maybe).scatter(at, keys.gather(at).is_last_distinct())
 
 
 def _typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -445,7 +474,7 @@ def _typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
         else:
             col = col.cast(dtype)
         exprs.append(col.alias(name))
-    return frame.select(exprs).sort("batch", "line")
+    return frame.select(exprs)
 
 
 _SALES_ORDER_KEY: Final = ("order_id", "product", "occ")
