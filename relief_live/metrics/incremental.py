@@ -246,44 +246,60 @@ def _splice_villages(previous: Report, window: Window, sales: pl.DataFrame, stoc
     """Villages after sales changes (stock unchanged): additive sums moved by the changed lines, the pace
     window slid to the latest sale."""
     baseline = baseline_of(stock)
-    plus = _sums(pl.concat([new, redated], how="vertical"), baseline, started)
-    minus = _sums(pl.concat([gone, redated], how="vertical"), baseline, started_before)
+    # Each changed line is attributed once: the lines that came (new, and re-dated ones at their new time) as
+    # the sessions now start, those that went (replaced, and re-dated ones at their old time) as they started.
+    came = _Lines.of(pl.concat([new, redated], how="vertical"), baseline, started)
+    went = _Lines.of(pl.concat([gone, redated], how="vertical"), baseline, started_before)
+    plus, minus = _sums(came, baseline), _sums(went, baseline)
     delta = plus.join(minus, on=_PAIR, how="full", coalesce=True, suffix="_gone").select(
         *_PAIR, *((pl.col(c).fill_null(0) - pl.col(f"{c}_gone").fill_null(0)).alias(f"{c}_delta")
                   for c in ADDITIVE))
     sums = previous.villages.select(*_PAIR, *ADDITIVE).join(delta, on=_PAIR, how="left").select(
         *_PAIR, *((pl.col(c) + pl.col(f"{c}_delta").fill_null(0)).alias(c) for c in ADDITIVE))
-    window = _slide(window, sales, baseline, pl.concat([gone, redated], how="vertical"), started_before,
-                    pl.concat([new, redated], how="vertical"), started, latest)
+    window = _slide(window, sales, baseline, went, came, started, latest)
     villages = finish_villages(baseline.join(sums, on=_PAIR, how="left"),
                                window.sums.select("b_row", "window_qty"), latest)
-    unattributed = _apart_update(previous.unattributed, new, gone, baseline, started, unconvertible=False)
+    unattributed = _apart_update(previous.unattributed, came.head(new.height), gone, baseline, unconvertible=False)
     # Whether a line is unconvertible depends on whether it is counted, so on its time: redated lines again.
-    unconvertible = _apart_update(previous.unconvertible, pl.concat([new, redated], how="vertical"),
-                                  pl.concat([gone, redated], how="vertical"), baseline, started, unconvertible=True)
+    unconvertible = _apart_update(previous.unconvertible, came, went.rows, baseline, unconvertible=True)
     return villages, unattributed, unconvertible, window
 
 
-def _sums(lines: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
+@dataclass(frozen=True)
+class _Lines:
+    """Sales lines, and each one's attribution (villages._attributed: `row` is its index in `rows`)."""
+
+    rows: pl.DataFrame
+    attributed: pl.DataFrame
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> _Lines:
+        return cls(rows, _attributed(rows, baseline, started))
+
+    def head(self, n: int) -> _Lines:
+        """The first n lines."""
+        return _Lines(self.rows.head(n), self.attributed.filter(pl.col("row") < n))
+
+
+def _sums(lines: _Lines, baseline: pl.DataFrame) -> pl.DataFrame:
     """The additive per-(village, product) sums of `lines`, as village_metrics counts them."""
-    per_row = per_row_sums(_attributed(lines, baseline, started))
+    per_row = per_row_sums(lines.attributed)
     return baseline.select("b_row", *_PAIR).join(per_row, on="b_row", how="inner").select(
         *_PAIR, *(pl.col(c).cast(VILLAGE_COLUMNS[c]) for c in ADDITIVE))
 
 
-def _apart_update(previous: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame, baseline: pl.DataFrame,
-                  started: pl.DataFrame, *, unconvertible: bool) -> pl.DataFrame:
+def _apart_update(previous: pl.DataFrame, new: _Lines, gone: pl.DataFrame, baseline: pl.DataFrame, *,
+                  unconvertible: bool) -> pl.DataFrame:
     """An unattributed / unconvertible list without the replaced lines and with the new ones (stock unchanged:
     whether a line is set apart depends only on the line and the baselines)."""
-    if new.height == 0 and gone.height == 0:
+    if new.rows.height == 0 and gone.height == 0:
         return previous
     kept = _without(previous, gone)
-    if new.height == 0:
+    if new.rows.height == 0:
         return kept
-    lines = _attributed(new, baseline, started)
     which = (pl.col("b_row").is_not_null() & pl.col("counted") & pl.col("qty").is_null() if unconvertible
              else pl.col("b_row").is_null())
-    added = _apart(new, lines, which, baseline).select(previous.columns).cast(previous.schema)
+    added = _apart(new.rows, new.attributed, which, baseline).select(previous.columns).cast(previous.schema)
     both = pl.concat([kept, added], how="vertical")
     # New batches come after every held one, so the list stays in (batch, line) order, save for re-dated
     # held lines (among `new` here) that go back to their place.
@@ -357,13 +373,13 @@ def _insert_by_id(held: pl.DataFrame, fresh: pl.DataFrame, *, few: int = 32) -> 
 
 
 # -- the pace window -----------------------------------------------------------------------------------
-def _entries(lines: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame, end: datetime | None) -> pl.DataFrame:
+def _entries(lines: _Lines, end: datetime | None) -> pl.DataFrame:
     """The window entries of sales `lines`: those attributed to a baseline row whose time lies in the
     PACE_DAYS that end at `end`, with the quantity they add, sorted by time."""
-    if end is None or lines.height == 0:
+    if end is None or lines.rows.height == 0:
         return pl.DataFrame(schema=_WINDOW_SCHEMA)
-    attributed = _attributed(lines, baseline, started).filter(_in_window(end) & pl.col("b_row").is_not_null())
-    keys = lines.select("batch", "line")[attributed.get_column("row")]
+    attributed = lines.attributed.filter(_in_window(end) & pl.col("b_row").is_not_null())
+    keys = lines.rows.select("batch", "line")[attributed.get_column("row")]
     return pl.concat([keys, attributed.select("at", "b_row", wqty="qty")], how="horizontal").cast(
         _WINDOW_SCHEMA).sort("at")  # type: ignore[arg-type]
 
@@ -376,7 +392,7 @@ def _window_of(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFram
         end = pl.lit(latest).cast(TIME)
         near = sales.filter(pl.col("ts").is_null()
                             | ((pl.col("ts") > end - timedelta(days=PACE_DAYS)) & (pl.col("ts") <= end)))
-    entries = _entries(near, baseline, started, latest)
+    entries = _entries(_Lines.of(near, baseline, started), latest)
     sums = _signed_sums([(entries, 1)])
     return Window(latest, sums, (entries,) if entries.height else (), entries.select(_ENTRY).clear())
 
@@ -390,16 +406,16 @@ def _signed_sums(parts: list[tuple[pl.DataFrame, int]]) -> pl.DataFrame:
     return pl.concat(frames).group_by("b_row").agg(window_qty=pl.col("wqty").sum(), lines=pl.col("lines").sum())
 
 
-def _slide(window: Window, sales: pl.DataFrame, baseline: pl.DataFrame, removed: pl.DataFrame,
-           started_before: pl.DataFrame, added: pl.DataFrame, started: pl.DataFrame, latest: datetime | None) -> Window:
-    """The window after `removed` lines went (with their entries as at `started_before`), `added` lines came
-    (as at `started`) and its end moved to `latest`. An end that moves back (the latest sale was replaced by an
-    earlier one) reads the window whole again."""
+def _slide(window: Window, sales: pl.DataFrame, baseline: pl.DataFrame, removed: _Lines, added: _Lines,
+           started: pl.DataFrame, latest: datetime | None) -> Window:
+    """The window after `removed` lines went (attributed as their sessions started before), `added` lines came
+    (as they start now: `started`) and its end moved to `latest`. An end that moves back (the latest sale was
+    replaced by an earlier one) reads the window whole again."""
     if latest is None or window.end is None or latest < window.end:
         return _window_of(sales, baseline, started, latest)
     cut = latest - timedelta(days=PACE_DAYS)
-    went = _entries(removed, baseline, started_before, window.end)  # they were in the window, now they are not
-    came = _entries(added, baseline, started, latest)
+    went = _entries(removed, window.end)  # they were in the window, now they are not
+    came = _entries(added, latest)
     dead = pl.concat([window.dead, went.select(_ENTRY)])
     if dead.height and came.height and came.join(dead, on=_ENTRY, how="semi").height:
         return _window_of(sales, baseline, started, latest)  # a line back at a time it had left: start afresh
