@@ -29,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "no_store", False):
         return int(args.run(None, args) or 0)
     store = Store(args.db)
+    if store.needs_upgrade():
+        print("relief-live: moving the store to this version's layout (once; about 4 s per million order lines)",
+              file=sys.stderr, flush=True)
     store.create()
     return int(args.run(store, args) or 0)
 

@@ -194,6 +194,11 @@ class Store:
                 time.sleep(0.1 * (attempt + 1))
         self._migrate()
 
+    def needs_upgrade(self) -> bool:
+        """Whether the store was written by a version before the Parquet parts (`create` then moves its rows)."""
+        with self._cursor() as cursor:
+            return bool(self._row_tables_held(cursor))
+
     def _row_tables_held(self, cursor: Any) -> list[str]:
         """Names of the kinds whose rows are still in a row table (a store written before the parts)."""
         names = ", ".join(_sql_string(kind) for kind in row_tables)

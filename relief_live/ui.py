@@ -26,7 +26,11 @@ _demo_lock = threading.Lock()
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> Store:
     store = Store(url)
-    store.create()
+    if store.needs_upgrade():  # once, after an update: about 4 s per million order lines
+        with st.spinner(t("store_upgrading")):
+            store.create()
+    else:
+        store.create()
     return store
 
 

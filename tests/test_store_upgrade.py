@@ -3,14 +3,20 @@ and reads, retracts and takes new files as it did."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
+from streamlit.testing.v1 import AppTest
 
 from relief_live import ingest
 from relief_live.store import Store, row_tables
-from tests.conftest import csv_bytes
+from tests.conftest import csv_bytes, sqlite_store
 
 US = "\x1f"  # the key's separator
 
@@ -66,16 +72,11 @@ def _old_store(store: Store) -> None:
     engine.dispose()
 
 
-def _held_row_tables(store: Store) -> list[str]:
-    with store._cursor() as cursor:
-        return store._row_tables_held(cursor)
-
-
 def test_an_old_store_reads_the_same_after_it_is_opened(store: Store) -> None:
     _old_store(store)
-    assert _held_row_tables(store) == ["sales", "sessions", "stock", "ticks"]
+    assert store.needs_upgrade()
     store.create()  # what the dashboard and the CLI do on start
-    assert _held_row_tables(store) == []
+    assert not store.needs_upgrade()
     assert store.version() == 8  # the cached reports of the old store are not taken for the new one
 
     sales = store.read("sales").sort("order_id")
@@ -116,3 +117,31 @@ def test_an_opened_old_store_retracts_and_takes_revisions_as_before(store: Store
     assert dict(zip(sales["order_id"], sales["amount"], strict=True)) == {"A1": 2800, "A2": 1100, "A3": 1200,
                                                                           "A5": 600}
     assert store.read("sales", since_batch=5).select("order_id", "batch").rows() == [("A3", 6), ("A5", 6)]
+
+
+def test_the_cli_says_it_is_moving_an_old_store_then_works_on_it(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path, "old")
+    _old_store(store)
+    run = subprocess.run([sys.executable, "-m", "relief_live", "batches", "--json", "--db", store.url],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "moving the store to this version's layout" in run.stderr
+    assert [b["path"] for b in json.loads(run.stdout)["batches"]] == [
+        "sessions.csv", "orders-1.csv", "orders-2.csv", "stock.csv", "orders-3.csv"]
+    again = subprocess.run([sys.executable, "-m", "relief_live", "batches", "--db", store.url],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0 and "moving" not in again.stderr
+
+
+def test_the_dashboard_opens_an_old_store_and_shows_its_villages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = sqlite_store(tmp_path, "old-dashboard")
+    _old_store(store)
+    monkeypatch.setenv("RELIEF_LIVE_DB", store.url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    monkeypatch.delenv("RELIEF_LIVE_STAFF_PASSWORD", raising=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not store.needs_upgrade()
+    shown = " ".join(h.value for h in at.main.html)
+    assert "百色村" in shown and "芒果" in shown  # the old store's stock row, with its sales against it
