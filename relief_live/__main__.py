@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from relief_live import ingest, schema
+from relief_live.i18n import t
 from relief_live.read import Rejected
 from relief_live.store import Store, default_url
 
@@ -30,8 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(None, args) or 0)
     store = Store(args.db)
     if store.needs_upgrade():
-        print("relief-live: moving the store to this version's layout (once; about 4 s per million order lines)",
-              file=sys.stderr, flush=True)
+        print(f"relief-live: {t('store_upgrading')}", file=sys.stderr, flush=True)
     store.create()
     return int(args.run(store, args) or 0)
 

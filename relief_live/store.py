@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from relief_live import schema
+from relief_live.validate import key_expr, repeated
 
 DEFAULT_PATH: Final = Path(__file__).resolve().parent.parent / "data" / "relief_live.sqlite3"
 ENV_DB: Final = "RELIEF_LIVE_DB"
@@ -466,14 +467,11 @@ def _last_of_key(keys: pl.Series) -> pl.Series:
     repeat (a hash met twice), and only those rows' keys are compared as text. A tenth of the time of grouping
     ten million text keys, and nothing compared when no key repeats.
     """
-    if len(keys) < 2:
-        return pl.repeat(True, len(keys), eager=True)
     hashes = keys.hash()
-    ordered = hashes.sort()
-    repeated = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, len(ordered) - 1))
-    if repeated.len() == 0:
+    twice = repeated(hashes)
+    if twice.len() == 0:
         return pl.repeat(True, len(keys), eager=True)
-    maybe = hashes.is_in(repeated.unique().implode())
+    maybe = hashes.is_in(twice.implode())
     at = maybe.arg_true()
     return (~maybe).scatter(at, keys.gather(at).is_last_distinct())
 
@@ -542,7 +540,5 @@ def _among(values: pl.Series) -> pl.Expr:
 
 def _frame_key(kind: str, frame: pl.DataFrame) -> pl.Series:
     """The store key of each row of a read frame (as validate.key_expr gives it at ingest)."""
-    from relief_live.validate import key_expr
-
     typed = frame.with_columns(pl.col(pl.Datetime).dt.epoch("ms"), pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
     return typed.select(key_expr(kind).alias("key")).to_series()

@@ -116,16 +116,16 @@ def _typed_stream(
                 held.clear()
                 continue
             # Once something is wrong, pieces are only looked through for unreadable rows.
-            typed = None if shape or whole_file else outcome.typed
-            if outcome.wrong is not None and not (shape or whole_file):
+            typed, wrong = (None, None) if shape or whole_file else (outcome.typed, outcome.wrong)
+            del outcome
+            if wrong is not None:
                 held.clear()
-                found = [p for p in outcome.wrong.problems if not p.summary]
+                found = [p for p in wrong.problems if not p.summary]
                 if any(p.line in (None, 1) for p in found):
-                    whole_file = outcome.wrong
+                    whole_file = wrong
                 else:
                     values += found
-                    total += outcome.wrong.total
-            del outcome
+                    total += wrong.total
             if typed is None or values:  # rejected already: only look on for problems
                 pass
             elif holding:
@@ -237,12 +237,18 @@ def _looks_across(kind: str, typed: pl.DataFrame, hashes: pl.Series | None) -> b
 
 
 def _repeats(hashes: list[pl.Series]) -> bool:
-    """Whether a key hash occurs twice among these (a piece's, or every piece's).
+    """Whether a key hash occurs twice among these (a piece's, or every piece's)."""
+    return repeated(pl.concat(hashes)).len() > 0
 
-    By sorting: a hash table of a million keys (is_duplicated) would take ten times the hashes' memory.
-    """
-    ordered = pl.concat(hashes).sort()
-    return ordered.len() > 1 and bool((ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).any())
+
+def repeated(values: pl.Series) -> pl.Series:
+    """The values that occur more than once (each once), found by sorting: a hash table of a million 64-bit key
+    hashes (is_duplicated) takes ten times their memory and several times as long."""
+    ordered = values.sort()
+    if ordered.len() < 2:
+        return ordered.clear()
+    later = ordered.slice(1)
+    return later.filter(later == ordered.slice(0, ordered.len() - 1)).unique()
 
 
 def typed_columns(

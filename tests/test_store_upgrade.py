@@ -129,12 +129,12 @@ def test_the_cli_says_it_is_moving_an_old_store_then_works_on_it(tmp_path: Path)
     run = subprocess.run([sys.executable, "-m", "relief_live", "batches", "--json", "--db", store.url],
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
-    assert "moving the store to this version's layout" in run.stderr
+    assert "Moving the store to this version's layout" in run.stderr
     assert [b["path"] for b in json.loads(run.stdout)["batches"]] == [
         "sessions.csv", "orders-1.csv", "orders-2.csv", "stock.csv", "orders-3.csv"]
     again = subprocess.run([sys.executable, "-m", "relief_live", "batches", "--db", store.url],
                            capture_output=True, text=True, timeout=120, check=False)
-    assert again.returncode == 0 and "moving" not in again.stderr
+    assert again.returncode == 0 and "Moving" not in again.stderr
 
 
 def test_the_dashboard_opens_an_old_store_and_shows_its_villages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
