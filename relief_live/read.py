@@ -272,14 +272,17 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
         raise Rejected([Problem(name, 1, None, f"the header line cannot be read as CSV: {error}")]) from None
     if not any(h.strip() for h in headers):
         raise Rejected([Problem(name, 1, None, "the first line has no column headers")])
-    line_frame = _line_frame(raw)
-    multiline = b'"' in raw and _has_multiline_field(line_frame)
-    _check_ragged(name, raw, len(headers), line_frame, multiline)
-    del line_frame
-    try:
-        frame = pl.read_csv(raw, has_header=True, infer_schema=False, new_columns=None, raise_if_empty=False)
-    except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
-        raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
+    quoted, multiline = b'"' in raw, False
+    frame = None if quoted else _read_even(raw, len(headers))
+    if frame is None:
+        line_frame = _line_frame(raw)
+        multiline = quoted and _has_multiline_field(line_frame)
+        _check_ragged(name, raw, len(headers), line_frame, multiline)
+        del line_frame
+        try:
+            frame = pl.read_csv(raw, has_header=True, infer_schema=False, raise_if_empty=False)
+        except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
+            raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
     frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
     lines = _record_lines(raw, header_end, frame.height, multiline)
     # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest.
@@ -288,6 +291,25 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
         if not mask.all():
             frame, lines = frame.filter(mask), lines.filter(mask)
     return RawTable(name, [h.strip() for h in headers], frame, lines)
+
+
+def _read_even(raw: bytes, width: int) -> pl.DataFrame | None:
+    """The cells of a CSV text with no quote characters, when every line has the header's `width` fields and
+    none is over MAX_LINE_CHARS, found without a pass over its lines: polars refuses a line of more fields
+    than the header, so when the text holds `width - 1` commas a line, no line has fewer. Else None, and the
+    lines are looked at one by one to name those that differ (or are blank, which this counts as short)."""
+    try:
+        frame = pl.read_csv(raw, has_header=True, infer_schema=False, raise_if_empty=False)
+    except pl.exceptions.PolarsError:
+        return None
+    # A blank line is a row of nulls here, with no comma: it makes the count short, as a short line does.
+    if frame.width != width or raw.count(b",") != (width - 1) * (frame.height + 1):
+        return None
+    if frame.height and len(raw) > MAX_LINE_CHARS:  # a line's bytes: its cells' and its commas (and a \r)
+        longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).max()).item()
+        if longest + width > MAX_LINE_CHARS:
+            return None
+    return frame
 
 
 def _first_record_end(raw: bytes, start: int = 0) -> int:
@@ -546,16 +568,13 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
     MONEY gives Int64 fen (exact, half-up); COUNT gives Int64 and marks fractions as bad; QTY Float64.
     """
     series = series.cast(pl.String)
-    present = _present(series)
     plain = series.str.contains(_PLAIN_NUMBER).fill_null(False)
-    parts = series.filter(plain).str.split_exact(".", 1).struct.unnest()
-    value, bad, _ = _number_value(
-        sign=const("", len(parts), pl.String), whole=parts["field_0"], frac=parts["field_1"],
-        suffix=const(None, len(parts), pl.String), scale=scale, kind=kind)
+    value, bad = _plain_value(series.filter(plain), scale=scale, kind=kind)
     out_dtype = pl.Float64 if kind == schema.QTY else pl.Int64
     negatives = const(False, len(series), pl.Boolean)
     if len(value) == len(series):  # the usual column: every cell a plain number
-        return (value if not bad.any() else pl.select(pl.when(~bad).then(pl.lit(value))).to_series()), bad, negatives
+        return value, bad, negatives
+    present = _present(series)
     result = _patch(const(None, len(series), out_dtype), plain, value)
     bads = _patch(const(False, len(series), pl.Boolean), plain, bad)
     rest = present & ~plain
@@ -568,6 +587,38 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
         negatives = _patch(negatives, rest, n.fill_null(False))
     result = pl.select(pl.when(~bads).then(pl.lit(result))).to_series()
     return result, bads, negatives & ~bads
+
+
+_EXACT: Final = pl.Decimal(38, 9)  # holds every plain number (15 digits, 9 decimals) exactly
+
+
+def _plain_value(cells: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series]:
+    """(value, bad) of cells that are plain numbers (_PLAIN_NUMBER), as _number_value gives them (a number of
+    more than 18 digits is bad), in a few vectorised steps: exact decimals for money and counts, digits times
+    a power of ten for quantities."""
+    power = scale + (2 if kind == schema.MONEY else 0)
+    if kind != schema.QTY and power < 0:  # a header in 分 over counts (rare): digits and exponent, as in general
+        parts = cells.str.split_exact(".", 1).struct.unnest()
+        value, bad, _ = _number_value(
+            sign=const("", len(parts), pl.String), whole=parts["field_0"], frac=parts["field_1"],
+            suffix=const(None, len(parts), pl.String), scale=scale, kind=kind)
+        return pl.select(pl.when(~bad).then(pl.lit(value))).to_series(), bad
+    c = pl.col("c")
+    n, dot = c.str.len_bytes(), c.str.find(".", literal=True)
+    bad = (n - dot.is_not_null().cast(pl.UInt32)) > 18
+    if kind == schema.QTY:
+        decimals = (n - 1 - dot).fill_null(0).cast(pl.Int64)
+        digits = c.str.replace(".", "", literal=True).cast(pl.Int64, strict=False)
+        value = digits.cast(pl.Float64) * pl.lit(10.0).pow((scale - decimals).cast(pl.Float64))
+    elif kind == schema.MONEY:  # fen, half up
+        value = (c.cast(_EXACT) * 10 ** power + pl.lit(0.5).cast(_EXACT)).floor().cast(pl.Int64, strict=False)
+    else:  # a count: a whole number once scaled
+        scaled = c.cast(_EXACT) * 10 ** power
+        value = scaled.floor().cast(pl.Int64, strict=False)
+        bad = bad | (scaled.floor() != scaled)
+    bad = (bad | value.is_null()).fill_null(True)
+    out = pl.DataFrame({"c": cells}).select(value=pl.when(~bad).then(value), bad=bad)
+    return out["value"], out["bad"]
 
 
 def _number_value(*, sign: pl.Series, whole: pl.Series, frac: pl.Series, suffix: pl.Series, scale: int,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from relief_live import ingest, read, schema
@@ -164,6 +167,33 @@ def test_number_forms(text: str, type_: str, scale: int, expected: float) -> Non
     got, is_bad, is_negative = value[0], bad[0], negative[0]
     assert not is_bad and not is_negative
     assert got == pytest.approx(expected)
+
+
+_PLAIN = st.builds(lambda whole, frac: whole + (f".{frac}" if frac else ""),
+                   st.from_regex(r"\A[0-9]{1,15}\Z"), st.one_of(st.just(""), st.from_regex(r"\A[0-9]{1,9}\Z")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_PLAIN, min_size=1, max_size=8), kind=st.sampled_from([schema.MONEY, schema.COUNT, schema.QTY]),
+       scale=st.sampled_from(sorted(set(schema.HEADER_SCALES.values()))))
+def test_plain_numbers_are_their_exact_decimal_value(cells: list[str], kind: str, scale: int) -> None:
+    """Whatever the fast path computes with, a plain number is its decimal value: fen rounded half up for money,
+    a whole number for counts; over 18 digits, a fraction of a count or beyond 64 bits is not a number."""
+    value, bad, negative = read.parse_number(pl.Series(cells), scale=scale, kind=kind)
+    for i, text in enumerate(cells):
+        exact = Decimal(text).scaleb(scale + (2 if kind == schema.MONEY else 0))
+        expected = int((exact + Decimal("0.5")).to_integral_value(rounding="ROUND_FLOOR")) if kind == schema.MONEY \
+            else int(exact) if kind == schema.COUNT and exact == exact.to_integral_value() else None
+        wrong = (len(text.replace(".", "")) > 18 or (kind == schema.COUNT and expected is None)
+                 or (expected is not None and expected >= 2 ** 63))
+        assert bad[i] == wrong, text
+        assert not negative[i]
+        if wrong:
+            assert value[i] is None, text
+        elif kind == schema.QTY:
+            assert value[i] == pytest.approx(float(exact), rel=1e-12), text
+        else:
+            assert value[i] == expected, text
 
 
 def test_money_is_exact_integer_fen() -> None:
@@ -348,6 +378,35 @@ def test_ragged_rows_named_by_line() -> None:
         'r.csv line 3: "芒果,1" has 2 fields where the header has 4',
         'r.csv line 4: "芒果,1,2,s,extra" has 5 fields where the header has 4',
     ]
+
+
+def _read_outcome(name: str, raw: bytes) -> tuple[list, list, list[str]]:
+    """What _read_csv gives: headers, cells and lines, or the problems."""
+    try:
+        table = read._read_csv(name, raw)
+    except Rejected as rejected:
+        return [], [], [str(p) for p in rejected.problems]
+    return table.headers, table.frame.rows(), table.lines.to_list()
+
+
+@settings(max_examples=300, deadline=None)
+@given(width=st.integers(1, 4), rows=st.lists(st.tuples(st.integers(-1, 1), st.lists(st.sampled_from(
+    ["芒果", "1", "", " ", "2.5", "\r"]), min_size=5, max_size=5), st.booleans()), max_size=12),
+    blank=st.sets(st.integers(0, 12)), end=st.sampled_from(["\n", "\r\n"]), last=st.booleans())
+def test_shapes_are_checked_alike_with_or_without_a_pass_over_the_lines(
+        width: int, rows: list[tuple[int, list[str], bool]], blank: set[int], end: str, last: bool) -> None:
+    """A file with no quotes is read at once when its commas add up (_read_even): the cells, lines and problems
+    (short, long, blank lines; \\r\\n; no newline at the end) are those of the line-by-line check."""
+    lines = [",".join(f"h{i}" for i in range(width))]
+    for i, (off, cells, _) in enumerate(rows):
+        lines.append("" if i in blank else ",".join(cells[:max(1, width + off)]))
+    text = end.join(lines) + (end if last else "")
+    raw = text.encode()
+    fast = _read_outcome("s.csv", raw)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(read, "_read_even", lambda raw, width: None)
+        slow = _read_outcome("s.csv", raw)
+    assert fast == slow
 
 
 def test_quoted_newlines_keep_spreadsheet_lines() -> None:
