@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -93,12 +96,11 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
     return mapping, frame
 
 
-def _typed(name: str, data: bytes, *, kind: str | None, session_id: str | None, host_kind: str | None,
-           platform: str | None, store: Store | None, tz: str, progress: Progress | None,
-           whole: bool) -> tuple[read.Mapping, Iterator[pl.DataFrame]]:
-    """validate.typed_pieces of a file's bytes: its mapping, and its typed rows piece by piece."""
-    # A small file, or a workbook, is one piece: read whole.
-    pieces = read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
+def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | None = None, *, kind: str | None,
+           session_id: str | None, host_kind: str | None, platform: str | None, store: Store | None, tz: str,
+           progress: Progress | None, whole: bool) -> tuple[read.Mapping, Iterator[pl.DataFrame]]:
+    """validate.typed_pieces of a file's bytes (or of its `pieces`): its mapping, and its typed rows piece by piece."""
+    pieces = pieces or _pieces(name, data)
     supplied = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
     if supplied["host_kind"]:
         value, bad = read.parse_vocab(pl.Series([supplied["host_kind"]]), schema.HOST_KINDS)
@@ -168,33 +170,65 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
     if held is not None:
         report("done", 1.0)
         return FileResult(name, held.kind, held.rows, held.batch, held.status)
-    args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
-            "tz": read.DEFAULT_TZ, "progress": report}
-    try:
-        written = _write(store, name, data, sha, by, *_typed(name, data, **args, whole=False), report)
-    except validate.WholeFile:
-        # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times of
-        # day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
-        written = _write(store, name, data, sha, by, *_typed(name, data, **args, whole=True), report)
+    pieces = _pieces(name, data)
+    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
+        args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
+                "store": store, "tz": read.DEFAULT_TZ, "progress": report}
+        try:
+            written = _write(store, name, data, sha, by, hasher, pieces, args, whole=False)
+        except validate.WholeFile:
+            # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times
+            # of day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
+            written = _write(store, name, data, sha, by, hasher, pieces, args, whole=True)
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
 
 
-def _write(store: Store, name: str, data: bytes, sha: str, by: str | None, mapping: read.Mapping,
-           frames: Iterator[pl.DataFrame], report: Progress) -> Written:
-    """The typed frames of one file as one batch, reporting `writing` once they are all checked."""
+def _pieces(name: str, data: bytes) -> list[Callable[[], read.RawTable]]:
+    """A file's pieces to read: a large CSV's (read.csv_pieces), else one, the file read whole (or a workbook)."""
+    return read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
+
+
+def _write(store: Store, name: str, data: bytes, sha: str, by: str | None, hasher: ThreadPoolExecutor,
+           pieces: list[Callable[[], read.RawTable]], args: dict, *, whole: bool) -> Written:
+    """The typed frames of one file as one batch, reporting `writing` once they are all checked.
+
+    A mapped file is hashed again to refuse one rewritten on disk while it was read: in `hasher`, from when its
+    last piece has been read, alongside the typing and writing of the pieces still in hand."""
+    again: list[Future[str]] = []
+    if isinstance(data, read.MappedFile):
+        pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
+    mapping, frames = _typed(name, data, pieces, **args, whole=whole)
+    report = args["progress"]
+
     def checked() -> Iterator[pl.DataFrame]:
         yield from frames
-        if isinstance(data, read.MappedFile) and _sha256(data) != sha:  # rewritten on disk while it was read
+        if isinstance(data, read.MappedFile) and (again[0].result() if again else _sha256(data)) != sha:
             raise Rejected([Problem(name, None, None, "changed while it was being read; "
                                                       "ingest it again once it is complete")])
         report("writing", 0.95)
 
-    pieces = checked()
+    checking = checked()
     try:
-        return store.write(mapping.kind, pieces, path=name, sha256=sha, by=by or who())
+        return store.write(mapping.kind, checking, path=name, sha256=sha, by=by or who())
     finally:
-        pieces.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
+        checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
+
+
+def _then(pieces: list[Callable[[], read.RawTable]], done: Callable[[], None]) -> list[Callable[[], read.RawTable]]:
+    """`pieces` that call `done` once every one of them has been read (in whatever threads read them)."""
+    left, lock = len(pieces), threading.Lock()
+
+    def counted(piece: Callable[[], read.RawTable]) -> read.RawTable:
+        nonlocal left
+        table = piece()
+        with lock:
+            left -= 1
+            if left == 0:
+                done()
+        return table
+
+    return [functools.partial(counted, piece) for piece in pieces]
 
 
 def _sha256(data: bytes, chunk: int = 8 * 1024 * 1024) -> str:

@@ -18,7 +18,7 @@ _DATE_HINT: Final = "is not a date (write e.g. 2020-03-31, 2020/3/31 or 20200331
 _HOST_KIND_HINT: Final = (
     "is not a host kind: use broadcast (电视直播, 媒体直播, 达人直播, 网红) or cadre (干部直播, 干部带货, 书记直播, 县长直播)"
 )
-# Later pieces of a large file read and typed at once, in threads, ahead of the one being derived: polars lets
+# The pieces of a large file read and typed at once, in threads, ahead of the one being derived: polars lets
 # go of the GIL, so on two cores two pieces are typed in about the time of one. Each holds one more piece.
 PIECES_AHEAD: Final = 2
 # Columns whose time of day alone (19:01) is read on the session's start date.
@@ -101,14 +101,16 @@ def _typed_stream(
     values: list[Problem] = []
     total = 0
     derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
-    with _PiecesAhead(pieces, supplied, tz) as ahead:
+    with _PiecesAhead(pieces, kind, supplied, tz) as ahead:
+        if len(pieces) > 1:  # the first pieces too, each finding the kind from the headers (the same in every one)
+            ahead.fill(0, None)
         for number, piece in enumerate(pieces, start=1):
             outcome = ahead.take()
-            if outcome is None:  # the first piece (and any before the mapping is known): read here
+            if outcome is None:  # a lone piece, or any after headers of no known kind: read here
                 outcome = _read_typed(piece, mapping, supplied, tz, kind=kind, typing=not (shape or whole_file))
-                if outcome.mapping is not None and mapping is None:
-                    mapping = outcome.mapping
-                    yield mapping  # the caller can now open what the frames go into
+            if outcome.mapping is not None and mapping is None:
+                mapping = outcome.mapping
+                yield mapping  # the caller can now open what the frames go into
             if mapping is not None:
                 ahead.fill(number, mapping)
             if outcome.unreadable is not None:
@@ -201,8 +203,9 @@ def _read_typed(piece: Callable[[], RawTable], mapping: Mapping | None, supplied
 class _PiecesAhead:
     """The pieces after the one in hand, read and typed in a pool of threads, handed back in file order."""
 
-    def __init__(self, pieces: Sequence[Callable[[], RawTable]], supplied: dict[str, str] | None, tz: str):
-        self._pieces, self._supplied, self._tz = pieces, supplied, tz
+    def __init__(self, pieces: Sequence[Callable[[], RawTable]], kind: str | None, supplied: dict[str, str] | None,
+                 tz: str):
+        self._pieces, self._kind, self._supplied, self._tz = pieces, kind, supplied, tz
         self._pool: ThreadPoolExecutor | None = None
         self._queued: deque[Future[_Outcome]] = deque()
 
@@ -218,14 +221,16 @@ class _PiecesAhead:
         """The next piece's outcome, when it was queued (its exception, if any, raised here)."""
         return self._queued.popleft().result() if self._queued else None
 
-    def fill(self, done: int, mapping: Mapping) -> None:
-        """Queue the pieces after the first `done` (and those already queued), up to PIECES_AHEAD."""
+    def fill(self, done: int, mapping: Mapping | None) -> None:
+        """Queue the pieces after the first `done` (and those already queued), up to PIECES_AHEAD (with no
+        `mapping` yet, each piece detects its own)."""
         if len(self._pieces) <= done + len(self._queued):
             return
         self._pool = self._pool or ThreadPoolExecutor(PIECES_AHEAD, thread_name_prefix="relief-live piece")
         following = done + len(self._queued)
         for piece in self._pieces[following:following + PIECES_AHEAD - len(self._queued)]:
-            self._queued.append(self._pool.submit(_read_typed, piece, mapping, self._supplied, self._tz))
+            self._queued.append(self._pool.submit(_read_typed, piece, mapping, self._supplied, self._tz,
+                                                  kind=self._kind))
 
 
 def _looks_across(kind: str, typed: pl.DataFrame, hashes: pl.Series | None) -> bool:
