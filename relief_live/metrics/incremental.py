@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -42,6 +43,7 @@ ADDITIVE: Final[tuple[str, ...]] = (
 _ID: Final = "session_id"
 _PAIR: Final = ["village", "product"]
 _MOST_PIECES: Final = 64  # a spliced table in more chunks than this is made one again
+_FEW_IDS: Final = 64  # sessions of one start time searched in Python, not by polars
 _ENTRY: Final = ["batch", "line", "at"]  # a line's entry in the pace window (a redated line gets a new one)
 _WINDOW_SCHEMA: Final = {"batch": pl.Int64, "line": pl.Int64, "at": TIME, "b_row": pl.UInt32, "wqty": pl.Float64}
 
@@ -201,7 +203,11 @@ def _start_places(table: pl.DataFrame, rows: pl.DataFrame) -> list[int]:
     for sid, start, lo, hi in zip(rows.get_column(_ID).to_list(), given.to_list(), los, his, strict=True):
         if start is None:
             lo, hi = dated.len(), table.height
-        places.append(lo + ids.slice(lo, hi - lo).search_sorted(sid, side="left"))  # among equal starts, by id
+        # Among equal starts, by id: a few ids (a polars call costs more than a search of a short list).
+        if hi - lo <= _FEW_IDS:
+            places.append(lo + bisect.bisect_left(ids.slice(lo, hi - lo).to_list(), sid))  # ids are never null
+        else:
+            places.append(lo + ids.slice(lo, hi - lo).search_sorted(sid, side="left"))
     return places
 
 
