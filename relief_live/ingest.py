@@ -236,9 +236,10 @@ def _sha256(data: bytes, chunk: int = 8 * 1024 * 1024) -> str:
     if not isinstance(data, read.MappedFile):
         return hashlib.sha256(data).hexdigest()
     sha = hashlib.sha256()
-    for start in range(0, len(data), chunk):
-        sha.update(data[start:start + chunk])
-        data.release()
+    with memoryview(data) as view:  # the mapped pages themselves, not a copy of each chunk
+        for start in range(0, len(data), chunk):
+            sha.update(view[start:start + chunk])
+            data.release()
     return sha.hexdigest()
 
 
