@@ -31,6 +31,7 @@ from relief_live.metrics.villages import (
     finish_villages,
     latest_sale,
     per_row_sums,
+    resolver_of,
     village_metrics,
 )
 
@@ -62,6 +63,20 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Baselines:
+    """The latest baseline rows (villages.baseline_of) and what attributes sales lines to them
+    (villages.resolver_of): they follow the stock alone, so a refresh without a stock change keeps them."""
+
+    rows: pl.DataFrame
+    resolver: pl.DataFrame
+
+    @classmethod
+    def of(cls, stock: pl.DataFrame) -> Baselines:
+        rows = baseline_of(stock)
+        return cls(rows, resolver_of(rows))
+
+
+@dataclass(frozen=True)
 class Carry:
     """What a refresh needs of the held sales besides the new and replaced lines, so that it does not read
     them all again: the per-session sums of sales lines, the latest sale time, the lines without a time (they
@@ -74,6 +89,7 @@ class Carry:
     window: Window
     kinds: HostKinds  # sessions.host_kinds_of the report's sessions
     started: pl.DataFrame  # session_id, started_at of the report's sessions, sorted by session_id (found by a search)
+    baselines: Baselines
 
 
 def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Report:
@@ -84,8 +100,9 @@ def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Repo
     undated = sales.filter(pl.col("ts").is_null())
     ts_max = sales.get_column("ts").max()
     latest = _later(ts_max, latest_sale(undated, started))  # type: ignore[arg-type]
+    baselines = Baselines.of(stock)
     carry = Carry(sales_stats(sales).sort(_ID), ts_max, undated,  # type: ignore[arg-type]
-                  _window_of(sales, baseline_of(stock), started, latest), host_kinds_of(report.sessions), started)
+                  _window_of(sales, baselines, started, latest), host_kinds_of(report.sessions), started, baselines)
     return replace(report, carry=carry)
 
 
@@ -137,22 +154,25 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
                             how="vertical")
     ts_max = _ts_max(carry.ts_max, sales, new_sales, gone_sales)
     latest = _later(ts_max, latest_sale(undated, _of_ids(started, undated.get_column(_ID))))
+    baselines = carry.baselines
     if "stock" in new:
         villages, unattributed, unconvertible = village_metrics(sales, stock, started)
-        window = _window_of(sales, baseline_of(stock), started, latest)
+        baselines = Baselines.of(stock)
+        window = _window_of(sales, baselines, started, latest)
     elif new_sales.height or gone_sales.height or moved.len():
         # Held lines dated by a session start that moved: out at their old time, in at the new one.
         redated = (undated.filter(pl.col(_ID).is_in(moved.implode())).join(
             new_sales.select("batch", "line"), on=["batch", "line"], how="anti") if moved.len() else sales.clear())
         villages, unattributed, unconvertible, window = _splice_villages(
-            previous, carry.window, sales, stock, new_sales, gone_sales, redated,
+            previous, carry.window, sales, baselines, new_sales, gone_sales, redated,
             carry.started, started, latest)
     else:
         villages, unattributed, unconvertible = previous.villages, previous.unattributed, previous.unconvertible
         window = carry.window
     kinds = host_kinds_moved(carry.kinds, before, after)
     return Report(totals_of(per_session, villages), per_session, host_kind_table(kinds),
-                  villages, unattributed, unconvertible, Carry(per_sales, ts_max, undated, window, kinds, started))
+                  villages, unattributed, unconvertible,
+                  Carry(per_sales, ts_max, undated, window, kinds, started, baselines))
 
 
 def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame]) -> pl.Series:
@@ -245,24 +265,24 @@ def _moved_starts(before: pl.DataFrame, after: pl.DataFrame) -> pl.Series:
     return both.filter(pl.col("old").ne_missing(pl.col("new"))).get_column(_ID)
 
 
-def _splice_villages(previous: Report, window: Window, sales: pl.DataFrame, stock: pl.DataFrame,
+def _splice_villages(previous: Report, window: Window, sales: pl.DataFrame, baselines: Baselines,
                      new: pl.DataFrame, gone: pl.DataFrame, redated: pl.DataFrame, started_before: pl.DataFrame,
                      started: pl.DataFrame, latest: datetime | None,
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Window]:
     """Villages after sales changes (stock unchanged): additive sums moved by the changed lines, the pace
     window slid to the latest sale."""
-    baseline = baseline_of(stock)
+    baseline = baselines.rows
     # Each changed line is attributed once: the lines that came (new, and re-dated ones at their new time) as
     # the sessions now start, those that went (replaced, and re-dated ones at their old time) as they started.
-    came = _Lines.of(pl.concat([new, redated], how="vertical"), baseline, started)
-    went = _Lines.of(pl.concat([gone, redated], how="vertical"), baseline, started_before)
+    came = _Lines.of(pl.concat([new, redated], how="vertical"), baselines, started)
+    went = _Lines.of(pl.concat([gone, redated], how="vertical"), baselines, started_before)
     plus, minus = _sums(came, baseline), _sums(went, baseline)
     delta = plus.join(minus, on=_PAIR, how="full", coalesce=True, suffix="_gone").select(
         *_PAIR, *((pl.col(c).fill_null(0) - pl.col(f"{c}_gone").fill_null(0)).alias(f"{c}_delta")
                   for c in ADDITIVE))
     sums = previous.villages.select(*_PAIR, *ADDITIVE).join(delta, on=_PAIR, how="left").select(
         *_PAIR, *((pl.col(c) + pl.col(f"{c}_delta").fill_null(0)).alias(c) for c in ADDITIVE))
-    window = _slide(window, sales, baseline, went, came, started, latest)
+    window = _slide(window, sales, baselines, went, came, started, latest)
     villages = finish_villages(baseline.join(sums, on=_PAIR, how="left"),
                                window.sums.select("b_row", "window_qty"), latest)
     unattributed = _apart_update(previous.unattributed, came.head(new.height), gone, baseline, unconvertible=False)
@@ -279,8 +299,8 @@ class _Lines:
     attributed: pl.DataFrame
 
     @classmethod
-    def of(cls, rows: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> _Lines:
-        return cls(rows, _attributed(rows, baseline, started))
+    def of(cls, rows: pl.DataFrame, baselines: Baselines, started: pl.DataFrame) -> _Lines:
+        return cls(rows, _attributed(rows, baselines.resolver, started))
 
     def head(self, n: int) -> _Lines:
         """The first n lines."""
@@ -390,7 +410,7 @@ def _entries(lines: _Lines, end: datetime | None) -> pl.DataFrame:
         _WINDOW_SCHEMA).sort("at")  # type: ignore[arg-type]
 
 
-def _window_of(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame, latest: datetime | None) -> Window:
+def _window_of(sales: pl.DataFrame, baselines: Baselines, started: pl.DataFrame, latest: datetime | None) -> Window:
     """The pace window of all `sales`, read whole (once, or after a stock change)."""
     if latest is None:
         near = sales.clear()
@@ -398,7 +418,7 @@ def _window_of(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFram
         end = pl.lit(latest).cast(TIME)
         near = sales.filter(pl.col("ts").is_null()
                             | ((pl.col("ts") > end - timedelta(days=PACE_DAYS)) & (pl.col("ts") <= end)))
-    entries = _entries(_Lines.of(near, baseline, started), latest)
+    entries = _entries(_Lines.of(near, baselines, started), latest)
     sums = _signed_sums([(entries, 1)])
     return Window(latest, sums, (entries,) if entries.height else (), entries.select(_ENTRY).clear())
 
@@ -412,19 +432,19 @@ def _signed_sums(parts: list[tuple[pl.DataFrame, int]]) -> pl.DataFrame:
     return pl.concat(frames).group_by("b_row").agg(window_qty=pl.col("wqty").sum(), lines=pl.col("lines").sum())
 
 
-def _slide(window: Window, sales: pl.DataFrame, baseline: pl.DataFrame, removed: _Lines, added: _Lines,
+def _slide(window: Window, sales: pl.DataFrame, baselines: Baselines, removed: _Lines, added: _Lines,
            started: pl.DataFrame, latest: datetime | None) -> Window:
     """The window after `removed` lines went (attributed as their sessions started before), `added` lines came
     (as they start now: `started`) and its end moved to `latest`. An end that moves back (the latest sale was
     replaced by an earlier one) reads the window whole again."""
     if latest is None or window.end is None or latest < window.end:
-        return _window_of(sales, baseline, started, latest)
+        return _window_of(sales, baselines, started, latest)
     cut = latest - timedelta(days=PACE_DAYS)
     went = _entries(removed, window.end)  # they were in the window, now they are not
     came = _entries(added, latest)
     dead = pl.concat([window.dead, went.select(_ENTRY)])
     if dead.height and came.height and came.join(dead, on=_ENTRY, how="semi").height:
-        return _window_of(sales, baseline, started, latest)  # a line back at a time it had left: start afresh
+        return _window_of(sales, baselines, started, latest)  # a line back at a time it had left: start afresh
     chunks, leaving = [], []
     for chunk in window.chunks:
         k = chunk.get_column("at").search_sorted(cut, side="right")  # entries at or before the cut leave

@@ -38,7 +38,7 @@ def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
                     started: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(villages, unattributed sales, unconvertible sales); `started` gives session_id -> started_at."""
     baseline = baseline_of(stock)
-    lines = _attributed(sales, baseline, started)
+    lines = _attributed(sales, resolver_of(baseline), started)
     latest = lines.get_column("at").max()
     per_row = per_row_sums(lines, window_qty=pl.when(_in_window(latest)).then("qty"))
     villages = finish_villages(baseline.join(per_row.drop("window_qty"), on="b_row", how="left"),
@@ -124,25 +124,31 @@ def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
     ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
 
 
-def _attributed(sales: pl.DataFrame, baseline: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
-    """Per sale (`row`: its index in `sales`; rows in no particular order): its time `at` (ts, else its session's start), `b_row` (the baseline row it
-    is attributed to: its village's, else the one village whose baseline has the product; null when none),
-    `holders` (villages with the product), `qty` in the baseline's unit (null when it does not convert),
-    and `counted` (at or after as_of, or of unknown time).
-    """
-    # One join resolves both: (village, product) -> that baseline; (null, product) -> the product's only holder.
+def resolver_of(baseline: pl.DataFrame) -> pl.DataFrame:
+    """What attributes a sale to a baseline row, by (village, product), a null village standing for a product's
+    only holder: b_row, b_unit, b_kg (kg in one b_unit), b_from (as_of's first instant) and holders."""
     kg_per_unit = pl.coalesce(_kg(pl.col("unit")), pl.when(pl.col("unit_kg") > 0).then("unit_kg"))
     stock_side = baseline.select(
         "village", "product", "b_row", b_unit="unit", b_kg=kg_per_unit,
         b_from=pl.col("as_of").cast(pl.Datetime("ms")).dt.replace_time_zone(ZONE).dt.convert_time_zone("UTC"))
     holders = stock_side.group_by("product").agg(pl.len().alias("holders"), pl.all().exclude("village").first())
     single = pl.col("holders") == 1
-    resolver = pl.concat([
+    return pl.concat([
         stock_side.with_columns(holders=pl.lit(None, pl.UInt32)),
         holders.select(
             pl.lit(None, pl.String).alias("village"), "product",
             *(pl.when(single).then(c).alias(c) for c in ("b_row", "b_unit", "b_kg", "b_from")), "holders"),
     ], how="diagonal_relaxed")
+
+
+def _attributed(sales: pl.DataFrame, resolver: pl.DataFrame, started: pl.DataFrame) -> pl.DataFrame:
+    """Per sale (`row`: its index in `sales`; rows in no particular order): its time `at` (ts, else its session's start), `b_row` (the baseline row it
+    is attributed to: its village's, else the one village whose baseline has the product; null when none),
+    `holders` (villages with the product), `qty` in the baseline's unit (null when it does not convert),
+    and `counted` (at or after as_of, or of unknown time).
+    """
+    # One join (`resolver_of` the baselines) resolves both: (village, product) -> that baseline; (null, product)
+    # -> the product's only holder.
     lines = sales.select(
         "session_id", "ts", "village", "product", "quantity", "unit", "amount", "refund"
     ).with_row_index("row").join(resolver, on=["village", "product"], how="left", nulls_equal=True)
