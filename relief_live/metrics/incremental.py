@@ -325,6 +325,8 @@ def _apart_update(previous: pl.DataFrame, new: _Lines, gone: pl.DataFrame, basel
         return kept
     which = (pl.col("b_row").is_not_null() & pl.col("counted") & pl.col("qty").is_null() if unconvertible
              else pl.col("b_row").is_null())
+    if not new.attributed.select(which.fill_null(False).any()).item():  # the usual refresh: none set apart
+        return kept
     added = _apart(new.rows, new.attributed, which, baseline).select(previous.columns).cast(previous.schema)
     both = pl.concat([kept, added], how="vertical")
     # New batches come after every held one, so the list stays in (batch, line) order, save for re-dated
@@ -358,7 +360,8 @@ def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone:
     the replaced lines' taken out. A session whose first sale was replaced by nothing as early is read again."""
     if new.height == 0 and gone.height == 0:
         return held
-    plus, minus = sales_stats(new), sales_stats(gone)
+    plus = sales_stats(new)
+    minus = sales_stats(gone) if gone.height else plus.clear()  # new lines replace none (the usual refresh)
     at = _places(held.get_column(_ID), pl.concat([plus.get_column(_ID), minus.get_column(_ID)]))
     both = held[at].join(plus, on=_ID, how="full", coalesce=True, suffix="_p").join(
         minus, on=_ID, how="full", coalesce=True, suffix="_m")

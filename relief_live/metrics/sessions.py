@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -55,7 +56,7 @@ def session_metrics(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataF
     """
     summary = sessions.drop("batch", "line").rename({m: f"s_{m}" for m in SOURCED}).with_columns(
         has_summary=pl.lit(True))
-    per_ticks = _tick_stats(ticks).join(_tick_average(ticks, sessions.select(_ID, "ended_at")), on=_ID, how="left")
+    per_ticks = _per_ticks(ticks, sessions.select(_ID, "ended_at"))
     per_sales = sales_stats(sales) if per_sales is None else per_sales
     ids = pl.concat([summary.select(_ID), per_ticks.select(_ID), per_sales.select(_ID)]).drop_nulls().unique()
     frame = (
@@ -102,6 +103,20 @@ def _source(metric: str) -> pl.Expr:
     for source in rest:
         expr = expr.when(pl.col(_PREFIX[source] + metric).is_not_null()).then(pl.lit(source))
     return expr.otherwise(pl.lit(None, pl.String))
+
+
+def _per_ticks(ticks: pl.DataFrame, ended: pl.DataFrame) -> pl.DataFrame:
+    """Per session from its ticks: _tick_stats and the time-weighted average (_tick_average)."""
+    if ticks.height == 0:  # a refresh's touched sessions often have none: ten polars calls on nothing, saved
+        return _no_ticks(tuple(ticks.schema.items()), tuple(ended.schema.items()))
+    return _tick_stats(ticks).join(_tick_average(ticks, ended), on=_ID, how="left")
+
+
+@functools.cache
+def _no_ticks(ticks_schema: tuple, ended_schema: tuple) -> pl.DataFrame:
+    """_per_ticks of no ticks, with its columns and dtypes: made once for each pair of input schemas."""
+    ticks, ended = pl.DataFrame(schema=dict(ticks_schema)), pl.DataFrame(schema=dict(ended_schema))
+    return _tick_stats(ticks).join(_tick_average(ticks, ended), on=_ID, how="left")
 
 
 def _tick_stats(ticks: pl.DataFrame) -> pl.DataFrame:
