@@ -390,3 +390,16 @@ def test_host_kinds_moved_by_the_recomputed_sessions_equal_them_grouped_again(
         conversion_basis=pl.when(bases.n_unique() > 1).then(pl.lit("mixed")).otherwise(bases.first()),
     ).sort("host_kind", nulls_last=True)
     assert_frame_equal(got, grouped, check_exact=True, check_dtypes=False)
+
+
+def test_conform_puts_a_frame_of_the_right_dtypes_in_its_kinds_column_order() -> None:
+    """A frame with its kind's columns and dtypes comes back as it is only in the kind's order: frames are
+    concatenated by position, so one with the same columns in another order is reordered."""
+    from relief_live import schema
+    from relief_live.metrics.common import conform
+
+    target = list(schema.frame_schema("stock").items())
+    same = pl.DataFrame(schema=dict(target))
+    assert conform(same, "stock") is same
+    shuffled = pl.DataFrame(schema=dict(reversed(target)))
+    assert list(conform(shuffled, "stock").schema.items()) == target

@@ -15,7 +15,8 @@ TIME: Final = pl.Datetime("ms", "UTC")
 def conform(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
     """`frame` with the columns and dtypes of schema.frame_schema(kind); a clear error when one is missing."""
     target = schema.frame_schema(kind)
-    if frame.schema == target:  # as the store gives it (a refresh conforms every held frame again)
+    if list(frame.schema.items()) == list(target.items()):  # as the store gives it, in order (a refresh
+        # conforms every held frame again)
         return frame
     missing = [name for name in target if name not in frame.columns]
     if missing:
