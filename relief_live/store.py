@@ -353,16 +353,10 @@ class Store:
             .order_by(parts_table.c.batch, parts_table.c.part)
         )
         frames: list[pl.DataFrame] = []
-        with self._cursor() as cursor, contextlib.ExitStack() as stack:
+        with self._cursor() as cursor, ThreadPoolExecutor(READ_THREADS) as pool:
             cursor.execute(self._sql(query))
-            pool: ThreadPoolExecutor | None = None
             for record_batch in cursor.fetch_record_batch():  # parts decoded as they come, not all held as bytes
-                batches, parts = record_batch.column(0).to_pylist(), record_batch.column(1)
-                if pool is None and len(batches) == 1:  # a refresh's new batch: no threads started for one part
-                    frames.append(_part_frame(batches[0], parts[0]))
-                    continue
-                pool = pool or stack.enter_context(ThreadPoolExecutor(READ_THREADS))
-                frames += pool.map(_part_frame, batches, parts)
+                frames += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1))
         if not frames:
             return _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
         # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
