@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import mmap
@@ -275,16 +276,20 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
     if not any(h.strip() for h in headers):
         raise Rejected([Problem(name, 1, None, "the first line has no column headers")])
     quoted, multiline = b'"' in raw, False
-    frame = None if quoted else _read_even(raw, len(headers))
-    if frame is None:
+    frame = None
+    if not quoted:  # read first: a text whose commas add up needs no pass over its lines
+        with contextlib.suppress(pl.exceptions.PolarsError):  # a line of extra fields: named below
+            frame = _cells(raw)
+    if frame is None or not _even(raw, len(headers), frame):
         line_frame = _line_frame(raw)
         multiline = quoted and _has_multiline_field(line_frame)
         _check_ragged(name, raw, len(headers), line_frame, multiline)
         del line_frame
-        try:
-            frame = pl.read_csv(raw, has_header=True, infer_schema=False, raise_if_empty=False)
-        except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
-            raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
+        if frame is None:
+            try:
+                frame = _cells(raw)
+            except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
+                raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
     frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
     lines = _record_lines(raw, header_end, frame.height, multiline)
     # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest.
@@ -295,23 +300,23 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
     return RawTable(name, [h.strip() for h in headers], frame, lines)
 
 
-def _read_even(raw: bytes, width: int) -> pl.DataFrame | None:
-    """The cells of a CSV text with no quote characters, when every line has the header's `width` fields and
-    none is over MAX_LINE_CHARS, found without a pass over its lines: polars refuses a line of more fields
-    than the header, so when the text holds `width - 1` commas a line, no line has fewer. Else None, and the
-    lines are looked at one by one to name those that differ (or are blank, which this counts as short)."""
-    try:
-        frame = pl.read_csv(raw, has_header=True, infer_schema=False, raise_if_empty=False)
-    except pl.exceptions.PolarsError:
-        return None
+def _cells(raw: bytes) -> pl.DataFrame:
+    """Every cell of a CSV text as text (a line of more fields than the header raises)."""
+    return pl.read_csv(raw, has_header=True, infer_schema=False, raise_if_empty=False)
+
+
+def _even(raw: bytes, width: int, frame: pl.DataFrame) -> bool:
+    """Whether the `frame` polars read from a CSV text with no quote characters has the header's `width` fields
+    on every line and no line over MAX_LINE_CHARS, known without a pass over its lines: polars refuses a line
+    of more fields than the header, so when the text holds `width - 1` commas a line, no line has fewer. When
+    not, the lines are looked at one by one (a blank line counts as short here, and is fine there)."""
     # A blank line is a row of nulls here, with no comma: it makes the count short, as a short line does.
     if frame.width != width or raw.count(b",") != (width - 1) * (frame.height + 1):
-        return None
+        return False
     if frame.height and len(raw) > MAX_LINE_CHARS:  # a line's bytes: its cells' and its commas (and a \r)
         longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).max()).item()
-        if longest + width > MAX_LINE_CHARS:
-            return None
-    return frame
+        return longest + width <= MAX_LINE_CHARS
+    return True
 
 
 def _first_record_end(raw: bytes, start: int = 0) -> int:

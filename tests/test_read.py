@@ -395,7 +395,7 @@ def _read_outcome(name: str, raw: bytes) -> tuple[list, list, list[str]]:
     blank=st.sets(st.integers(0, 12)), end=st.sampled_from(["\n", "\r\n"]), last=st.booleans())
 def test_shapes_are_checked_alike_with_or_without_a_pass_over_the_lines(
         width: int, rows: list[tuple[int, list[str], bool]], blank: set[int], end: str, last: bool) -> None:
-    """A file with no quotes is read at once when its commas add up (_read_even): the cells, lines and problems
+    """A file with no quotes is read at once when its commas add up (_even): the cells, lines and problems
     (short, long, blank lines; \\r\\n; no newline at the end) are those of the line-by-line check."""
     lines = [",".join(f"h{i}" for i in range(width))]
     for i, (off, cells, _) in enumerate(rows):
@@ -404,7 +404,7 @@ def test_shapes_are_checked_alike_with_or_without_a_pass_over_the_lines(
     raw = text.encode()
     fast = _read_outcome("s.csv", raw)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(read, "_read_even", lambda raw, width: None)
+        patch.setattr(read, "_even", lambda raw, width, frame: False)
         slow = _read_outcome("s.csv", raw)
     assert fast == slow
 
