@@ -171,15 +171,14 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
         report("done", 1.0)
         return FileResult(name, held.kind, held.rows, held.batch, held.status)
     pieces = _pieces(name, data)
-    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
-        args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
-                "store": store, "tz": read.DEFAULT_TZ, "progress": report}
-        try:
-            written = _write(store, name, data, sha, by, hasher, pieces, args, whole=False)
-        except validate.WholeFile:
-            # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times
-            # of day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
-            written = _write(store, name, data, sha, by, hasher, pieces, args, whole=True)
+    args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
+            "tz": read.DEFAULT_TZ, "progress": report}
+    try:
+        written = _write(store, name, data, sha, by, pieces, args, whole=False)
+    except validate.WholeFile:
+        # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times of
+        # day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
+        written = _write(store, name, data, sha, by, pieces, args, whole=True)
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
 
@@ -189,30 +188,31 @@ def _pieces(name: str, data: bytes) -> list[Callable[[], read.RawTable]]:
     return read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
 
 
-def _write(store: Store, name: str, data: bytes, sha: str, by: str | None, hasher: ThreadPoolExecutor,
+def _write(store: Store, name: str, data: bytes, sha: str, by: str | None,
            pieces: list[Callable[[], read.RawTable]], args: dict, *, whole: bool) -> Written:
-    """The typed frames of one file as one batch, reporting `writing` once they are all checked.
+    """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
+    are all checked.
 
-    A mapped file is hashed again to refuse one rewritten on disk while it was read: in `hasher`, from when its
+    A mapped file is hashed again to refuse one rewritten on disk while it was read: in a thread, from when its
     last piece has been read, alongside the typing and writing of the pieces still in hand."""
-    again: list[Future[str]] = []
-    if isinstance(data, read.MappedFile):
-        pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
-    mapping, frames = _typed(name, data, pieces, **args, whole=whole)
-    report = args["progress"]
+    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
+        again: list[Future[str]] = []
+        if isinstance(data, read.MappedFile):
+            pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
+        mapping, frames = _typed(name, data, pieces, **args, whole=whole)
 
-    def checked() -> Iterator[pl.DataFrame]:
-        yield from frames
-        if isinstance(data, read.MappedFile) and (again[0].result() if again else _sha256(data)) != sha:
-            raise Rejected([Problem(name, None, None, "changed while it was being read; "
-                                                      "ingest it again once it is complete")])
-        report("writing", 0.95)
+        def checked() -> Iterator[pl.DataFrame]:
+            yield from frames
+            if isinstance(data, read.MappedFile) and (again[0].result() if again else _sha256(data)) != sha:
+                raise Rejected([Problem(name, None, None, "changed while it was being read; "
+                                                          "ingest it again once it is complete")])
+            args["progress"]("writing", 0.95)
 
-    checking = checked()
-    try:
-        return store.write(mapping.kind, checking, path=name, sha256=sha, by=by or who())
-    finally:
-        checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
+        checking = checked()
+        try:
+            return store.write(mapping.kind, checking, path=name, sha256=sha, by=by or who())
+        finally:
+            checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
 
 
 def _then(pieces: list[Callable[[], read.RawTable]], done: Callable[[], None]) -> list[Callable[[], read.RawTable]]:
