@@ -205,8 +205,6 @@ def merge_indexed(kind: str, old: pl.DataFrame, index: KeyIndex,
         frame, replaced = merge_replacing(kind, old, new)  # not newer batches: resolved together
         return frame, replaced, KeyIndex.of(kind, frame)
     pos = index.lookup(_hashes(kind, new))
-    if pos.len() == 0:  # no held row has a new row's key hash (new orders, the usual refresh): none replaced
-        return pl.concat([old, new], how="vertical", rechunk=False), old.clear(), index.after(kind, pos, new)
     candidates = old[pos]
     _, replaced = merge_replacing(kind, candidates, new)  # the exact key match, among the few candidates
     assert replaced is not None

@@ -509,7 +509,9 @@ def merge_replacing(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl
     newer batches: everything is then resolved together, and which rows went is not worked out)."""
     if new.height == 0:
         return old, old.clear()
-    if old.height and new.height and new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
+    if old.height == 0:  # nothing held to replace (as among no candidates found by a key index)
+        return pl.concat([old, new], how="vertical"), old.clear()
+    if new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
         # Not newer batches laid over older ones: resolve the rows together.
         both = pl.concat([old, new], how="vertical").sort("batch", "line")
         return _current(kind, both.with_columns(key=_frame_key(kind, both))), None

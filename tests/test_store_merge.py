@@ -41,6 +41,15 @@ def test_merge_of_rows_not_newer_than_the_held_ones_resolves_them_together(store
     assert_frame_equal(merge("sales", everything, first), everything)
 
 
+def test_merge_over_an_empty_read_gives_the_new_rows_and_replaces_none(store: Store) -> None:
+    # A dashboard opened on an empty store, then the first export arrives.
+    held = store.read("sales")
+    put(store, "a.csv", HEAD + "1,2020-09-15 19:00:00,芒果,百色村,1,斤,1.50,s1\n2,2020-09-15 19:01:00,芒果,,2,斤,3.00,s1\n")
+    merged, replaced = store_module.merge_replacing("sales", held, store.read("sales", since_batch=0))
+    assert_frame_equal(merged, store.read("sales"))
+    assert merged.height == 2 and replaced is not None and replaced.height == 0
+
+
 def _last_by_hand(keys: list[str]) -> list[bool]:
     last = {key: i for i, key in enumerate(keys)}
     return [last[key] == i for i, key in enumerate(keys)]
