@@ -287,13 +287,18 @@ def typed_columns(
         else:
             columns[f.name] = read.const(None, n, _raw_dtype(f.type))
             continue
+        own = len(checks)
         if f.type == schema.UNIT:
             columns[f.name], unit_kg = read.parse_unit(cells)
         else:
             columns[f.name] = _parse(kind, f, cells, mapping.scales.get(f.name, 0), table.excel, tz, checks, header)
-        if f.required:
-            checks.append((f.name, header, cells.is_null() | (cells.str.strip_chars() == ""),
-                           "is empty; it is required"))
+        if f.required and columns[f.name].null_count():
+            # Every parser gives a value, or marks the cell bad, for each cell with more than spaces in it:
+            # a null value not marked bad is an empty cell (found without stripping the cells again).
+            empty = columns[f.name].is_null()
+            for _, _, mask, _ in checks[own:]:
+                empty = empty & ~mask.fill_null(False)
+            checks.append((f.name, header, empty, "is empty; it is required"))
 
     if kind == "stock":
         weight, bad_weight = read.parse_weight(

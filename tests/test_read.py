@@ -450,6 +450,29 @@ def test_required_value_empty() -> None:
     assert got == "s.csv line 2, column 商品名称: is empty; it is required"
 
 
+def _required_cases():
+    for kind, fields in schema.KINDS.items():
+        for f in fields:
+            if f.required:
+                yield pytest.param(kind, f, id=f"{kind}-{f.name}")
+
+
+@pytest.mark.parametrize(("kind", "field"), list(_required_cases()))
+def test_each_required_value_empty_or_spaces_is_named_once_and_a_bad_one_is_not_called_empty(
+        kind: str, field: schema.Field) -> None:
+    others = [f for f in schema.KINDS[kind] if f.required and f.name != field.name]
+    if kind == "ticks":
+        others.append(schema.field("ticks", "likes"))
+    headers = ",".join([field.name] + [f.name for f in others])
+    rest = ",".join(SAMPLE[f.type] for f in others)
+    got = problems(f"{headers}\n,{rest}\n   ,{rest}\n{SAMPLE[field.type]},{rest}\n", kind=kind)
+    assert got == [f"f.csv line 2, column {field.name}: is empty; it is required",
+                   f'f.csv line 3, column {field.name}: "   " is empty; it is required']
+    if field.type not in (schema.TEXT, schema.UNIT):  # a value that is there but wrong is named as wrong only
+        [wrong] = problems(f"{headers}\n@@,{rest}\n", kind=kind)
+        assert wrong.startswith(f'f.csv line 2, column {field.name}: "@@" is not')
+
+
 def test_bad_byte_in_a_gbk_file_is_located_where_gbk_fails() -> None:
     data = csv_bytes(STOCK_CSV, "gbk") + "仙塘村".encode("gbk") + b"\xff\xff\n"
     [message] = problems(data, name="gbk.csv")
