@@ -308,12 +308,20 @@ def _cells(raw: bytes) -> pl.DataFrame:
 def _even(raw: bytes, width: int, frame: pl.DataFrame) -> bool:
     """Whether the `frame` polars read from a CSV text with no quote characters has the header's `width` fields
     on every line and no line over MAX_LINE_CHARS, known without a pass over its lines: polars refuses a line
-    of more fields than the header, so when the text holds `width - 1` commas a line, no line has fewer. When
-    not, the lines are looked at one by one (a blank line counts as short here, and is fine there)."""
-    # A blank line is a row of nulls here, with no comma: it makes the count short, as a short line does.
-    if frame.width != width or raw.count(b",") != (width - 1) * (frame.height + 1):
-        return False
+    of more fields than the header (on a text that ends with a newline: an empty extra field on a last line
+    without one passes) and leaves the missing fields of a shorter one null, so when no value of the last
+    column is missing, or the text holds `width - 1` commas a line, no line has fewer. When not, the
+    lines are looked at one by one (a blank line counts as short here, and is fine there)."""
+    if frame.width != width or not raw.endswith(b"\n"):  # polars lets an empty extra field pass on a last line
+        return False  # without a newline
+    # A line with a value in the last column has every field (the usual export: no comma count needed); a blank
+    # line is a row of nulls here, with no comma: it makes the count short, as a short line does.
+    if frame.height == 0 or frame.get_column(frame.columns[-1]).null_count():
+        if raw.count(b",") != (width - 1) * (frame.height + 1):
+            return False
     if frame.height and len(raw) > MAX_LINE_CHARS:  # a line's bytes: its cells' and its commas (and a \r)
+        if sum(frame.select(pl.all().str.len_bytes().max()).fill_null(0).row(0)) + width <= MAX_LINE_CHARS:
+            return True  # no line can be longer than its columns' longest cells side by side
         longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).max()).item()
         return longest + width <= MAX_LINE_CHARS
     return True

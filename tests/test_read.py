@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 import xlsxwriter
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -393,6 +393,11 @@ def _read_outcome(name: str, raw: bytes) -> tuple[list, list, list[str]]:
 @given(width=st.integers(1, 4), rows=st.lists(st.tuples(st.integers(-1, 1), st.lists(st.sampled_from(
     ["芒果", "1", "", " ", "2.5", "\r"]), min_size=5, max_size=5), st.booleans()), max_size=12),
     blank=st.sets(st.integers(0, 12)), end=st.sampled_from(["\n", "\r\n"]), last=st.booleans())
+# A blank line and a last line of one empty field too many, with no newline after it (polars lets it pass):
+# their commas added up before the shortcut asked for a newline at the end.
+@example(width=2, rows=[(0, ["芒果"] * 5, False), (1, ["芒果", "芒果", "", "芒果", "芒果"], False)], blank={0},
+         end="\n", last=False)
+@example(width=1, rows=[(1, ["芒果", "", "芒果", "芒果", "芒果"], False)], blank=set(), end="\n", last=False)
 def test_shapes_are_checked_alike_with_or_without_a_pass_over_the_lines(
         width: int, rows: list[tuple[int, list[str], bool]], blank: set[int], end: str, last: bool) -> None:
     """A file with no quotes is read at once when its commas add up (_even): the cells, lines and problems
