@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -237,6 +237,35 @@ def test_bad_numbers_named_with_line_and_column(value: str, message: str) -> Non
 def test_time_forms(text: str, expected: int) -> None:
     value, _, bad = read.parse_time(pl.Series([text]))
     assert (value[0], bad[0]) == (expected, False)
+
+
+def _wall_ms(wall: datetime, zone: str) -> int | None:
+    """Epoch ms of a wall-clock time in `zone` by Python's zoneinfo: the earlier of two, None where there is none."""
+    aware = wall.replace(tzinfo=ZoneInfo(zone), fold=0)
+    if aware.astimezone(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None) != wall:
+        return None  # skipped when the clocks went forward
+    return int(aware.timestamp() * 1000)
+
+
+@settings(max_examples=400, deadline=None)
+@given(zone=st.sampled_from(["Asia/Shanghai", "Europe/London", "America/New_York", "Australia/Lord_Howe", "UTC"]),
+       start=st.datetimes(datetime(1985, 1, 1), datetime(2035, 1, 1)),
+       steps=st.lists(st.integers(0, 600 * 24 * 60), min_size=1, max_size=15),
+       blank=st.sets(st.integers(0, 14)), spaced=st.booleans())
+@example(zone="Europe/London", start=datetime(2021, 3, 28, 0, 30), steps=[0, 60], blank=set(), spaced=False)
+@example(zone="Europe/London", start=datetime(2021, 10, 31, 0, 30), steps=[0, 60, 120], blank=set(), spaced=False)
+def test_times_are_placed_in_their_zone_as_zoneinfo_places_them(
+        zone: str, start: datetime, steps: list[int], blank: set[int], spaced: bool) -> None:
+    """Naive times in a zone with clock changes (an hour, half an hour) or none, over spans from minutes to
+    600 days: the epoch of each is zoneinfo's, a time skipped by the clocks is bad, whichever way it is read
+    (the first form alone, or with spaces around a cell)."""
+    walls = [(start + timedelta(minutes=m)).replace(microsecond=0) for m in steps]
+    cells = [None if i in blank else (" " if spaced and i == 0 else "") + w.strftime("%Y-%m-%d %H:%M:%S")
+             for i, w in enumerate(walls)]
+    value, _, bad = read.parse_time(pl.Series(cells, dtype=pl.String), tz=zone)
+    expected = [None if c is None else _wall_ms(w, zone) for c, w in zip(cells, walls, strict=True)]
+    assert value.to_list() == expected
+    assert bad.to_list() == [c is not None and e is None for c, e in zip(cells, expected, strict=True)]
 
 
 def test_naive_times_follow_the_configured_zone() -> None:
