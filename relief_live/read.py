@@ -584,6 +584,28 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
     MONEY gives Int64 fen (exact, half-up); COUNT gives Int64 and marks fractions as bad; QTY Float64.
     """
     series = series.cast(pl.String)
+    if kind == schema.MONEY or scale < 0:
+        return _parse_number_text(series, scale=scale, kind=kind)
+    # Whole numbers (most counts and quantities) are read by polars' integer parse, which takes digits with a
+    # sign at most: the values the text forms give them, within the plain form's 15 digits and 64 bits once
+    # scaled. The other cells are read as text.
+    whole = series.cast(pl.Int64, strict=False)
+    quick = ((whole >= 0) & (whole <= min(10**15 - 1, (2**63 - 1) // 10**scale))).fill_null(False)
+    if kind == schema.QTY:
+        value = pl.select(pl.lit(whole).cast(pl.Float64) * pl.lit(10.0).pow(float(scale))).to_series()
+    else:
+        value = whole * 10**scale
+    if quick.all():
+        return value, const(False, len(series), pl.Boolean), const(False, len(series), pl.Boolean)
+    rest = ~quick
+    other, bad, negative = _parse_number_text(series.filter(rest), scale=scale, kind=kind)
+    return (_patch(pl.select(pl.when(pl.lit(quick)).then(pl.lit(value))).to_series(), rest, other),
+            _patch(const(False, len(series), pl.Boolean), rest, bad),  # (_patch writes into its base)
+            _patch(const(False, len(series), pl.Boolean), rest, negative))
+
+
+def _parse_number_text(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """parse_number of cells as text: the plain form in a few vectorised steps, then every form the rest."""
     plain = series.str.contains(_PLAIN_NUMBER).fill_null(False)
     value, bad = _plain_value(series.filter(plain), scale=scale, kind=kind)
     out_dtype = pl.Float64 if kind == schema.QTY else pl.Int64

@@ -196,6 +196,28 @@ def test_plain_numbers_are_their_exact_decimal_value(cells: list[str], kind: str
             assert value[i] == expected, text
 
 
+_NUMBERISH = st.one_of(
+    st.text(alphabet="0123456789+-. ,万e", max_size=6),
+    st.integers(0, 2**63 - 1).map(str),  # near the 15-digit and 64-bit limits too
+    st.sampled_from(["999999999999999", "1000000000000000", "922337203685477", "922337203685478", "-0", "+0", "-3",
+                     "+12", "007"]),
+    st.none(),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cells=st.lists(_NUMBERISH, min_size=1, max_size=8), kind=st.sampled_from([schema.COUNT, schema.QTY]),
+       scale=st.sampled_from(sorted(set(schema.HEADER_SCALES.values()))))
+def test_whole_numbers_read_by_polars_are_what_their_text_gives(cells: list[str | None], kind: str,
+                                                                 scale: int) -> None:
+    """Counts and quantities that polars reads as whole numbers (a sign, leading zeros, up to 19 digits) have
+    the value, the bad and negative marks of reading them as text, every form and limit included."""
+    series = pl.Series(cells, dtype=pl.String)
+    fast = read.parse_number(series, scale=scale, kind=kind)
+    text = read._parse_number_text(series, scale=scale, kind=kind)
+    assert [s.to_list() for s in fast] == [s.to_list() for s in text]
+
+
 def test_money_is_exact_integer_fen() -> None:
     frame = parse("商品名称,数量,实付金额,直播ID\n芒果,1,0.10,s\n芒果,1,0.20,s\n芒果,1,0.30,s\n")
     assert frame.schema["amount"] == pl.Int64
