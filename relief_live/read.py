@@ -654,9 +654,12 @@ def _plain_value(cells: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series,
         scaled = c.cast(_EXACT) * 10 ** power
         value = scaled.floor().cast(pl.Int64, strict=False)
         bad = bad | (scaled.floor() != scaled)
-    bad = (bad | value.is_null()).fill_null(True)
-    out = pl.DataFrame({"c": cells}).select(value=pl.when(~bad).then(value), bad=bad)
-    return out["value"], out["bad"]
+    out = pl.DataFrame({"c": cells}).select(value=value, bad=bad)
+    value, bad = out["value"], out["bad"]
+    if bad.any() or bad.null_count() or value.null_count():  # not the usual column: every cell a number
+        bad = (bad | value.is_null()).fill_null(True)
+        value = pl.select(value=pl.when(~pl.lit(bad)).then(pl.lit(value))).to_series()
+    return value, bad
 
 
 def _number_value(*, sign: pl.Series, whole: pl.Series, frac: pl.Series, suffix: pl.Series, scale: int,
