@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import mmap
 import os
 import re
 import struct
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import polars as pl
 import pyarrow as pa
@@ -220,8 +222,8 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
     if _NOT_SPACE.search(raw, header_end) is None:  # a header and nothing else
         return None
     header_lines = raw.count(b"\n", first, header_end)
-    ranges: list[tuple[int, int, int]] = []  # (start, end, physical lines of the file before it)
-    start, before = header_end, 0
+    ranges: list[tuple[int, int]] = []  # (start, end)
+    start = header_end
     while start < len(raw):
         end, quotes, scanned = start + size, 0, start
         while True:
@@ -235,21 +237,35 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
                 end += 1
                 break
             end += 1
-        ranges.append((start, end, before))
-        before += raw.count(b"\n", start, end)
+        ranges.append((start, end))
         start = end
     release(raw)
+    # The physical lines of each piece, counted by the first thread that needs them: a piece counts its own
+    # as it is read (in the threads that read pieces, instead of all before the first is read), and the
+    # lines before it (those of the pieces before it, counted already unless their reading has not begun).
+    counts: list[int | None] = [None] * len(ranges)
+    locks = [threading.Lock() for _ in ranges]
 
-    def piece(start: int, end: int, offset: int) -> RawTable:
+    def lines_in(i: int, text: bytes | None = None, skip: int = 0) -> int:
+        with locks[i]:
+            if counts[i] is None:
+                counts[i] = text.count(b"\n", skip) if text is not None else raw.count(b"\n", *ranges[i])
+                release(raw)
+            return cast(int, counts[i])
+
+    def piece(i: int) -> RawTable:
+        start, end = ranges[i]
         text = raw[first:header_end] + raw[start:end]
         release(raw)
+        lines_in(i, text, header_end - first)
+        offset = sum(lines_in(j) for j in range(i))
         try:
             table = _read_csv(name, text)
         except Rejected as rejected:
             raise Rejected([_shifted(p, header_lines, offset) for p in rejected.problems], rejected.total) from None
         return RawTable(name, table.headers, table.frame, table.lines + offset, table.excel)
 
-    return [lambda start=start, end=end, offset=offset: piece(start, end, offset) for start, end, offset in ranges]
+    return [functools.partial(piece, i) for i in range(len(ranges))]
 
 
 def _shifted(problem: Problem, header_lines: int, offset: int) -> Problem:

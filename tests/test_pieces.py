@@ -91,6 +91,33 @@ def sales_lines(n: int) -> list[str]:
     return [f"s1,o{i},2020-09-06 19:{i % 60:02d}:00,芒果,那满村,{1 + i % 5},斤,{10 + i}.50\n" for i in range(n)]
 
 
+def test_pieces_read_in_any_order_have_the_lines_of_the_file() -> None:
+    """Each piece counts its own lines as it is read, and those before it when they are not counted yet: read
+    last first (or from several threads), the lines are the file's, and so are the lines problems name."""
+    lines = sales_lines(600)
+    lines[437] = lines[437].replace(",芒果,", ",,")  # line 440 of the file: the product is missing
+    data = (HEAD + "\n" + "".join(lines)).encode()  # a blank line 2: every data line is one further down
+    pieces = read.csv_pieces("big.csv", data, piece_bytes=2_048)
+    assert pieces is not None and len(pieces) > 10
+    tables = {i: pieces[i]() for i in reversed(range(len(pieces)))}
+    got = pl.concat([tables[i].lines for i in range(len(pieces))]).to_list()
+    assert got == list(range(3, 603))
+    again = read.csv_pieces("big.csv", data, piece_bytes=2_048)
+    mapping = read.detect(tables[0])
+    [problem] = next(
+        rejected.problems for piece in reversed(again or [])
+        for rejected in [_rejected(lambda piece=piece: validate.typed_columns(piece(), mapping))] if rejected)
+    assert (problem.line, problem.column, problem.message) == (440, "商品名称", "is empty; it is required")
+
+
+def _rejected(run) -> Rejected | None:  # type: ignore[no-untyped-def]
+    try:
+        run()
+    except Rejected as rejected:
+        return rejected
+    return None
+
+
 def test_a_large_export_reads_in_pieces_with_its_true_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     data = (HEAD + "".join(sales_lines(2_000))).encode()
     whole, pieces, count = whole_and_pieces(monkeypatch, "big.csv", data, 4_096)
