@@ -224,6 +224,7 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
     header_lines = raw.count(b"\n", first, header_end)
     ranges: list[tuple[int, int]] = []  # (start, end)
     start = header_end
+    quoted = raw.find(b'"', header_end) >= 0  # else every newline ends a record: no quotes to count
     while start < len(raw):
         end, quotes, scanned = start + size, 0, start
         while True:
@@ -231,7 +232,7 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
             if end < 0:
                 end = len(raw)
                 break
-            quotes += raw.count(b'"', scanned, end)
+            quotes += raw.count(b'"', scanned, end) if quoted else 0
             scanned = end
             if quotes % 2 == 0:
                 end += 1
