@@ -164,13 +164,17 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
             progress(stage, done)
 
     report("reading", 0.0)
-    sha = _sha256(data)
+    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
+        hashed = hasher.submit(_sha256, data)
+        try:  # split into pieces (checked as UTF-8, or re-encoded) on this core while the other hashes
+            pieces = _pieces(name, data)
+        finally:
+            sha = hashed.result()
     # The same bytes already stored (as `kind`, or as any kind when none is given) are not read again.
     held = store.holding(sha, kind)
     if held is not None:
         report("done", 1.0)
         return FileResult(name, held.kind, held.rows, held.batch, held.status)
-    pieces = _pieces(name, data)
     args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
             "tz": read.DEFAULT_TZ, "progress": report}
     try:

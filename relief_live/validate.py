@@ -100,14 +100,16 @@ def _typed_stream(
     whole_file: Rejected | None = None  # the headers: no known kind, a missing column
     values: list[Problem] = []
     total = 0
-    derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
-    with _PiecesAhead(pieces, kind, supplied, tz) as ahead:
+    not_derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
+    deriving = None if whole else _Deriving(name, session_starts, tz)  # each piece derived where it is typed
+    with _PiecesAhead(pieces, kind, supplied, tz, deriving) as ahead:
         if len(pieces) > 1:  # the first pieces too, each finding the kind from the headers (the same in every one)
             ahead.fill(0, None)
         for number, piece in enumerate(pieces, start=1):
             outcome = ahead.take()
             if outcome is None:  # a lone piece, or any after headers of no known kind: read here
-                outcome = _read_typed(piece, mapping, supplied, tz, kind=kind, typing=not (shape or whole_file))
+                outcome = _read_typed(piece, mapping, supplied, tz, kind=kind, typing=not (shape or whole_file),
+                                      deriving=deriving)
             if outcome.mapping is not None and mapping is None:
                 mapping = outcome.mapping
                 yield mapping  # the caller can now open what the frames go into
@@ -119,6 +121,7 @@ def _typed_stream(
                 continue
             # Once something is wrong, pieces are only looked through for unreadable rows.
             typed, wrong = (None, None) if shape or whole_file else (outcome.typed, outcome.wrong)
+            derived = outcome.derived
             del outcome
             if wrong is not None:
                 held.clear()
@@ -134,25 +137,21 @@ def _typed_stream(
                 held.append(typed)
             else:
                 assert mapping is not None
-                hashes = _key_hashes(typed) if mapping.kind == "sales" else None
-                if _looks_across(mapping.kind, typed, hashes):
+                if derived is None:  # typed where deriving was not asked for
+                    derived = _derived(typed, mapping.kind, _Deriving(name, session_starts, tz))
+                if derived.across:
                     if handed:
                         raise WholeFile(name)
                     holding = True
                     held.append(typed)
-                else:
-                    try:
-                        frame = derive(name, mapping.kind, typed, session_starts, tz, repeats=False)
-                    except Rejected as rejected:  # rows of this piece: reported with those of the others
-                        derived += rejected.problems
-                    else:
-                        if not derived:
-                            seen += [] if hashes is None else [hashes]
-                            handed = True
-                            yield frame
-                        del frame
-                del hashes
-            del typed  # let go of this piece before the next is read
+                elif derived.rejected is not None:  # rows of this piece: reported with those of the others
+                    not_derived += derived.rejected.problems
+                elif not not_derived:
+                    assert derived.frame is not None
+                    seen += [] if derived.hashes is None else [derived.hashes]
+                    handed = True
+                    yield derived.frame
+            del typed, derived  # let go of this piece before the next is read
             if progress:
                 progress(number / len(pieces))
     if shape:
@@ -163,8 +162,8 @@ def _typed_stream(
     if values:
         values.sort(key=lambda p: (p.line or 0, p.column or ""))
         raise Rejected(capped(name, values, total), total)
-    if derived:
-        raise Rejected(derived[:MAX_PROBLEMS])
+    if not_derived:
+        raise Rejected(not_derived[:MAX_PROBLEMS])
     if len(seen) > 1 and _repeats(seen):  # a key in two pieces (rare): checked once, here, before the commit
         raise WholeFile(name)
     assert mapping is not None
@@ -174,19 +173,53 @@ def _typed_stream(
         yield derive(name, mapping.kind, frame, session_starts, tz)
 
 
+@dataclass(frozen=True)
+class _Deriving:
+    """What deriving a piece's rows on their own needs: the file's name, the sessions' starts, the zone."""
+
+    name: str
+    session_starts: pl.DataFrame | None
+    tz: str
+
+
+@dataclass
+class _Derived:
+    """A piece's typed rows derived on their own (`frame`, or the problems `rejected`), with the key hashes
+    of its sales rows; or `across` when they cannot be (times of day alone, a key repeated within it)."""
+
+    across: bool
+    hashes: pl.Series | None = None
+    frame: pl.DataFrame | None = None
+    rejected: Rejected | None = None
+
+
+def _derived(typed: pl.DataFrame, kind: str, deriving: _Deriving) -> _Derived:
+    hashes = _key_hashes(typed) if kind == "sales" else None
+    if _looks_across(kind, typed, hashes):
+        return _Derived(True)
+    try:
+        return _Derived(False, hashes, derive(deriving.name, kind, typed, deriving.session_starts, deriving.tz,
+                                              repeats=False))
+    except Rejected as rejected:
+        return _Derived(False, hashes, rejected=rejected)
+
+
 @dataclass
 class _Outcome:
-    """One piece read and typed: its mapping when detected from it, its typed columns, or what is wrong."""
+    """One piece read and typed: its mapping when detected from it, its typed columns (and, when asked, its
+    rows derived on their own), or what is wrong."""
 
     mapping: Mapping | None = None
     typed: pl.DataFrame | None = None
     unreadable: Rejected | None = None  # rows that cannot be read
     wrong: Rejected | None = None  # headers or values
+    derived: _Derived | None = None
 
 
 def _read_typed(piece: Callable[[], RawTable], mapping: Mapping | None, supplied: dict[str, str] | None, tz: str, *,
-                kind: str | None = None, typing: bool = True) -> _Outcome:
-    """Read one piece and type its columns (detecting the mapping when none is known yet)."""
+                kind: str | None = None, typing: bool = True, deriving: _Deriving | None = None) -> _Outcome:
+    """Read one piece and type its columns (detecting the mapping when none is known yet); with `deriving`,
+    derive its rows too, in the same thread (the caller's thread then only writes them)."""
     try:
         table = piece()
     except Rejected as rejected:
@@ -195,17 +228,19 @@ def _read_typed(piece: Callable[[], RawTable], mapping: Mapping | None, supplied
         return _Outcome()
     try:
         mapping = mapping or read.detect(table, kind)
-        return _Outcome(mapping, typed_columns(table, mapping, supplied=supplied, tz=tz))
+        typed = typed_columns(table, mapping, supplied=supplied, tz=tz)
     except Rejected as rejected:
         return _Outcome(mapping, wrong=rejected)
+    del table
+    return _Outcome(mapping, typed, derived=_derived(typed, mapping.kind, deriving) if deriving else None)
 
 
 class _PiecesAhead:
     """The pieces after the one in hand, read and typed in a pool of threads, handed back in file order."""
 
     def __init__(self, pieces: Sequence[Callable[[], RawTable]], kind: str | None, supplied: dict[str, str] | None,
-                 tz: str):
-        self._pieces, self._kind, self._supplied, self._tz = pieces, kind, supplied, tz
+                 tz: str, deriving: _Deriving | None):
+        self._pieces, self._kind, self._supplied, self._tz, self._deriving = pieces, kind, supplied, tz, deriving
         self._pool: ThreadPoolExecutor | None = None
         self._queued: deque[Future[_Outcome]] = deque()
 
@@ -230,7 +265,7 @@ class _PiecesAhead:
         following = done + len(self._queued)
         for piece in self._pieces[following:following + PIECES_AHEAD - len(self._queued)]:
             self._queued.append(self._pool.submit(_read_typed, piece, mapping, self._supplied, self._tz,
-                                                  kind=self._kind))
+                                                  kind=self._kind, deriving=self._deriving))
 
 
 def _looks_across(kind: str, typed: pl.DataFrame, hashes: pl.Series | None) -> bool:
