@@ -153,3 +153,31 @@ def test_four_writers_and_a_reader(store: Store, tmp_path: Path) -> None:
     assert sales.height == 100 * 200
     assert sales["order_id"].n_unique() == 100 * 200
     assert store.batches().height == 100
+
+
+def test_a_committed_batch_is_read_at_once_and_lands_in_the_database_file_after(tmp_path: Path) -> None:
+    """The commit leaves the batch's pages in SQLite's WAL and returns; another store reads them at once, and the
+    checkpoint that follows (in a thread) copies them into the database file, which then holds the batch alone."""
+    import shutil
+    import threading
+
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    path = tmp_path / "store.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    store.create()
+    viewer = adbc_sqlite.connect(str(path), autocommit=True)  # a dashboard's, open throughout: no close is the last
+    with viewer.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM batches")
+        assert cursor.fetchall() == [(0,)]
+    result = ingest.ingest_bytes(store, "orders.csv", csv_bytes(HEAD + orders(3_000)))
+    assert Store(f"sqlite:///{path}").read("sales").height == 3_000  # from the WAL, if not checkpointed yet
+    for thread in threading.enumerate():
+        if thread.name == "relief-live checkpoint":
+            thread.join(timeout=30)
+    alone = tmp_path / "alone.sqlite3"
+    shutil.copyfile(path, alone)  # the database file without its WAL
+    copy = Store(f"sqlite:///{alone}")
+    assert copy.batches()["rows"].to_list() == [result.rows] == [3_000]
+    assert copy.read("sales").height == 3_000
+    viewer.close()
