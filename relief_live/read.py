@@ -28,9 +28,9 @@ DEFAULT_TZ: Final = "Asia/Shanghai"
 MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this many
 # A CSV larger than this is read and checked in pieces of about this size, so that its text cells are never
 # all held at once (peak memory of a large ingest); the rows and problems are the same as read whole. Three
-# pieces are in hand at once (two typed ahead, one written): 6 MiB keeps a 1M-line ingest at ~3.5x its file's
-# size in memory (8 MiB: ~3.9x, 4 MiB: ~3.2x but 5-10% slower), and takes as long as 8 MiB.
-PIECE_BYTES: Final = 6 * 1024 * 1024
+# pieces are in hand at once (two typed ahead, one written): 5 MiB keeps a 1M-line ingest at ~3.7x its file's
+# size in memory, imports included (6 MiB: ~3.8-3.9x on this session's machine; 8 MiB: more), in the same time.
+PIECE_BYTES: Final = 5 * 1024 * 1024
 _NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file
 
 # Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
