@@ -205,3 +205,38 @@ def test_two_processes_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
     assert sales.height == 20_000
     assert sales["order_id"].n_unique() == 20_000
     assert store.batches().height == 10
+
+
+def test_postgresql_connections_are_kept_between_operations_and_replaced_when_the_server_ends_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import _drop_pg_schema, pg_store
+
+    store, schema_name = pg_store()
+    try:
+        made: list[object] = []
+        connect = Store._connect
+
+        def counted(self: Store):  # type: ignore[no-untyped-def]
+            conn = connect(self)
+            if self is store:
+                made.append(conn)
+            return conn
+
+        monkeypatch.setattr(Store, "_connect", counted)
+        store.dispose()
+        first = put(store, "s.csv", SALES_HEAD + sales_lines(2))
+        assert store.read("sales").height == first.rows == 2
+        assert store.version() == 1 and len(made) == 1  # one connection for the ingest and the reads after it
+        with store._cursor() as cursor:  # the server ends the connection kept idle (a restart, an administrator)
+            cursor.execute("SELECT pg_backend_pid()")
+            [(pid,)] = cursor.fetchall()
+        killer = Store(store.url)
+        with killer._cursor() as cursor:
+            cursor.execute(f"SELECT pg_terminate_backend({pid})")
+            cursor.fetchall()
+        killer.dispose()
+        assert store.holding(ingest._sha256(csv_bytes(SALES_HEAD + sales_lines(2))), None) is not None  # a new one
+        assert len(made) == 2
+    finally:
+        store.dispose()
+        _drop_pg_schema(schema_name)
