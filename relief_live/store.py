@@ -182,13 +182,14 @@ class Store:
                 conn.close()
 
     @contextlib.contextmanager
-    def _cursor(self, *, write: bool = False) -> Iterator[Any]:
-        """A cursor; with `write`, inside one transaction (SQLite: BEGIN IMMEDIATE, the write lock first).
+    def _cursor(self, *, write: bool = False, checkpoint_after: bool = False) -> Iterator[Any]:
+        """A cursor; with `write`, inside one transaction (SQLite: BEGIN IMMEDIATE, the write lock first). With
+        `checkpoint_after` (a batch's write), SQLite's WAL is checkpointed after the commit, in a thread.
 
         A PostgreSQL connection is kept for the next operation when this one ends well (connecting takes
         ~40 ms: two of them were a tenth of a 1M-line ingest); a SQLite one is closed (~1 ms to open)."""
         conn = self._reused() if self.dialect == "postgresql" else self._connect()
-        later = keep = False
+        later = keep = False  # later: the checkpoint thread closes the connection; keep: kept for the next one
         try:
             cursor = conn.cursor()
             if self.dialect == "sqlite":
@@ -198,7 +199,8 @@ class Store:
                 yield cursor
                 keep = True
                 return
-            if self.dialect == "sqlite":  # the commit leaves the new pages in the WAL: checkpointed after, in a thread
+            deferred = checkpoint_after and self.dialect == "sqlite"
+            if deferred:  # the commit leaves the new pages in the WAL: checkpointed after it, in a thread
                 cursor.execute("PRAGMA wal_autocheckpoint = 0")
             cursor.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
             try:
@@ -207,7 +209,7 @@ class Store:
                 cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
-            later, keep = self.dialect == "sqlite", True
+            later, keep = deferred, True
         finally:
             if later:
                 threading.Thread(target=_checkpoint_and_close, args=(conn,), name="relief-live checkpoint",
@@ -242,10 +244,14 @@ class Store:
                         cursor.execute(self._sql(meta_table.insert().values(id=1, version=0)))
                 if self.dialect == "sqlite":
                     with self._cursor() as cursor:
-                        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+                        cursor.execute("PRAGMA journal_mode")
+                        if str(cursor.fetchall()[0][0]).lower() != "wal":  # a new file (setting it again would
+                            cursor.execute("PRAGMA journal_mode = WAL")  # wait on another process's writer)
+                            cursor.fetchall()  # readers never block the writer
                 break
-            except Exception as error:  # a concurrent creator won the race: try again
-                if attempt == 9 or ("already exists" not in str(error) and "duplicate" not in str(error).lower()):
+            except Exception as error:  # a concurrent creator won the race, or was changing the mode: try again
+                if attempt == 9 or not any(word in str(error).lower() for word in ("already exists", "duplicate",
+                                                                                   "locked")):
                     raise
                 time.sleep(0.1 * (attempt + 1))
         self._migrate()
@@ -316,7 +322,7 @@ class Store:
         at a time, and an exception raised while they come (a problem in a later piece) undoes them all.
         """
         pieces = [rows] if isinstance(rows, pl.DataFrame) else rows
-        with self._cursor(write=True) as cursor:
+        with self._cursor(write=True, checkpoint_after=True) as cursor:
             # Locking the version row first serialises writers (SQLite: BEGIN IMMEDIATE already did).
             self._rows(cursor, sa.select(meta_table.c.version).with_for_update())
             same = self._holding(cursor, sha256, kind)
