@@ -164,25 +164,31 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
             progress(stage, done)
 
     report("reading", 0.0)
-    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
-        hashed = hasher.submit(_sha256, data)
-        try:  # split into pieces (checked as UTF-8, or re-encoded) on this core while the other hashes
-            pieces = _pieces(name, data)
-        finally:
-            sha = hashed.result()
-    # The same bytes already stored (as `kind`, or as any kind when none is given) are not read again.
-    held = store.holding(sha, kind)
-    if held is not None:
-        report("done", 1.0)
-        return FileResult(name, held.kind, held.rows, held.batch, held.status)
-    args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
-            "tz": read.DEFAULT_TZ, "progress": report}
+    hasher = ThreadPoolExecutor(1, thread_name_prefix="relief-live hash")
     try:
-        written = _write(store, name, data, sha, by, pieces, args, whole=False)
-    except validate.WholeFile:
-        # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times of
-        # day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
-        written = _write(store, name, data, sha, by, pieces, args, whole=True)
+        # The file is hashed on one core while this one splits it into pieces (its UTF-8 checked, or re-encoded)
+        # and, for a file of several pieces, starts reading and typing them: the same bytes already stored (as
+        # `kind`, or as any kind when none is given) are found once the hash is done, before anything is written,
+        # and the pieces begun are dropped. A file of one piece is hashed by then (a few ms): it is not read.
+        hashed = hasher.submit(_sha256, data)
+        pieces = _pieces(name, data)
+        sha: str | Future[str] = hashed
+        if len(pieces) == 1:
+            sha = hashed.result()
+            held = store.holding(sha, kind)
+            if held is not None:
+                report("done", 1.0)
+                return FileResult(name, held.kind, held.rows, held.batch, held.status)
+        args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
+                "store": store, "tz": read.DEFAULT_TZ, "progress": report}
+        try:
+            written = _write(store, name, data, sha, by, pieces, args, whole=False)
+        except validate.WholeFile:
+            # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times
+            # of day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
+            written = _write(store, name, data, hashed.result(), by, pieces, args, whole=True)
+    finally:
+        hasher.shutdown(wait=True)  # a mapped file is closed only after it is hashed
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
 
@@ -192,10 +198,11 @@ def _pieces(name: str, data: bytes) -> list[Callable[[], read.RawTable]]:
     return read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
 
 
-def _write(store: Store, name: str, data: bytes, sha: str, by: str | None,
+def _write(store: Store, name: str, data: bytes, sha: str | Future[str], by: str | None,
            pieces: list[Callable[[], read.RawTable]], args: dict, *, whole: bool) -> Written:
     """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
-    are all checked.
+    are all checked; or the batch that holds the same bytes already (the hash may still be coming: `sha` a
+    Future), found before anything is written, the pieces begun then dropped.
 
     A mapped file is hashed again to refuse one rewritten on disk while it was read: in a thread, from when its
     last piece has been read, alongside the typing and writing of the pieces still in hand."""
@@ -204,6 +211,8 @@ def _write(store: Store, name: str, data: bytes, sha: str, by: str | None,
         if isinstance(data, read.MappedFile):
             pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
         mapping, frames = _typed(name, data, pieces, **args, whole=whole)
+        if isinstance(sha, Future):  # store.write finds a batch of the same bytes before it takes a frame
+            sha = sha.result()
 
         def checked() -> Iterator[pl.DataFrame]:
             yield from frames

@@ -179,10 +179,9 @@ def test_a_session_that_ends_before_it_starts_in_a_later_piece(
     assert store.batches().height == 0 and store.version() == 0
 
 
-def test_the_same_bytes_again_are_unchanged_without_being_read(
-        sqlite: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pieces(monkeypatch, PIECE)
-    path = tmp_path / "orders.csv"
+def test_the_same_bytes_again_are_unchanged_without_being_read(sqlite: Store, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "orders.csv"  # one piece: hashed (a few ms) before anything is read
     path.write_bytes((HEAD + "".join(lines(300))).encode())
     first = ingest.ingest_file(sqlite, path)
     version = sqlite.version()
@@ -191,11 +190,30 @@ def test_the_same_bytes_again_are_unchanged_without_being_read(
         raise AssertionError("an unchanged file was read")
 
     monkeypatch.setattr(validate, "typed_columns", never)
-    monkeypatch.setattr(read, "_read_csv", never)  # split while it is hashed, but no cell read
+    monkeypatch.setattr(read, "_read_csv", never)
     again = ingest.ingest_file(sqlite, path)
     assert (again.status, again.batch, again.rows, again.kind) == ("unchanged", first.batch, 300, "sales")
     assert ingest.ingest_bytes(sqlite, "copy.csv", path.read_bytes()).status == "unchanged"
     assert sqlite.version() == version and sqlite.batches().height == 1
+
+
+def test_a_large_file_again_is_unchanged_and_its_pieces_begun_while_it_was_hashed_are_dropped(
+        sqlite: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pieces(monkeypatch, PIECE)
+    path = tmp_path / "orders.csv"
+    path.write_bytes((HEAD + "".join(lines(3_000))).encode())
+    first = ingest.ingest_file(sqlite, path)
+    version = sqlite.version()
+    typed: list[int] = []
+    typed_columns = validate.typed_columns
+    monkeypatch.setattr(validate, "typed_columns", lambda table, *a, **k: (
+        typed.append(table.frame.height), typed_columns(table, *a, **k))[1])
+    seen: list[str] = []
+    again = ingest.ingest_file(sqlite, path, progress=lambda stage, _: seen.append(stage))
+    assert (again.status, again.batch, again.rows, again.kind) == ("unchanged", first.batch, 3_000, "sales")
+    assert sqlite.version() == version and sqlite.batches().height == 1
+    assert "writing" not in seen and seen[-1] == "done"
+    assert len(typed) <= 1 + 2 * validate.PIECES_AHEAD < len(read.csv_pieces("orders.csv", path.read_bytes()) or [])
 
 
 def test_a_large_file_from_disk_is_mapped_and_gives_the_rows_of_its_bytes(
