@@ -240,3 +240,28 @@ def test_postgresql_connections_are_kept_between_operations_and_replaced_when_th
     finally:
         store.dispose()
         _drop_pg_schema(schema_name)
+
+
+def test_postgresql_parts_are_stored_as_they_are_without_compression_tried_again() -> None:
+    """Parts are lz4 Parquet: PostgreSQL keeps them out of line uncompressed (STORAGE EXTERNAL), set by create on
+    a new store and on one made before (the default, EXTENDED, runs each through pglz first)."""
+    from tests.conftest import _drop_pg_schema, pg_store
+
+    store, schema_name = pg_store()
+    try:
+        def storage() -> str:
+            with store._cursor() as cursor:
+                cursor.execute("SELECT attstorage FROM pg_attribute WHERE attname = 'data' "
+                               "AND attrelid = 'batch_parts'::regclass")
+                return str(cursor.fetchall()[0][0])
+
+        assert storage() == "e"
+        with store._cursor(write=True) as cursor:
+            cursor.execute("ALTER TABLE batch_parts ALTER COLUMN data SET STORAGE EXTENDED")
+        assert storage() == "x"
+        store.create()
+        assert storage() == "e"
+        assert put(store, "s.csv", SALES_HEAD + sales_lines(5)).rows == store.read("sales").height == 5
+    finally:
+        store.dispose()
+        _drop_pg_schema(schema_name)
