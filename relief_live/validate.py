@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final, TypeVar, cast
 
 import polars as pl
 
@@ -21,6 +21,7 @@ _HOST_KIND_HINT: Final = (
 # The pieces of a large file read and typed at once, in threads, ahead of the one being derived: polars lets
 # go of the GIL, so on two cores two pieces are typed in about the time of one. Each holds one more piece.
 PIECES_AHEAD: Final = 2
+_T = TypeVar("_T")
 # Columns whose time of day alone (19:01) is read on the session's start date.
 _TIME_OF_DAY_OK: Final = {("ticks", "ts"), ("sales", "ts")}
 
@@ -101,6 +102,7 @@ def _typed_stream(
     values: list[Problem] = []
     total = 0
     not_derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
+    in_two: Future[bool] | None = None  # whether a key hash is in two pieces, once the last is handed on
     deriving = None if whole else _Deriving(name, session_starts, tz)  # each piece derived where it is typed
     with _PiecesAhead(pieces, kind, supplied, tz, deriving) as ahead:
         if len(pieces) > 1:  # the first pieces too, each finding the kind from the headers (the same in every one)
@@ -150,6 +152,8 @@ def _typed_stream(
                     assert derived.frame is not None
                     seen += [] if derived.hashes is None else [derived.hashes]
                     handed = True
+                    if number == len(pieces) and len(seen) > 1:  # every key hash is in: sorted while it is written
+                        in_two = ahead.submit(_repeats, list(seen))
                     yield derived.frame
             del typed, derived  # let go of this piece before the next is read
             if progress:
@@ -164,7 +168,8 @@ def _typed_stream(
         raise Rejected(capped(name, values, total), total)
     if not_derived:
         raise Rejected(not_derived[:MAX_PROBLEMS])
-    if len(seen) > 1 and _repeats(seen):  # a key in two pieces (rare): checked once, here, before the commit
+    # A key in two pieces (rare): checked once, before the commit, beside the writing of the last piece.
+    if len(seen) > 1 and (in_two.result() if in_two is not None and not in_two.cancelled() else _repeats(seen)):
         raise WholeFile(name)
     assert mapping is not None
     if holding:
@@ -251,6 +256,11 @@ class _PiecesAhead:
         """Also when stopped early (a problem, the writer gone): pieces not begun are dropped, begun ones awaited."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, work: Callable[..., _T], *args: object) -> Future[_T]:
+        """Run `work` in the pool (its pieces all queued by then)."""
+        self._pool = self._pool or ThreadPoolExecutor(PIECES_AHEAD, thread_name_prefix="relief-live piece")
+        return self._pool.submit(work, *args)
 
     def take(self) -> _Outcome | None:
         """The next piece's outcome, when it was queued (its exception, if any, raised here)."""
