@@ -90,9 +90,14 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
     A large CSV is read and checked in pieces (read.csv_pieces), with the same rows and problems; the rows
     are derived and handed back whole (the upload preview). `ingest_bytes` writes them piece by piece.
     """
-    mapping, frames = _typed(name, data, kind=kind, session_id=session_id, host_kind=host_kind,
-                             platform=platform, store=store, tz=tz, progress=progress, whole=True)
-    [frame] = frames
+    args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
+            "tz": tz, "progress": progress}
+    try:
+        mapping, frames = _typed(name, data, **args, whole=True)
+        [frame] = frames
+    except read.NotUTF8:  # taken for UTF-8 from its start, and a later piece is not: check it all, read again
+        mapping, frames = _typed(name, data, _pieces(name, data, checked=True), **args, whole=True)
+        [frame] = frames
     return mapping, frame
 
 
@@ -182,20 +187,31 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
         args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
                 "store": store, "tz": read.DEFAULT_TZ, "progress": report}
         try:
-            written = _write(store, name, data, sha, by, pieces, args, whole=False)
-        except validate.WholeFile:
-            # A later piece repeats a key of an earlier one (its occurrence counts across the file), or gives times
-            # of day alone (placed in file order): rare, and the transaction was rolled back. Read the file whole.
-            written = _write(store, name, data, hashed.result(), by, pieces, args, whole=True)
+            written = _write_either(store, name, data, sha, hashed, by, pieces, args)
+        except read.NotUTF8:
+            # Taken for UTF-8 from its start, and a later piece is not (a GBK export whose first rows are ASCII):
+            # the transaction was rolled back. Check the whole file, re-encode it, and read it again.
+            written = _write_either(store, name, data, sha, hashed, by, _pieces(name, data, checked=True), args)
     finally:
         hasher.shutdown(wait=True)  # a mapped file is closed only after it is hashed
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
 
 
-def _pieces(name: str, data: bytes) -> list[Callable[[], read.RawTable]]:
+def _write_either(store: Store, name: str, data: bytes, sha: str | Future[str], hashed: Future[str], by: str | None,
+                  pieces: list[Callable[[], read.RawTable]], args: dict) -> Written:
+    """_write piece by piece, or, when a later piece repeats a key of an earlier one (its occurrence counts across
+    the file) or gives times of day alone (placed in file order), whole: rare, and the first transaction was
+    rolled back."""
+    try:
+        return _write(store, name, data, sha, by, pieces, args, whole=False)
+    except validate.WholeFile:
+        return _write(store, name, data, hashed.result(), by, pieces, args, whole=True)
+
+
+def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[], read.RawTable]]:
     """A file's pieces to read: a large CSV's (read.csv_pieces), else one, the file read whole (or a workbook)."""
-    return read.csv_pieces(name, data) or [lambda: read.read_table(name, data)]
+    return read.csv_pieces(name, data, checked=checked) or [lambda: read.read_table(name, data)]
 
 
 def _write(store: Store, name: str, data: bytes, sha: str | Future[str], by: str | None,

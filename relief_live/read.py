@@ -151,6 +151,27 @@ def _utf8(name: str, data: bytes) -> tuple[bytes, int]:
         )]) from None
 
 
+class NotUTF8(Exception):
+    """Raised by a piece of a file that csv_pieces took for UTF-8 from its start, when the piece's own bytes are
+    not: read the file again from `csv_pieces(..., checked=True)` (the whole file checked first, and re-encoded
+    from GB18030, or refused with the place of its first bad byte)."""
+
+
+_LOOKED_AT: Final = 64 * 1024  # the bytes at a file's start that decide its encoding before its pieces are read
+
+
+def _utf8_start(data: bytes) -> int | None:
+    """Where a file's text starts (3 after a UTF-8 BOM) when its first _LOOKED_AT bytes are UTF-8, not binary
+    (the rest is checked piece by piece, in the threads that read them); else None (check it all first)."""
+    first = 3 if data[:3] == b"\xef\xbb\xbf" else 0
+    end = min(len(data), first + _LOOKED_AT)
+    if b"\x00" in data[:65536]:
+        return None
+    while end < len(data) and end > first and data[end] & 0xC0 == 0x80:  # not inside a character
+        end -= 1
+    return first if _is_utf8(memoryview(data)[first:end]) else None
+
+
 def _utf8_error_at(data: bytes) -> int:
     """Where strict UTF-8 decoding of `data` stops (the offset of its first bad byte)."""
     try:
@@ -206,17 +227,27 @@ def read_table(name: str, data: bytes) -> RawTable:
     return _read_csv(name, utf8_bytes(name, data))
 
 
-def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[Callable[[], RawTable]] | None:
+def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
+               checked: bool = False) -> list[Callable[[], RawTable]] | None:
     """A CSV export larger than `piece_bytes` as pieces to read one after another, else None (read it whole).
 
     Each piece is a run of whole records of about `piece_bytes`, split at a newline outside quotes (an even
     number of quote characters before it), read with the header and given its true spreadsheet lines, so
     that its cells and problems are the whole file's. Only one piece's text cells need be held at a time.
+
+    A file whose start is UTF-8 is taken for UTF-8, and each piece checks its own bytes as it is read (a piece
+    that is not raises NotUTF8); with `checked`, or when the start is not, the whole file is checked first
+    (and re-encoded from GB18030).
     """
     size = piece_bytes or PIECE_BYTES
     if len(data) <= size or data[:4] in (XLSX_MAGIC, OLE_MAGIC):
         return None
-    raw, first = _utf8(name, data)
+    first = None if checked else _utf8_start(data)
+    lazily = first is not None
+    if first is None:
+        raw, first = _utf8(name, data)
+    else:
+        raw = data
     if raw.find(b"\n") < 0 and raw.find(b"\r") >= 0:  # classic Mac line ends: the whole-file reader converts them
         return None
     header_end = _first_record_end(raw, first)
@@ -260,6 +291,8 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None) -> list[C
         with memoryview(raw) as view:  # one copy of the piece, not a slice and then the slice again
             text = b"".join((view[first:header_end], view[start:end]))
         release(raw)
+        if lazily and not _is_utf8(text):
+            raise NotUTF8(name)
         lines_in(i, text, header_end - first)
         offset = sum(lines_in(j) for j in range(i))
         try:

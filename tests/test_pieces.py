@@ -42,13 +42,19 @@ def streamed(name: str, data: bytes, **kwargs) -> tuple[str, object]:  # type: i
     """outcome for the frames ingest_bytes writes one after another (read again whole when they say so)."""
     args = {"kind": None, "session_id": None, "host_kind": None, "platform": None, "store": None,
             "tz": read.DEFAULT_TZ, "progress": None, **kwargs}
+    pieces = None
     try:
-        try:
-            mapping, frames = ingest._typed(name, data, **args, whole=False)
-            parts = list(frames)
-        except validate.WholeFile:
-            mapping, frames = ingest._typed(name, data, **args, whole=True)
-            parts = list(frames)
+        for _ in range(2):
+            try:
+                try:
+                    mapping, frames = ingest._typed(name, data, pieces, **args, whole=False)
+                    parts = list(frames)
+                except validate.WholeFile:
+                    mapping, frames = ingest._typed(name, data, pieces, **args, whole=True)
+                    parts = list(frames)
+                break
+            except read.NotUTF8:  # taken for UTF-8 from its start: checked whole, read again (as ingest_bytes does)
+                pieces = ingest._pieces(name, data, checked=True)
     except Rejected as rejected:
         return "problems", [str(replace(p, value=None)) for p in rejected.problems]
     return "rows", (mapping.kind, pl.concat(parts, how="vertical"))
@@ -116,6 +122,35 @@ def _rejected(run) -> Rejected | None:  # type: ignore[no-untyped-def]
     except Rejected as rejected:
         return rejected
     return None
+
+
+def test_a_gbk_export_whose_start_is_ascii_reads_as_gbk_and_a_bad_byte_later_is_located(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The start of a file (64 KiB) decides whether it is taken for UTF-8; each piece checks its own bytes, and a
+    GBK one found later makes the whole file be read again as GBK, with nothing of the first reading kept."""
+    from relief_live.store import Store
+
+    head = "session_id,order_id,ts,product,village,quantity,unit,amount\n"
+    ascii_rows = [f"s1,o{i},2020-09-06 19:{i % 60:02d}:00,mango,village,{1 + i % 5},jin,{10 + i}.50\n"
+                  for i in range(3_000)]
+    gbk_rows = [f"s1,g{i},2020-09-06 20:{i % 60:02d}:00,芒果,那满村,{1 + i % 5},斤,{10 + i}.50\n" for i in range(3_000)]
+    data = (head + "".join(ascii_rows + gbk_rows)).encode("gb18030")
+    assert len(head + "".join(ascii_rows)) > read._LOOKED_AT and read._utf8_start(data) == 0
+    whole, pieces, count = whole_and_pieces(monkeypatch, "gbk.csv", data, 16_384)
+    assert count > 10
+    same(whole, pieces)
+    frame = pieces[1][1]  # type: ignore[index]
+    assert frame.height == 6_000 and frame.filter(pl.col("order_id") == "g7")["product"].to_list() == ["芒果"]
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    assert ingest.ingest_bytes(store, "gbk.csv", data).rows == 6_000
+    assert store.read("sales").filter(pl.col("village") == "那满村").height == 3_000
+    bad = data[:-40] + b"\xff\xff" + data[-38:]  # a byte neither UTF-8 nor GBK on the last line
+    with pytest.raises(Rejected) as caught:
+        ingest.ingest_bytes(store, "bad.csv", bad)
+    [problem] = caught.value.problems
+    assert problem.line == 6_001 and "neither UTF-8 nor GBK/GB18030" in problem.message
+    assert store.batches().height == 1
 
 
 def test_a_large_export_reads_in_pieces_with_its_true_lines(monkeypatch: pytest.MonkeyPatch) -> None:
