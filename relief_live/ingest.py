@@ -169,44 +169,40 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
             progress(stage, done)
 
     report("reading", 0.0)
-    hasher = ThreadPoolExecutor(1, thread_name_prefix="relief-live hash")
-    try:
+    # Shut (the hashes awaited) before the caller closes a mapped file.
+    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
         # The file is hashed on one core while this one splits it into pieces (its UTF-8 checked, or re-encoded)
         # and, for a file of several pieces, starts reading and typing them: the same bytes already stored (as
         # `kind`, or as any kind when none is given) are found once the hash is done, before anything is written,
         # and the pieces begun are dropped. A file of one piece is hashed by then (a few ms): it is not read.
         hashed = hasher.submit(_sha256, data)
         pieces = _pieces(name, data)
-        sha: str | Future[str] = hashed
         if len(pieces) == 1:
-            sha = hashed.result()
-            held = store.holding(sha, kind)
+            held = store.holding(hashed.result(), kind)
             if held is not None:
                 report("done", 1.0)
                 return FileResult(name, held.kind, held.rows, held.batch, held.status)
         args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
                 "store": store, "tz": read.DEFAULT_TZ, "progress": report}
         try:
-            written = _write_either(store, name, data, sha, hashed, by, pieces, args)
+            written = _write_either(store, name, data, hasher, hashed, by, pieces, args)
         except read.NotUTF8:
             # Taken for UTF-8 from its start, and a later piece is not (a GBK export whose first rows are ASCII):
             # the transaction was rolled back. Check the whole file, re-encode it, and read it again.
-            written = _write_either(store, name, data, sha, hashed, by, _pieces(name, data, checked=True), args)
-    finally:
-        hasher.shutdown(wait=True)  # a mapped file is closed only after it is hashed
+            written = _write_either(store, name, data, hasher, hashed, by, _pieces(name, data, checked=True), args)
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
 
 
-def _write_either(store: Store, name: str, data: bytes, sha: str | Future[str], hashed: Future[str], by: str | None,
-                  pieces: list[Callable[[], read.RawTable]], args: dict) -> Written:
+def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str],
+                  by: str | None, pieces: list[Callable[[], read.RawTable]], args: dict) -> Written:
     """_write piece by piece, or, when a later piece repeats a key of an earlier one (its occurrence counts across
     the file) or gives times of day alone (placed in file order), whole: rare, and the first transaction was
     rolled back."""
     try:
-        return _write(store, name, data, sha, by, pieces, args, whole=False)
+        return _write(store, name, data, hasher, hashed, by, pieces, args, whole=False)
     except validate.WholeFile:
-        return _write(store, name, data, hashed.result(), by, pieces, args, whole=True)
+        return _write(store, name, data, hasher, hashed, by, pieces, args, whole=True)
 
 
 def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[], read.RawTable]]:
@@ -214,34 +210,32 @@ def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[
     return read.csv_pieces(name, data, checked=checked) or [lambda: read.read_table(name, data)]
 
 
-def _write(store: Store, name: str, data: bytes, sha: str | Future[str], by: str | None,
+def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str], by: str | None,
            pieces: list[Callable[[], read.RawTable]], args: dict, *, whole: bool) -> Written:
     """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
-    are all checked; or the batch that holds the same bytes already (the hash may still be coming: `sha` a
-    Future), found before anything is written, the pieces begun then dropped.
+    are all checked; or the batch that holds the same bytes already (`hashed`: the file's hash, which the
+    pieces need not wait for), found before anything is written, the pieces begun then dropped.
 
-    A mapped file is hashed again to refuse one rewritten on disk while it was read: in a thread, from when its
+    A mapped file is hashed again to refuse one rewritten on disk while it was read: in `hasher`, from when its
     last piece has been read, alongside the typing and writing of the pieces still in hand."""
-    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
-        again: list[Future[str]] = []
-        if isinstance(data, read.MappedFile):
-            pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
-        mapping, frames = _typed(name, data, pieces, **args, whole=whole)
-        if isinstance(sha, Future):  # store.write finds a batch of the same bytes before it takes a frame
-            sha = sha.result()
+    again: list[Future[str]] = []
+    if isinstance(data, read.MappedFile):
+        pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
+    mapping, frames = _typed(name, data, pieces, **args, whole=whole)
+    sha = hashed.result()  # store.write finds a batch of the same bytes before it takes a frame
 
-        def checked() -> Iterator[pl.DataFrame]:
-            yield from frames
-            if isinstance(data, read.MappedFile) and (again[0].result() if again else _sha256(data)) != sha:
-                raise Rejected([Problem(name, None, None, "changed while it was being read; "
-                                                          "ingest it again once it is complete")])
-            args["progress"]("writing", 0.95)
+    def checked() -> Iterator[pl.DataFrame]:
+        yield from frames
+        if isinstance(data, read.MappedFile) and (again[0].result() if again else _sha256(data)) != sha:
+            raise Rejected([Problem(name, None, None, "changed while it was being read; "
+                                                      "ingest it again once it is complete")])
+        args["progress"]("writing", 0.95)
 
-        checking = checked()
-        try:
-            return store.write(mapping.kind, checking, path=name, sha256=sha, by=by or who())
-        finally:
-            checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
+    checking = checked()
+    try:
+        return store.write(mapping.kind, checking, path=name, sha256=sha, by=by or who())
+    finally:
+        checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
 
 
 def _then(pieces: list[Callable[[], read.RawTable]], done: Callable[[], None]) -> list[Callable[[], read.RawTable]]:
