@@ -103,7 +103,8 @@ def _typed_stream(
     total = 0
     not_derived: list[Problem] = []  # sessions that end before they start (found piece by piece)
     in_two: Future[bool] | None = None  # whether a key hash is in two pieces, once the last is handed on
-    deriving = None if whole else _Deriving(name, session_starts, tz)  # each piece derived where it is typed
+    # Unless read whole, each piece is derived in the thread that types it (the caller's thread then only writes).
+    deriving = None if whole else _Deriving(name, session_starts, tz)
     with _PiecesAhead(pieces, kind, supplied, tz, deriving) as ahead:
         if len(pieces) > 1:  # the first pieces too, each finding the kind from the headers (the same in every one)
             ahead.fill(0, None)
@@ -138,9 +139,7 @@ def _typed_stream(
             elif holding:
                 held.append(typed)
             else:
-                assert mapping is not None
-                if derived is None:  # typed where deriving was not asked for
-                    derived = _derived(typed, mapping.kind, _Deriving(name, session_starts, tz))
+                assert derived is not None  # not holding, so not read whole: derived where it was typed
                 if derived.across:
                     if handed:
                         raise WholeFile(name)
