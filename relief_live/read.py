@@ -32,6 +32,7 @@ MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this 
 # pieces are in hand at once (two typed ahead, one written): 5 MiB keeps a 1M-line ingest at ~3.7x its file's
 # size in memory, imports included (6 MiB: ~3.8-3.9x on this session's machine; 8 MiB: more), in the same time.
 PIECE_BYTES: Final = 5 * 1024 * 1024
+_LOOKED_AT: Final = 64 * 1024  # the bytes at a large file's start that decide its encoding before its pieces
 _NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file
 
 # Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
@@ -127,14 +128,22 @@ def utf8_bytes(name: str, data: bytes) -> bytes:
     return raw[first:] if first or isinstance(raw, MappedFile) else raw  # a mapped file's slice is bytes
 
 
-def _utf8(name: str, data: bytes) -> tuple[bytes, int]:
-    """utf8_bytes, and where the text starts (3 after a UTF-8 BOM): a UTF-8 file is not copied to drop its BOM."""
+def _utf8(name: str, data: bytes, *, start_only: bool = False) -> tuple[bytes, int]:
+    """utf8_bytes, and where the text starts (3 after a UTF-8 BOM): a UTF-8 file is not copied to drop its BOM.
+
+    With `start_only`, a file whose first _LOOKED_AT bytes are UTF-8 is taken for UTF-8 as it is (csv_pieces:
+    each piece checks its own bytes as it is read)."""
     if _NOT_SPACE.search(data) is None:
         raise Rejected([Problem(name, None, None, "the file is empty")])
     if b"\x00" in data[:65536]:
         raise Rejected([Problem(name, None, None, "this is a binary file, not a CSV or XLSX export")])
     first = 3 if data[:3] == b"\xef\xbb\xbf" else 0
-    if _is_utf8(memoryview(data)[first:]):
+    end = len(data)
+    if start_only:
+        end = min(end, first + _LOOKED_AT)
+        while end < len(data) and end > first and data[end] & 0xC0 == 0x80:  # not inside a character
+            end -= 1
+    if _is_utf8(memoryview(data)[first:end]):
         return data, first
     data = data[first:]
     try:
@@ -155,21 +164,6 @@ class NotUTF8(Exception):
     """Raised by a piece of a file that csv_pieces took for UTF-8 from its start, when the piece's own bytes are
     not: read the file again from `csv_pieces(..., checked=True)` (the whole file checked first, and re-encoded
     from GB18030, or refused with the place of its first bad byte)."""
-
-
-_LOOKED_AT: Final = 64 * 1024  # the bytes at a file's start that decide its encoding before its pieces are read
-
-
-def _utf8_start(data: bytes) -> int | None:
-    """Where a file's text starts (3 after a UTF-8 BOM) when its first _LOOKED_AT bytes are UTF-8, not binary
-    (the rest is checked piece by piece, in the threads that read them); else None (check it all first)."""
-    first = 3 if data[:3] == b"\xef\xbb\xbf" else 0
-    end = min(len(data), first + _LOOKED_AT)
-    if b"\x00" in data[:65536]:
-        return None
-    while end < len(data) and end > first and data[end] & 0xC0 == 0x80:  # not inside a character
-        end -= 1
-    return first if _is_utf8(memoryview(data)[first:end]) else None
 
 
 def _utf8_error_at(data: bytes) -> int:
@@ -242,12 +236,8 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
     size = piece_bytes or PIECE_BYTES
     if len(data) <= size or data[:4] in (XLSX_MAGIC, OLE_MAGIC):
         return None
-    first = None if checked else _utf8_start(data)
-    lazily = first is not None
-    if first is None:
-        raw, first = _utf8(name, data)
-    else:
-        raw = data
+    raw, first = _utf8(name, data, start_only=not checked)
+    lazily = not checked and raw is data  # taken for UTF-8 from its start: each piece checks its own bytes
     if raw.find(b"\n") < 0 and raw.find(b"\r") >= 0:  # classic Mac line ends: the whole-file reader converts them
         return None
     header_end = _first_record_end(raw, first)
@@ -281,8 +271,10 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
 
     def lines_in(i: int, text: bytes | None = None, skip: int = 0) -> int:
         with locks[i]:
-            if counts[i] is None:
-                counts[i] = _newlines(text, skip, len(text)) if text is not None else _newlines(raw, *ranges[i])
+            if counts[i] is None and text is not None:
+                counts[i] = _newlines(text, skip, len(text))
+            elif counts[i] is None:  # a piece before this one, whose reading has not begun
+                counts[i] = _newlines(raw, *ranges[i])
                 release(raw)
             return cast(int, counts[i])
 

@@ -135,7 +135,7 @@ def test_a_gbk_export_whose_start_is_ascii_reads_as_gbk_and_a_bad_byte_later_is_
                   for i in range(3_000)]
     gbk_rows = [f"s1,g{i},2020-09-06 20:{i % 60:02d}:00,芒果,那满村,{1 + i % 5},斤,{10 + i}.50\n" for i in range(3_000)]
     data = (head + "".join(ascii_rows + gbk_rows)).encode("gb18030")
-    assert len(head + "".join(ascii_rows)) > read._LOOKED_AT and read._utf8_start(data) == 0
+    assert len(head + "".join(ascii_rows)) > read._LOOKED_AT and read._utf8("gbk.csv", data, start_only=True)[0] is data
     whole, pieces, count = whole_and_pieces(monkeypatch, "gbk.csv", data, 16_384)
     assert count > 10
     same(whole, pieces)
