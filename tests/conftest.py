@@ -64,6 +64,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def pg() -> Iterator[Store]:
+    """A fresh, empty PostgreSQL store (skipped without RELIEF_LIVE_TEST_PG)."""
+    s, name = pg_store()
+    yield s
+    s.dispose()
+    _drop_pg_schema(name)
+
+
+@pytest.fixture
 def sqlite(tmp_path: Path) -> Iterator[Store]:
     s = sqlite_store(tmp_path)
     yield s

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -158,11 +161,6 @@ def test_four_writers_and_a_reader(store: Store, tmp_path: Path) -> None:
 def test_a_committed_batch_is_read_at_once_and_lands_in_the_database_file_after(tmp_path: Path) -> None:
     """The commit leaves the batch's pages in SQLite's WAL and returns; another store reads them at once, and the
     checkpoint that follows (in a thread) copies them into the database file, which then holds the batch alone."""
-    import shutil
-    import threading
-
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
-
     path = tmp_path / "store.sqlite3"
     store = Store(f"sqlite:///{path}")
     store.create()

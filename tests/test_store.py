@@ -208,60 +208,46 @@ def test_two_processes_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_postgresql_connections_are_kept_between_operations_and_replaced_when_the_server_ends_them(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import _drop_pg_schema, pg_store
+        pg: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+    connect = Store._connect
 
-    store, schema_name = pg_store()
-    try:
-        made: list[object] = []
-        connect = Store._connect
+    def counted(self: Store):  # type: ignore[no-untyped-def]
+        conn = connect(self)
+        if self is pg:
+            made.append(conn)
+        return conn
 
-        def counted(self: Store):  # type: ignore[no-untyped-def]
-            conn = connect(self)
-            if self is store:
-                made.append(conn)
-            return conn
-
-        monkeypatch.setattr(Store, "_connect", counted)
-        store.dispose()
-        first = put(store, "s.csv", SALES_HEAD + sales_lines(2))
-        assert store.read("sales").height == first.rows == 2
-        assert store.version() == 1 and len(made) == 1  # one connection for the ingest and the reads after it
-        with store._cursor() as cursor:  # the server ends the connection kept idle (a restart, an administrator)
-            cursor.execute("SELECT pg_backend_pid()")
-            [(pid,)] = cursor.fetchall()
-        killer = Store(store.url)
-        with killer._cursor() as cursor:
-            cursor.execute(f"SELECT pg_terminate_backend({pid})")
-            cursor.fetchall()
-        killer.dispose()
-        assert store.holding(ingest._sha256(csv_bytes(SALES_HEAD + sales_lines(2))), None) is not None  # a new one
-        assert len(made) == 2
-    finally:
-        store.dispose()
-        _drop_pg_schema(schema_name)
+    monkeypatch.setattr(Store, "_connect", counted)
+    pg.dispose()
+    first = put(pg, "s.csv", SALES_HEAD + sales_lines(2))
+    assert pg.read("sales").height == first.rows == 2
+    assert pg.version() == 1 and len(made) == 1  # one connection for the ingest and the reads after it
+    with pg._cursor() as cursor:  # the server ends the connection kept idle (a restart, an administrator)
+        cursor.execute("SELECT pg_backend_pid()")
+        [(pid,)] = cursor.fetchall()
+    killer = Store(pg.url)
+    with killer._cursor() as cursor:
+        cursor.execute(f"SELECT pg_terminate_backend({pid})")
+        cursor.fetchall()
+    killer.dispose()
+    assert pg.holding(ingest._sha256(csv_bytes(SALES_HEAD + sales_lines(2))), None) is not None  # a new one
+    assert len(made) == 2
 
 
-def test_postgresql_parts_are_stored_as_they_are_without_compression_tried_again() -> None:
+def test_postgresql_parts_are_stored_as_they_are_without_compression_tried_again(pg: Store) -> None:
     """Parts are lz4 Parquet: PostgreSQL keeps them out of line uncompressed (STORAGE EXTERNAL), set by create on
     a new store and on one made before (the default, EXTENDED, runs each through pglz first)."""
-    from tests.conftest import _drop_pg_schema, pg_store
+    def storage() -> str:
+        with pg._cursor() as cursor:
+            cursor.execute("SELECT attstorage FROM pg_attribute WHERE attname = 'data' "
+                           "AND attrelid = 'batch_parts'::regclass")
+            return str(cursor.fetchall()[0][0])
 
-    store, schema_name = pg_store()
-    try:
-        def storage() -> str:
-            with store._cursor() as cursor:
-                cursor.execute("SELECT attstorage FROM pg_attribute WHERE attname = 'data' "
-                               "AND attrelid = 'batch_parts'::regclass")
-                return str(cursor.fetchall()[0][0])
-
-        assert storage() == "e"
-        with store._cursor(write=True) as cursor:
-            cursor.execute("ALTER TABLE batch_parts ALTER COLUMN data SET STORAGE EXTENDED")
-        assert storage() == "x"
-        store.create()
-        assert storage() == "e"
-        assert put(store, "s.csv", SALES_HEAD + sales_lines(5)).rows == store.read("sales").height == 5
-    finally:
-        store.dispose()
-        _drop_pg_schema(schema_name)
+    assert storage() == "e"
+    with pg._cursor(write=True) as cursor:
+        cursor.execute("ALTER TABLE batch_parts ALTER COLUMN data SET STORAGE EXTENDED")
+    assert storage() == "x"
+    pg.create()
+    assert storage() == "e"
+    assert put(pg, "s.csv", SALES_HEAD + sales_lines(5)).rows == pg.read("sales").height == 5
