@@ -216,17 +216,26 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
     are all checked; or the batch that holds the same bytes already (`hashed`: the file's hash, which the
     pieces need not wait for), found before anything is written, the pieces begun then dropped.
 
-    A mapped file is hashed again to refuse one rewritten on disk while it was read: in `hasher`, from when its
-    last piece has been read, alongside the typing and writing of the pieces still in hand."""
+    A mapped file rewritten on disk while it was read is refused: one at rest when it was mapped is known
+    unchanged from its stat once its pieces are read and hashed (read.MappedFile.unchanged); else its bytes are
+    hashed again, in `hasher`, from when its last piece has been read, alongside the typing and writing of the
+    pieces still in hand."""
     again: list[Future[str]] = []
     if isinstance(data, read.MappedFile):
-        pieces = _then(pieces, lambda: again.append(hasher.submit(_sha256, data)))
+        mapped = data
+
+        def read_all() -> None:
+            if not mapped.unchanged():
+                again.append(hasher.submit(_sha256, mapped))
+
+        pieces = _then(pieces, read_all)
     mapping, frames = _typed(name, data, pieces, **args, whole=whole)
     sha = hashed.result()  # store.write finds a batch of the same bytes before it takes a frame
 
     def checked() -> Iterator[pl.DataFrame]:
         yield from frames
-        if isinstance(data, read.MappedFile) and (again[0].result() if again else _sha256(data)) != sha:
+        if (isinstance(data, read.MappedFile) and not data.unchanged()
+                and (again[0].result() if again else _sha256(data)) != sha):
             raise Rejected([Problem(name, None, None, "changed while it was being read; "
                                                       "ingest it again once it is complete")])
         args["progress"]("writing", 0.95)
@@ -272,7 +281,7 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, sess
     """Ingest one file from disk (see ingest_bytes); problems name the file as given.
 
     A large file is mapped rather than read (read.map_file), so that its bytes are not all held while its
-    pieces are; one rewritten while it is read is refused (its bytes are hashed again before the commit).
+    pieces are; one rewritten while it is read is refused (its stat, or its bytes hashed again, before the commit).
     """
     path = Path(path)
     try:

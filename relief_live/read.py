@@ -11,6 +11,7 @@ import os
 import re
 import struct
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,11 @@ MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this 
 # size in memory, imports included (6 MiB: ~3.8-3.9x on this session's machine; 8 MiB: more), in the same time.
 PIECE_BYTES: Final = 5 * 1024 * 1024
 _LOOKED_AT: Final = 64 * 1024  # the bytes at a large file's start that decide its encoding before its pieces
-_NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file
+_NOT_SPACE: Final = re.compile(rb"\S")
+# A file last written (or its inode changed) at least this long before it is mapped is at rest: were it
+# rewritten later, its times would change (they move in clock ticks of a few ms, so one written just before
+# could be written again within the same tick, its times the same).
+AT_REST_NS: Final = 2_000_000_000  # searched in place, where `bytes.strip()` would copy a whole file
 
 # Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
 MAX_COLUMNS: Final = 1_000
@@ -192,18 +197,38 @@ class MappedFile(mmap.mmap):
     def __contains__(self, sub: object) -> bool:
         return isinstance(sub, bytes) and self.find(sub) >= 0
 
+    path: str
+    _stat: os.stat_result  # the file's, when it was mapped
+    _at_rest: bool  # whether it was last written AT_REST_NS or more before it was mapped
+
     def release(self) -> None:
         if hasattr(mmap, "MADV_DONTNEED"):
             self.madvise(mmap.MADV_DONTNEED)
+
+    def unchanged(self) -> bool:
+        """Whether the file is known to hold the bytes it held when it was mapped, from its stat alone: at rest
+        then, and the same inode, size and times now. False when its stat cannot tell (hash the bytes to know)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        return self._at_rest and _identity(now) == _identity(self._stat)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def map_file(path: str | Path) -> bytes:
     """A file's bytes: mapped (MappedFile) when it is large enough to be read in pieces, else read."""
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size <= PIECE_BYTES:
+        stat = os.fstat(f.fileno())
+        if stat.st_size <= PIECE_BYTES:
             return f.read()
-        return MappedFile(f.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[return-value]
+        mapped = MappedFile(f.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped.path, mapped._stat = str(path), stat
+        mapped._at_rest = time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) >= AT_REST_NS
+        return mapped  # type: ignore[return-value]
 
 
 def release(data: bytes) -> None:

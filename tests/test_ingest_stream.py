@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -245,6 +246,63 @@ def test_a_file_rewritten_while_it_is_read_is_refused(
         ingest.ingest_file(sqlite, path, progress=rewrite)
     assert [str(p) for p in caught.value.problems] == [
         f"{path}: changed while it was being read; ingest it again once it is complete"]
+    assert sqlite.batches().height == 0 and sqlite.version() == 0
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each file's bytes hashed (the first hash finds the same bytes stored; a second refuses a
+    file rewritten while it was read)."""
+    seen: list[int] = []
+    original = ingest._sha256
+
+    def spy(data: bytes) -> str:
+        seen.append(len(data))
+        return original(data)
+
+    monkeypatch.setattr(ingest, "_sha256", spy)
+    return seen
+
+
+def test_a_file_at_rest_is_hashed_once_and_one_just_written_twice(
+        sqlite: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashes: list[int]) -> None:
+    pieces(monkeypatch, PIECE)
+    path = tmp_path / "orders.csv"
+    path.write_bytes((HEAD + "".join(lines(300))).encode())
+    size = path.stat().st_size
+    # Just written: a rewrite within the same clock tick could keep its times, so its bytes are hashed again.
+    assert ingest.ingest_file(sqlite, path).rows == 300
+    assert hashes == [size, size]
+    # At rest (written long enough before it is mapped: here, any time before), its unchanged stat says enough.
+    hashes.clear()
+    monkeypatch.setattr(read, "AT_REST_NS", 0)
+    path.write_bytes((HEAD + "".join(lines(300, start=300))).encode())
+    assert ingest.ingest_file(sqlite, path).rows == 300
+    assert hashes == [path.stat().st_size]
+    assert sqlite.read("sales").height == 600
+
+
+def test_a_file_at_rest_rewritten_while_it_is_read_is_refused_even_with_its_times_put_back(
+        sqlite: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashes: list[int]) -> None:
+    pieces(monkeypatch, PIECE)
+    monkeypatch.setattr(read, "AT_REST_NS", 0)
+    path = tmp_path / "orders.csv"
+    path.write_bytes((HEAD + "".join(lines(300))).encode())
+    before = path.stat()
+
+    def rewrite(stage: str, fraction: float) -> None:
+        if stage == "checking values" and fraction > 0.5 and path.read_bytes().endswith(b"309.50\n"):
+            with path.open("r+b") as f:  # same length, other amounts
+                f.seek(-7, 2)
+                f.write(b"999.50\n")
+            # the size and modification time as they were: only the inode's change time tells
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    with pytest.raises(Rejected) as caught:
+        ingest.ingest_file(sqlite, path, progress=rewrite)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: changed while it was being read; ingest it again once it is complete"]
+    assert len(hashes) == 2  # found by hashing it again, once its stat no longer matched
     assert sqlite.batches().height == 0 and sqlite.version() == 0
 
 
