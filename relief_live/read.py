@@ -926,15 +926,49 @@ def parse_vocab(series: pl.Series, table: dict[str, str]) -> tuple[pl.Series, pl
 _UNIT_WEIGHT: Final = r"^\s*(?:1\s*)?([^\d\s(（=]+)\s*(?:[(（]\s*|=\s*)(\d+(?:\.\d+)?)\s*([^\d\s)）]+)\s*[)）]?\s*$"
 
 
+# Text columns whose first _SAMPLE cells hold at most _FEW distinct values are looked at through their distinct
+# values: sessions, products, villages, counties and units repeat down an export.
+_SAMPLE: Final = 512
+_FEW: Final = 64
+
+
+def parse_text(series: pl.Series) -> pl.Series:
+    """Text cells without the spaces around them, a blank cell null.
+
+    A column of few distinct values is handed back as it is (not copied) when none of them has spaces around
+    it or is blank; each other column is stripped cell by cell.
+    """
+    cells = series.cast(pl.String)
+    if cells.head(_SAMPLE).n_unique() <= _FEW:
+        distinct = cells.unique()
+        stripped = distinct.str.strip_chars()
+        if (stripped == distinct).all() and not (stripped == "").any():
+            return cells
+    return cells.str.strip_chars().replace("", None)
+
+
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """A unit normalised (公斤 -> kg), and the kg in one unit when written `箱(10斤)` or `1箱=10斤`."""
-    # A column holds a handful of units: parse each distinct cell once, then look every row up.
-    cells = pl.DataFrame({"c": series.cast(pl.String)})
-    distinct = cells.unique(maintain_order=True)
-    unit, kg = _parse_unit(distinct.get_column("c"))
-    looked_up = cells.join(distinct.with_columns(unit=unit, kg=kg), on="c", how="left", nulls_equal=True,
-                           maintain_order="left")
-    return looked_up.get_column("unit"), looked_up.get_column("kg")
+    # A column holds a handful of units: parse each distinct cell once (the same few in every piece of a
+    # file: parsed once for all of them), then look every row up.
+    cells = series.cast(pl.String)
+    distinct = cells.unique()
+    if distinct.len() > _MANY_UNITS:
+        unit, kg = _parse_unit(distinct)
+    else:
+        unit, kg = _parse_units(tuple(distinct.to_list()))
+    looked_up = (cells.replace_strict(distinct, unit, default=None, return_dtype=pl.String),
+                 const(None, len(cells), pl.Float64) if kg.null_count() == len(kg)
+                 else cells.replace_strict(distinct, kg, default=None, return_dtype=pl.Float64))
+    return looked_up[0].alias(series.name), looked_up[1].alias(series.name)
+
+
+_MANY_UNITS: Final = 256  # more distinct units than this are parsed without keeping what they gave
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_units(distinct: tuple[str | None, ...]) -> tuple[pl.Series, pl.Series]:
+    return _parse_unit(pl.Series("c", distinct, pl.String))
 
 
 def _parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:

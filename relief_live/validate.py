@@ -406,7 +406,7 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
         value, bad = read.parse_vocab(cells, schema.HOST_KINDS)
         checks.append((f.name, header, bad, _HOST_KIND_HINT))
         return value
-    text = cells.str.strip_chars().replace("", None)
+    text = read.parse_text(cells)
     if t == schema.PLATFORM:
         value, _ = read.parse_vocab(cells, schema.PLATFORMS)
         return value.fill_null(text.str.to_lowercase())

@@ -336,6 +336,39 @@ def test_unit_forms(text: str, unit: str, kg: float | None) -> None:
     assert frame.select("unit", "unit_kg").row(0) == (unit, kg)
 
 
+_TEXTISH = st.one_of(
+    st.sampled_from(["芒果", " 芒果", "芒果 ", "\u3000芒果", "芒果\t", "红心 猕猴桃", "", " ", "\u3000", "a", "A "]),
+    st.text(alphabet=" \t\u3000\xa0ab芒", max_size=4),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_TEXTISH, min_size=1, max_size=12), repeat=st.integers(1, 80))
+def test_text_cells_lose_their_spaces_and_blanks_are_empty_whatever_the_column_holds(
+        cells: list[str | None], repeat: int) -> None:
+    """Text cells as each cell stripped would give (a blank one empty): in columns of few distinct values,
+    looked at through them, and in columns of many."""
+    for column in (cells * repeat, [f"{c}{i}" if c else c for i, c in enumerate(cells * repeat)]):
+        series = pl.Series(column, dtype=pl.String)
+        assert read.parse_text(series).to_list() == series.str.strip_chars().replace("", None).to_list()
+
+
+_UNITISH = st.sampled_from(["公斤", " 公斤", "KG", "斤", "箱(10斤)", "1箱=10斤", "盒（2.5kg）", "箱", "", " ", "桶装",
+                            "10斤", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(_UNITISH, min_size=1, max_size=10), repeat=st.integers(1, 50))
+def test_a_unit_column_gives_each_cell_what_its_unit_alone_gives(cells: list[str | None], repeat: int) -> None:
+    """Every cell of a unit column (parsed through its distinct values, kept from one piece to the next) has
+    the unit and kilograms of that cell parsed on its own."""
+    series = pl.Series(cells * repeat, dtype=pl.String)
+    unit, kg = read.parse_unit(series)
+    alone = {cell: read._parse_unit(pl.Series("c", [cell], pl.String)) for cell in set(cells)}
+    assert list(zip(unit, kg, strict=True)) == [(alone[c][0][0], alone[c][1][0]) for c in series]
+
+
 def test_unit_weight_column() -> None:
     frame = parse("行政村,产品,滞销量,单位,规格,截至日期\n火卖村,芒果,5,箱,10斤,2020-03-31\n")
     assert frame["unit_kg"][0] == 5.0
