@@ -16,7 +16,7 @@ from relief_live import schema
 from relief_live.metrics.common import without_rows
 from relief_live.metrics.incremental import Changes, at_time, refresh_report, with_carry
 from relief_live.metrics.report import Report, build_report
-from relief_live.store import _SALES_FIELDS_KEY, _SALES_ORDER_KEY, Store, merge_replacing
+from relief_live.store import Store, key_hashes, merge_replacing
 
 KINDS: Final[tuple[str, ...]] = tuple(schema.KINDS)
 log = logging.getLogger(__name__)
@@ -132,16 +132,6 @@ def _places(frame: pl.DataFrame) -> pl.Series:
                         ).to_series()
 
 
-def _hashes(kind: str, frame: pl.DataFrame) -> pl.Series:
-    """Each row's key (as store.merge_replacing matches keys) hashed to 64 bits; equal keys, equal hashes."""
-    if kind == "sales":
-        expr = (pl.when(pl.col("order_id").is_not_null()).then(pl.struct(_SALES_ORDER_KEY).hash(1))
-                .otherwise(pl.struct(_SALES_FIELDS_KEY).hash(2)))
-    else:
-        expr = pl.struct(schema.KEYS[kind]).hash(3)
-    return frame.select(expr.alias("h")).to_series()
-
-
 @dataclass(frozen=True)
 class KeyIndex:
     """Where a held frame's keys are, so that new rows find the rows they replace by searches, not by a pass
@@ -155,7 +145,7 @@ class KeyIndex:
     @classmethod
     def of(cls, kind: str, frame: pl.DataFrame) -> KeyIndex:
         places = _places(frame)
-        entries = pl.DataFrame({"h": _hashes(kind, frame), "place": places}).sort("h")
+        entries = pl.DataFrame({"h": key_hashes(kind, frame), "place": places}).sort("h")
         return cls(places, (entries,) if entries.height else ())
 
     def lookup(self, hashes: pl.Series) -> pl.Series:
@@ -182,7 +172,7 @@ class KeyIndex:
         places = without_rows(self.places.to_frame(), gone).to_series()
         new_places = _places(new)
         chunks = list(self.chunks)
-        chunks.append(pl.DataFrame({"h": _hashes(kind, new), "place": new_places}).sort("h"))
+        chunks.append(pl.DataFrame({"h": key_hashes(kind, new), "place": new_places}).sort("h"))
         places = pl.concat([places, new_places])
         # Chunks of like size are merged (each entry is merged O(log n) times); entries of rows gone are dropped.
         while len(chunks) > 1 and chunks[-1].height * 2 >= chunks[-2].height:
@@ -204,7 +194,7 @@ def merge_indexed(kind: str, old: pl.DataFrame, index: KeyIndex,
     if old.height and new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
         frame, replaced = merge_replacing(kind, old, new)  # not newer batches: resolved together
         return frame, replaced, KeyIndex.of(kind, frame)
-    pos = index.lookup(_hashes(kind, new))
+    pos = index.lookup(key_hashes(kind, new))
     candidates = old[pos]
     _, replaced = merge_replacing(kind, candidates, new)  # the exact key match, among the few candidates
     assert replaced is not None

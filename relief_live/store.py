@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from relief_live import schema
-from relief_live.validate import key_expr, repeated
+from relief_live.validate import repeated
 
 DEFAULT_PATH: Final = Path(__file__).resolve().parent.parent / "data" / "relief_live.sqlite3"
 ENV_DB: Final = "RELIEF_LIVE_DB"
@@ -421,10 +421,12 @@ class Store:
             .order_by(parts_table.c.batch, parts_table.c.part)
         )
         frames: list[pl.DataFrame] = []
+        columns = [name for name in _raw_schema(kind) if name != "batch"]
         with self._cursor() as cursor, ThreadPoolExecutor(READ_THREADS) as pool:
             cursor.execute(self._sql(query))
             for record_batch in cursor.fetch_record_batch():  # parts decoded as they come, not all held as bytes
-                frames += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1))
+                frames += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1),
+                                   [columns] * record_batch.num_rows)
         if not frames:
             return _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
         # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
@@ -503,8 +505,9 @@ def _polars_raw(type_: sa.types.TypeEngine) -> pl.DataType:
 
 
 def _raw_schema(kind: str) -> dict[str, pl.DataType]:
-    """The columns a kind's rows are stored with, as polars types (batch and line first)."""
-    return {c.name: _polars_raw(c.type) for c in row_tables[kind].columns}
+    """The columns a kind's rows are stored with, as polars types (batch and line first). Parts written before
+    2026-11-30 also hold each row's key as text: reads leave it, and work keys out from these columns."""
+    return {c.name: _polars_raw(c.type) for c in row_tables[kind].columns if c.name != "key"}
 
 
 def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -518,9 +521,9 @@ def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in raw.items() if name != "batch")
 
 
-def _part_frame(batch: int, data: pa.BinaryScalar) -> pl.DataFrame:
-    """One stored part's rows, with their batch."""
-    part = pl.read_parquet(io.BytesIO(data.as_py()))
+def _part_frame(batch: int, data: pa.BinaryScalar, columns: list[str]) -> pl.DataFrame:
+    """One stored part's rows (its `columns`), with their batch."""
+    part = pl.read_parquet(io.BytesIO(data.as_py()), columns=columns)
     return part.insert_column(0, pl.lit(batch, pl.Int64).alias("batch"))
 
 
@@ -531,21 +534,37 @@ def _current(kind: str, frame: pl.DataFrame, *, ordered: bool = False) -> pl.Dat
     """
     if not ordered:
         frame = frame.sort("batch", "line")
-    return _typed(kind, frame.filter(_last_of_key(frame.get_column("key"))))
+    return _typed(kind, frame.filter(_last_of_key(kind, frame)))
 
 
-def _last_of_key(keys: pl.Series) -> pl.Series:
+def key_struct(kind: str) -> pl.Expr:
+    """Each row's store key (SPEC §4) as one struct value: rows of the same key, and only they, have equal ones.
+    A sale with an order id is keyed by order id, product and occurrence, one without by its session, product,
+    village, time and occurrence (the fields of the other form left null)."""
+    if kind == "sales":
+        by_fields = pl.col("order_id").is_null()
+        return pl.struct(*(pl.col(c) for c in _SALES_ORDER_KEY),
+                         *(pl.when(by_fields).then(pl.col(c)).alias(c) for c in ("session_id", "village", "ts")))
+    return pl.struct(schema.KEYS[kind])
+
+
+def key_hashes(kind: str, frame: pl.DataFrame) -> pl.Series:
+    """Each row's key hashed to 64 bits: equal keys, equal hashes (and, rarely, unequal keys too)."""
+    return frame.select(key_struct(kind).hash(3).alias("h")).to_series()
+
+
+def _last_of_key(kind: str, frame: pl.DataFrame) -> pl.Series:
     """Whether each row is the last with its key. Exact: the keys' 64-bit hashes, sorted, find the few that may
-    repeat (a hash met twice), and only those rows' keys are compared as text. A tenth of the time of grouping
-    ten million text keys, and nothing compared when no key repeats.
+    repeat (a hash met twice), and only those rows' keys are compared. A tenth of the time of grouping ten
+    million keys, and nothing compared when no key repeats.
     """
-    hashes = keys.hash()
+    hashes = key_hashes(kind, frame)
     twice = repeated(hashes)
     if twice.len() == 0:
-        return pl.repeat(True, len(keys), eager=True)
+        return pl.repeat(True, len(hashes), eager=True)
     maybe = hashes.is_in(twice.implode())
     at = maybe.arg_true()
-    return (~maybe).scatter(at, keys.gather(at).is_last_distinct())
+    return (~maybe).scatter(at, frame[at].select(key_struct(kind).is_last_distinct()).to_series())
 
 
 def _typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -586,7 +605,7 @@ def merge_replacing(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl
     if new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
         # Not newer batches laid over older ones: resolve the rows together.
         both = pl.concat([old, new], how="vertical").sort("batch", "line")
-        return _current(kind, both.with_columns(key=_frame_key(kind, both))), None
+        return _current(kind, both), None
     if kind == "sales":
         has_order = pl.col("order_id").is_not_null()
         parts = [(has_order, _SALES_ORDER_KEY), (~has_order, _SALES_FIELDS_KEY)]
@@ -610,9 +629,3 @@ def _among(values: pl.Series) -> pl.Expr:
     """Rows whose column `values.name` holds one of `values` (a null matching a null)."""
     among = pl.col(values.name).is_in(values.drop_nulls().unique().implode())
     return among | pl.col(values.name).is_null() if values.null_count() else among
-
-
-def _frame_key(kind: str, frame: pl.DataFrame) -> pl.Series:
-    """The store key of each row of a read frame (as validate.key_expr gives it at ingest)."""
-    typed = frame.with_columns(pl.col(pl.Datetime).dt.epoch("ms"), pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
-    return typed.select(key_expr(kind).alias("key")).to_series()

@@ -456,7 +456,7 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
 
 def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
            tz: str, *, repeats: bool | None = None) -> pl.DataFrame:
-    """Columns computed from others: ended_at from duration, dates of time-of-day ticks, keys.
+    """Columns computed from others: ended_at from duration, dates of time-of-day ticks, occurrences of sales keys.
 
     `repeats=False` says that no sales key repeats in the file (known from its pieces' key hashes).
     """
@@ -474,7 +474,7 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFra
         frame = frame.with_columns(occ=_occurrence(frame, repeats))
     if kind == "stock":
         frame = frame.drop("unit_weight")
-    return frame.with_columns(key=key_expr(kind))
+    return frame
 
 
 def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
@@ -532,16 +532,3 @@ def _occurrence(frame: pl.DataFrame, repeats: bool | None = None) -> pl.Series:
         pl.when(pl.col("order_id").is_not_null()).then(pl.int_range(pl.len()).over(_BY_ORDER))
         .otherwise(pl.int_range(pl.len()).over(_BY_FIELDS)).cast(pl.Int64).alias("occ")
     ).to_series()
-
-
-def key_expr(kind: str) -> pl.Expr:
-    """The store key of a row as one text value (SPEC §4)."""
-    def part(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.String).fill_null("")
-
-    if kind == "sales":
-        with_order = pl.concat_str([pl.lit("o"), part("order_id"), part("product"), part("occ")], separator="\x1f")
-        without = pl.concat_str([pl.lit("s"), part("session_id"), part("product"), part("village"),
-                                 part("ts"), part("occ")], separator="\x1f")
-        return pl.when(pl.col("order_id").is_not_null()).then(with_order).otherwise(without)
-    return pl.concat_str([part(k) for k in schema.KEYS[kind]], separator="\x1f")

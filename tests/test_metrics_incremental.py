@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 from relief_live.live import LiveFrames
 from relief_live.metrics import Report, build_report
 from relief_live.metrics.common import div_round
-from relief_live.store import Store, _frame_key
+from relief_live.store import Store
 from tests.test_metrics import NOW, at, frame
 
 KINDS = ("sessions", "ticks", "sales", "stock")
@@ -31,7 +31,7 @@ _sha = count()
 def put(store: Store, kind: str, rows: list[dict[str, Any]]) -> int:
     """Store `rows` of `kind` as one new batch (as an ingest of a file holding them would); its batch id."""
     typed = frame(kind, *rows)
-    typed = typed.with_columns(key=_frame_key(kind, typed)).with_columns(pl.col(pl.Datetime).dt.epoch("ms"))
+    typed = typed.with_columns(pl.col(pl.Datetime).dt.epoch("ms"))
     return store.write(kind, typed, path=f"{kind}.csv", sha256=f"sha{next(_sha)}", by="test").batch
 
 
@@ -313,7 +313,7 @@ def test_rows_are_replaced_by_key_even_when_every_key_hash_collides(tmp_path: Pa
     """The key index only narrows the search; the rows replaced are decided by the keys themselves."""
     import relief_live.live as live_module
 
-    monkeypatch.setattr(live_module, "_hashes", lambda kind, frame: pl.Series("h", [7] * frame.height, pl.UInt64))
+    monkeypatch.setattr(live_module, "key_hashes", lambda kind, frame: pl.Series("h", [7] * frame.height, pl.UInt64))
     store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
     store.create()
     put(store, "stock", [{"village": "甲村", "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg",

@@ -50,22 +50,33 @@ def test_merge_over_an_empty_read_gives_the_new_rows_and_replaces_none(store: St
     assert merged.height == 2 and replaced is not None and replaced.height == 0
 
 
-def _last_by_hand(keys: list[str]) -> list[bool]:
-    last = {key: i for i, key in enumerate(keys)}
-    return [last[key] == i for i, key in enumerate(keys)]
+def _key_by_hand(row: dict) -> tuple:
+    """A sale's key as SPEC §4 says: by order id (with product and occurrence) where present, else by its fields."""
+    if row["order_id"] is not None:
+        return "order", row["order_id"], row["product"], row["occ"]
+    return "fields", row["session_id"], row["product"], row["village"], row["ts"], row["occ"]
+
+
+_SALE = st.fixed_dictionaries({
+    "order_id": st.sampled_from([None, "A1", "A2"]), "session_id": st.sampled_from(["s1", "s2", None]),
+    "product": st.sampled_from(["芒果", "茶叶"]), "village": st.sampled_from(["甲村", None]),
+    "ts": st.sampled_from([0, 60_000]), "occ": st.sampled_from([0, 1]),
+})
 
 
 @settings(max_examples=200, deadline=None)
-@given(keys=st.lists(st.sampled_from(["o\x1fA1\x1f芒果\x1f0", "o\x1fA2\x1f芒果\x1f0", "s1", ""]) | st.text(max_size=4),
-                     max_size=60),
-       collide=st.booleans())
-def test_the_latest_row_of_each_key_is_found_exactly(keys: list[str], collide: bool) -> None:
+@given(rows=st.lists(_SALE, max_size=40), collide=st.booleans())
+def test_the_latest_row_of_each_key_is_found_exactly(rows: list[dict], collide: bool) -> None:
     # Reads keep each key's last row, finding repeats by 64-bit hashes first: with every hash the same (collide),
-    # the text comparison alone must decide, and no row with a key of its own may go.
+    # the comparison of the keys alone must decide, and no row with a key of its own may go.
+    frame = pl.DataFrame(rows, schema={"order_id": pl.String, "session_id": pl.String, "product": pl.String,
+                                       "village": pl.String, "ts": pl.Int64, "occ": pl.Int64})
+    keys = [_key_by_hand(row) for row in frame.iter_rows(named=True)]
+    last = {key: i for i, key in enumerate(keys)}
     with pytest.MonkeyPatch.context() as patch:
         if collide:
-            patch.setattr(pl.Series, "hash", lambda self, *args, **kwargs: pl.Series([7] * len(self), dtype=pl.UInt64))
-        assert _last_of_key(pl.Series("key", keys, pl.String)).to_list() == _last_by_hand(keys)
+            patch.setattr(store_module, "key_hashes", lambda kind, f: pl.Series([7] * f.height, dtype=pl.UInt64))
+        assert _last_of_key("sales", frame).to_list() == [last[key] == i for i, key in enumerate(keys)]
 
 
 def test_a_read_keeps_the_last_line_of_a_key_across_many_parts(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
