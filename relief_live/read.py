@@ -254,9 +254,9 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
     number of quote characters before it), read with the header and given its true spreadsheet lines, so
     that its cells and problems are the whole file's. Only one piece's text cells need be held at a time.
 
-    A file whose start is UTF-8 is taken for UTF-8, and each piece checks its own bytes as it is read (a piece
-    that is not raises NotUTF8); with `checked`, or when the start is not, the whole file is checked first
-    (and re-encoded from GB18030).
+    A file whose start is UTF-8 is taken for UTF-8, and each piece's bytes are checked as polars reads its cells
+    (a piece that is not raises NotUTF8); with `checked`, or when the start is not, the whole file is checked
+    first (and re-encoded from GB18030).
     """
     size = piece_bytes or PIECE_BYTES
     if len(data) <= size or data[:4] in (XLSX_MAGIC, OLE_MAGIC):
@@ -308,14 +308,18 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
         with memoryview(raw) as view:  # one copy of the piece, not a slice and then the slice again
             text = b"".join((view[first:header_end], view[start:end]))
         release(raw)
-        if lazily and not _is_utf8(text):
-            raise NotUTF8(name)
         lines_in(i, text, header_end - first)
         offset = sum(lines_in(j) for j in range(i))
         try:
             table = _read_csv(name, text)
-        except Rejected as rejected:
-            raise Rejected([_shifted(p, header_lines, offset) for p in rejected.problems], rejected.total) from None
+        except Exception as error:
+            # polars refuses a cell that is not UTF-8 (the header is the file's start, checked already): only a
+            # piece it refuses is looked through, to tell bytes of another encoding from a problem of shape.
+            if lazily and not _is_utf8(text):
+                raise NotUTF8(name) from None
+            if isinstance(error, Rejected):
+                raise Rejected([_shifted(p, header_lines, offset) for p in error.problems], error.total) from None
+            raise
         return RawTable(name, table.headers, table.frame, table.lines + offset, table.excel)
 
     return [functools.partial(piece, i) for i in range(len(ranges))]

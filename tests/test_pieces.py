@@ -148,6 +148,28 @@ def test_a_gbk_export_whose_start_is_ascii_reads_as_gbk_and_a_bad_byte_later_is_
     assert store.batches().height == 1
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=st.floats(0, 1), bad=st.sampled_from([b"\xff", b"\xc3", b"\xe8\xa5", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf0\x9f"]),
+       quoted=st.booleans(), short=st.booleans())
+def test_bytes_not_utf8_anywhere_after_the_start_give_what_reading_the_file_whole_gives(
+        monkeypatch: pytest.MonkeyPatch, at: float, bad: bytes, quoted: bool, short: bool) -> None:
+    """A file taken for UTF-8 from its start, with bytes that are not UTF-8 further on (in a cell, a quoted cell,
+    between fields, at a line's end, beside a line of too few fields): read in pieces, it gives the rows or the
+    problems of reading it whole (checked whole, read as GB18030 when it is that, else refused where it breaks)."""
+    head = "session_id,order_id,ts,product,village,quantity,unit,amount\n"
+    product = ['"mango, ripe"' if quoted and i % 7 == 0 else "mango" for i in range(2_400)]
+    rows = [f"s1,o{i},2020-09-06 19:{i % 60:02d}:00,{product[i]},village,{1 + i % 5},jin,{10 + i}.50\n"
+            for i in range(2_400)]
+    if short:
+        rows[2_000] = "s1,o2000\n"
+    text = (head + "".join(rows)).encode()
+    start = read._LOOKED_AT + 100
+    pos = start + int(at * (len(text) - start))
+    whole, pieces, count = whole_and_pieces(monkeypatch, "f.csv", text[:pos] + bad + text[pos:], 8_192)
+    assert count > 3
+    same(whole, pieces)
+
+
 def test_a_large_export_reads_in_pieces_with_its_true_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     data = (HEAD + "".join(sales_lines(2_000))).encode()
     whole, pieces, count = whole_and_pieces(monkeypatch, "big.csv", data, 4_096)
