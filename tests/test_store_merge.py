@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 from relief_live import ingest
 from relief_live import store as store_module
 from relief_live.store import Store, _last_of_key, merge
+from relief_live.validate import repeated
 from tests.conftest import csv_bytes
 
 HEAD = "订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n"
@@ -77,6 +78,14 @@ def test_the_latest_row_of_each_key_is_found_exactly(rows: list[dict], collide: 
         if collide:
             patch.setattr(store_module, "key_hashes", lambda kind, f: pl.Series([7] * f.height, dtype=pl.UInt64))
         assert _last_of_key("sales", frame).to_list() == [last[key] == i for i, key in enumerate(keys)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**63, 2**64 - 1]), max_size=50))
+def test_repeated_gives_each_hash_met_more_than_once(values: list[int]) -> None:
+    got = repeated(pl.Series("h", values, pl.UInt64))
+    assert got.dtype == pl.UInt64
+    assert sorted(got.to_list()) == sorted({v for v in values if values.count(v) > 1})
 
 
 def test_a_read_keeps_the_last_line_of_a_key_across_many_parts(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
