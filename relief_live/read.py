@@ -34,11 +34,11 @@ MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this 
 # size in memory, imports included (6 MiB: ~3.8-3.9x on this session's machine; 8 MiB: more), in the same time.
 PIECE_BYTES: Final = 5 * 1024 * 1024
 _LOOKED_AT: Final = 64 * 1024  # the bytes at a large file's start that decide its encoding before its pieces
-_NOT_SPACE: Final = re.compile(rb"\S")
+_NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file
 # A file last written (or its inode changed) at least this long before it is mapped is at rest: were it
 # rewritten later, its times would change (they move in clock ticks of a few ms, so one written just before
 # could be written again within the same tick, its times the same).
-AT_REST_NS: Final = 2_000_000_000  # searched in place, where `bytes.strip()` would copy a whole file
+AT_REST_NS: Final = 2_000_000_000
 
 # Limits that keep a hostile or broken file from exhausting memory; exports are far inside them.
 MAX_COLUMNS: Final = 1_000
@@ -188,6 +188,10 @@ class MappedFile(mmap.mmap):
     while it is mapped (reading past its new end is a bus error).
     """
 
+    path: str
+    _stat: os.stat_result  # the file's, when it was mapped
+    _at_rest: bool  # whether it was last written AT_REST_NS or more before it was mapped
+
     def count(self, sub: bytes, start: int = 0, end: int | None = None) -> int:  # type: ignore[override]
         return self[start:end].count(sub)
 
@@ -196,10 +200,6 @@ class MappedFile(mmap.mmap):
 
     def __contains__(self, sub: object) -> bool:
         return isinstance(sub, bytes) and self.find(sub) >= 0
-
-    path: str
-    _stat: os.stat_result  # the file's, when it was mapped
-    _at_rest: bool  # whether it was last written AT_REST_NS or more before it was mapped
 
     def release(self) -> None:
         if hasattr(mmap, "MADV_DONTNEED"):

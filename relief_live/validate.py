@@ -292,9 +292,9 @@ def _repeats(hashes: list[pl.Series]) -> bool:
 
 
 def repeated(values: pl.Series) -> pl.Series:
-    """The values of 64-bit hashes that occur more than once (each once), found by sorting (numpy's sort, in
-    place of a copy: a third of the time of polars'): a hash table of a million 64-bit key hashes
-    (is_duplicated) takes ten times their memory and several times as long."""
+    """The 64-bit hashes that occur more than once among `values` (each once), found by sorting (numpy's sort:
+    a third of the time of polars'): a hash table of a million 64-bit key hashes (is_duplicated) takes ten
+    times their memory and several times as long."""
     ordered = np.sort(values.to_numpy())
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     return pl.Series(values.name, np.unique(twice), dtype=values.dtype)
