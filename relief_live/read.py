@@ -828,26 +828,38 @@ def parse_time(series: pl.Series, *, tz: str = DEFAULT_TZ, excel: bool = False) 
 
 
 _ONE_OFFSET_DAYS: Final = 400  # the longest span of times whose zone offsets local_ms looks at hour by hour
+_STEADY_MARGIN: Final = timedelta(days=31)  # looked at around a span too, so that the next pieces find it known
+_STEADY_KEPT: Final = 32  # spans kept for each zone
+# Spans of hours (first, last, offset in ms) in which a zone keeps one offset, as local_ms found them.
+_steady: dict[str, tuple[tuple[datetime, datetime, int], ...]] = {}
+_steady_lock = threading.Lock()
 
 
 def local_ms(naive: pl.Series, tz: str) -> pl.Series:
     """Epoch ms (UTC) of naive wall-clock times in `tz`; a time that does not exist there is null, an ambiguous
     one the earlier. When the zone keeps one offset from the first hour of these times to the hour after the
     last (Asia/Shanghai has since 1991), that offset is subtracted, instead of the zone database being asked
-    for every time (a third of a piece's time parse)."""
+    for every time (a third of a piece's time parse). The spans found so are kept, a month wider on each side
+    when the zone keeps its offset over those too: the pieces of a file then look at no hours at all."""
     def exact(times: pl.Series) -> pl.Series:
         return times.dt.replace_time_zone(tz, non_existent="null", ambiguous="earliest").dt.epoch("ms")
 
     low, high = naive.min(), naive.max()
     if not isinstance(low, datetime) or not isinstance(high, datetime) or high - low > timedelta(_ONE_OFFSET_DAYS):
         return exact(naive)
-    # A change of offset between two of these hours (a zone changes at most once in an hour) shows in them.
-    hours = pl.datetime_range(low.replace(minute=0, second=0, microsecond=0), high + timedelta(hours=1), "1h",
-                              time_unit="ms", eager=True)
-    offsets = hours.dt.epoch("ms") - exact(hours)
-    if offsets.null_count() or offsets.n_unique() != 1:
-        return exact(naive)
-    return naive.dt.epoch("ms") - offsets[0]
+    first, last = low.replace(minute=0, second=0, microsecond=0), high + timedelta(hours=1)
+    for known_first, known_last, offset in _steady.get(tz, ()):
+        if known_first <= first and last <= known_last:
+            return naive.dt.epoch("ms") - offset
+    for span in ((first - _STEADY_MARGIN, last + _STEADY_MARGIN), (first, last)):
+        # A change of offset between two of these hours (a zone changes at most once in an hour) shows in them.
+        hours = pl.datetime_range(*span, "1h", time_unit="ms", eager=True)
+        offsets = hours.dt.epoch("ms") - exact(hours)
+        if not offsets.null_count() and offsets.n_unique() == 1:
+            with _steady_lock:
+                _steady[tz] = (*_steady.get(tz, ())[-(_STEADY_KEPT - 1):], (*span, int(offsets[0])))
+            return naive.dt.epoch("ms") - offsets[0]
+    return exact(naive)
 
 
 def _general_time(text: pl.Expr, tz: str, excel: bool) -> pl.Expr:

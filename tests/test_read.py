@@ -290,6 +290,30 @@ def test_times_are_placed_in_their_zone_as_zoneinfo_places_them(
     assert bad.to_list() == [c is not None and e is None for c, e in zip(cells, expected, strict=True)]
 
 
+def test_spans_of_one_offset_are_kept_only_for_the_times_they_cover(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pieces of a file find their zone's offset known from the pieces before; times just outside a kept
+    span, across a change of the clocks, are placed by the zone database as before."""
+    monkeypatch.setattr(read, "_steady", {})
+
+    def placed(walls: list[datetime]) -> None:
+        value, _, bad = read.parse_time(pl.Series([w.strftime("%Y-%m-%d %H:%M:%S") for w in walls]),
+                                        tz="Europe/London")
+        assert value.to_list() == [_wall_ms(w, "Europe/London") for w in walls]
+        assert bad.to_list() == [_wall_ms(w, "Europe/London") is None for w in walls]
+
+    april = [datetime(2021, 4, 10, 19, m) for m in range(0, 60, 7)]
+    placed(april)  # the clocks went forward on 28 March, within a month before: only the span itself is kept
+    assert [(a, b) for a, b, _ in read._steady["Europe/London"]] == [
+        (datetime(2021, 4, 10, 19), datetime(2021, 4, 10, 20, 56))]
+    placed([datetime(2021, 4, 10, 19, 30), datetime(2021, 4, 10, 20, 30)])  # inside it: known
+    placed([datetime(2021, 3, 28, 0, 30), datetime(2021, 3, 28, 1, 30), datetime(2021, 3, 28, 2, 30)])  # across
+    placed([datetime(2021, 4, 10, 18, 0), datetime(2021, 4, 10, 19, 10)])  # partly before it
+    placed([datetime(2021, 3, 27, 10, 0), datetime(2021, 3, 27, 12, 0)])  # the day before the clocks go forward
+    placed([datetime(2021, 3, 27, 11, 0), datetime(2021, 3, 28, 1, 30), datetime(2021, 3, 28, 3, 0)])  # beyond it
+    placed([datetime(2021, 7, 1, 9, 0), datetime(2021, 7, 2, 9, 0)])  # a month each side of summer: all kept
+    assert (datetime(2021, 5, 31, 9), datetime(2021, 8, 2, 10), 3_600_000) in read._steady["Europe/London"]
+
+
 def test_naive_times_follow_the_configured_zone() -> None:
     frame = parse("直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 19:01\n", tz="UTC")
     assert frame["started_at"][0] == ms(2020, 9, 7, 3, 1)
