@@ -722,7 +722,10 @@ def _plain_value(cells: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series,
         return pl.select(pl.when(~bad).then(pl.lit(value))).to_series(), bad
     c = pl.col("c")
     n, dot = c.str.len_bytes(), c.str.find(".", literal=True)
-    bad = (n - dot.is_not_null().cast(pl.UInt32)) > 18
+    if kind != schema.QTY and (cells.str.len_bytes().max() or 0) <= 19:  # type: ignore[operator]
+        bad = pl.lit(False)  # no cell of 19 bytes or fewer has more than 18 digits (15 at most without a dot)
+    else:
+        bad = (n - dot.is_not_null().cast(pl.UInt32)) > 18
     if kind == schema.QTY:
         decimals = (n - 1 - dot).fill_null(0).cast(pl.Int64)
         digits = c.str.replace(".", "", literal=True).cast(pl.Int64, strict=False)
