@@ -971,7 +971,7 @@ def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     # A column holds a handful of units: parse each distinct cell once (the same few in every piece of a
     # file: parsed once for all of them), then look every row up.
     cells = series.cast(pl.String)
-    distinct = cells.unique()
+    distinct = cells.unique().sort()  # in one order, so that the pieces of a file find them parsed
     if distinct.len() > _MANY_UNITS:
         unit, kg = _parse_unit(distinct)
     else:

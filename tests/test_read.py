@@ -393,6 +393,16 @@ def test_a_unit_column_gives_each_cell_what_its_unit_alone_gives(cells: list[str
     assert list(zip(unit, kg, strict=True)) == [(alone[c][0][0], alone[c][1][0]) for c in series]
 
 
+def test_the_units_of_a_file_are_parsed_once_for_all_its_pieces() -> None:
+    units = ["公斤", "斤", "箱(10斤)", "盒", "袋", "只", "两", "kg", None]
+    read._parse_units.cache_clear()
+    for piece in range(6):  # each piece holds the same units, in its own order
+        cells = [units[(i * 7 + piece) % len(units)] for i in range(200)]
+        unit, kg = read.parse_unit(pl.Series(cells, dtype=pl.String))
+        assert unit[cells.index("箱(10斤)")] == "箱" and kg[cells.index("箱(10斤)")] == 5.0
+    assert (read._parse_units.cache_info().misses, read._parse_units.cache_info().hits) == (1, 5)
+
+
 def test_unit_weight_column() -> None:
     frame = parse("行政村,产品,滞销量,单位,规格,截至日期\n火卖村,芒果,5,箱,10斤,2020-03-31\n")
     assert frame["unit_kg"][0] == 5.0
