@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from relief_live import schema
-from relief_live.validate import repeated
+from relief_live.validate import SALES_BY_FIELDS, SALES_BY_ORDER, repeated, sales_key_hash
 
 DEFAULT_PATH: Final = Path(__file__).resolve().parent.parent / "data" / "relief_live.sqlite3"
 ENV_DB: Final = "RELIEF_LIVE_DB"
@@ -545,18 +545,16 @@ def key_struct(kind: str) -> pl.Expr:
     if kind == "sales":
         by_fields = pl.col("order_id").is_null()
         return pl.struct(*(pl.col(c) for c in _SALES_ORDER_KEY),
-                         *(pl.when(by_fields).then(pl.col(c)).alias(c) for c in ("session_id", "village", "ts")))
+                         *(pl.when(by_fields).then(pl.col(c)).alias(c)
+                           for c in _SALES_FIELDS_KEY if c not in _SALES_ORDER_KEY))
     return pl.struct(schema.KEYS[kind])
 
 
 def key_hashes(kind: str, frame: pl.DataFrame) -> pl.Series:
     """Each row's key hashed to 64 bits: equal keys, equal hashes (and, rarely, unequal keys too). A sale's is
     the hash of its form's fields alone (0.6 of the time of hashing key_struct at 5M lines)."""
-    if kind == "sales":
-        expr = (pl.when(pl.col("order_id").is_not_null()).then(pl.struct(_SALES_ORDER_KEY).hash(1))
-                .otherwise(pl.struct(_SALES_FIELDS_KEY).hash(2)))
-    else:
-        expr = pl.struct(schema.KEYS[kind]).hash(3)
+    expr = (sales_key_hash(_SALES_ORDER_KEY, _SALES_FIELDS_KEY) if kind == "sales"
+            else pl.struct(schema.KEYS[kind]).hash(3))
     return frame.select(expr.alias("h")).to_series()
 
 
@@ -589,8 +587,8 @@ def _typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-_SALES_ORDER_KEY: Final = ("order_id", "product", "occ")
-_SALES_FIELDS_KEY: Final = ("session_id", "product", "village", "ts", "occ")
+_SALES_ORDER_KEY: Final = (*SALES_BY_ORDER, "occ")
+_SALES_FIELDS_KEY: Final = (*SALES_BY_FIELDS, "occ")
 
 
 def merge(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:

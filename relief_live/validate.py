@@ -511,14 +511,18 @@ def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: pl.DataF
 
 def _key_hashes(frame: pl.DataFrame) -> pl.Series:
     """One 64-bit hash of each sales row's key without its occurrence (no copy of the rows)."""
-    return frame.select(
-        pl.when(pl.col("order_id").is_not_null()).then(pl.struct(_BY_ORDER).hash(1))
-        .otherwise(pl.struct(_BY_FIELDS).hash(2)).alias("h")
-    ).to_series()
+    return frame.select(sales_key_hash(SALES_BY_ORDER, SALES_BY_FIELDS).alias("h")).to_series()
 
 
-_BY_ORDER: Final = ("order_id", "product")
-_BY_FIELDS: Final = ("session_id", "product", "village", "ts")
+def sales_key_hash(by_order: Sequence[str], by_fields: Sequence[str]) -> pl.Expr:
+    """A sale's key hashed to 64 bits: its `by_order` columns where it has an order id, else its `by_fields`."""
+    return (pl.when(pl.col("order_id").is_not_null()).then(pl.struct(by_order).hash(1))
+            .otherwise(pl.struct(by_fields).hash(2)))
+
+
+# A sale's key (SPEC §4) but its occurrence: by order id where it has one, else by its fields.
+SALES_BY_ORDER: Final = ("order_id", "product")
+SALES_BY_FIELDS: Final = ("session_id", "product", "village", "ts")
 
 
 def _occurrence(frame: pl.DataFrame, repeats: bool | None = None) -> pl.Series:
@@ -529,6 +533,6 @@ def _occurrence(frame: pl.DataFrame, repeats: bool | None = None) -> pl.Series:
     if not repeats:  # the usual export: every key once
         return read.const(0, frame.height, pl.Int64).alias("occ")
     return frame.select(
-        pl.when(pl.col("order_id").is_not_null()).then(pl.int_range(pl.len()).over(_BY_ORDER))
-        .otherwise(pl.int_range(pl.len()).over(_BY_FIELDS)).cast(pl.Int64).alias("occ")
+        pl.when(pl.col("order_id").is_not_null()).then(pl.int_range(pl.len()).over(SALES_BY_ORDER))
+        .otherwise(pl.int_range(pl.len()).over(SALES_BY_FIELDS)).cast(pl.Int64).alias("occ")
     ).to_series()
