@@ -208,11 +208,12 @@ class MappedFile(mmap.mmap):
     def unchanged(self) -> bool:
         """Whether the file is known to hold the bytes it held when it was mapped, from its stat alone: at rest
         then, and the same inode, size and times now. False when its stat cannot tell (hash the bytes to know)."""
+        if not self._at_rest:
+            return False
         try:
-            now = os.stat(self.path)
+            return _identity(os.stat(self.path)) == _identity(self._stat)
         except OSError:
             return False
-        return self._at_rest and _identity(now) == _identity(self._stat)
 
 
 def _identity(stat: os.stat_result) -> tuple[int, ...]:
@@ -976,10 +977,10 @@ def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
         unit, kg = _parse_unit(distinct)
     else:
         unit, kg = _parse_units(tuple(distinct.to_list()))
-    looked_up = (cells.replace_strict(distinct, unit, default=None, return_dtype=pl.String),
-                 const(None, len(cells), pl.Float64) if kg.null_count() == len(kg)
-                 else cells.replace_strict(distinct, kg, default=None, return_dtype=pl.Float64))
-    return looked_up[0].alias(series.name), looked_up[1].alias(series.name)
+    unit_of = cells.replace_strict(distinct, unit, default=None, return_dtype=pl.String)
+    kg_of = (const(None, len(cells), pl.Float64) if kg.null_count() == len(kg)
+             else cells.replace_strict(distinct, kg, default=None, return_dtype=pl.Float64))
+    return unit_of.alias(series.name), kg_of.alias(series.name)
 
 
 _MANY_UNITS: Final = 256  # more distinct units than this are parsed without keeping what they gave
