@@ -664,6 +664,24 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
     MONEY gives Int64 fen (exact, half-up); COUNT gives Int64 and marks fractions as bad; QTY Float64.
     """
     series = series.cast(pl.String)
+    if len(series) > _SAMPLE and series.head(_SAMPLE).n_unique() <= _FEW:
+        return _parse_number_few(series, scale=scale, kind=kind)
+    return _parse_number_cells(series, scale=scale, kind=kind)
+
+
+def _parse_number_few(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """parse_number of a column of few distinct cells (quantities, prices): each distinct cell parsed once, then
+    every cell given its distinct cell's results through its index among them (an Enum of them)."""
+    distinct = series.unique().drop_nulls()
+    value, bad, negative = _parse_number_cells(distinct, scale=scale, kind=kind)
+    at = series.cast(pl.Enum(distinct)).to_physical()
+    if not bad.any() and not negative.any():  # the usual column
+        return value.gather(at), const(False, len(series), pl.Boolean), const(False, len(series), pl.Boolean)
+    return value.gather(at), bad.gather(at).fill_null(False), negative.gather(at).fill_null(False)
+
+
+def _parse_number_cells(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """parse_number of each cell."""
     if kind == schema.MONEY or scale < 0:
         return _parse_number_text(series, scale=scale, kind=kind)
     # Whole numbers (most counts and quantities) are read by polars' integer parse, which takes digits with a

@@ -218,6 +218,28 @@ def test_whole_numbers_read_by_polars_are_what_their_text_gives(cells: list[str 
     assert [s.to_list() for s in fast] == [s.to_list() for s in text]
 
 
+@settings(max_examples=200, deadline=None)
+@given(distinct=st.lists(st.one_of(_NUMBERISH, _PLAIN, st.sampled_from(["¥1,234.50", "59.90元", "1.2万", "2-3", " "])),
+                         min_size=1, max_size=6),
+       picks=st.lists(st.integers(0, 5), min_size=1, max_size=40),
+       kind=st.sampled_from([schema.MONEY, schema.COUNT, schema.QTY]),
+       scale=st.sampled_from(sorted(set(schema.HEADER_SCALES.values()))))
+def test_a_column_of_few_distinct_numbers_reads_as_each_cell_would(distinct: list[str | None], picks: list[int],
+                                                                   kind: str, scale: int) -> None:
+    """A long column of few distinct cells (prices, quantities) is parsed through its distinct cells: each cell
+    gets the value and the bad and negative marks it has when parsed on its own, blanks and nulls included."""
+    cells = [distinct[i % len(distinct)] for i in picks] * (read._SAMPLE // len(picks) + 1)
+    series = pl.Series(cells, dtype=pl.String)
+    assert len(series) > read._SAMPLE and series.head(read._SAMPLE).n_unique() <= read._FEW  # the path under test
+    few = read.parse_number(series, scale=scale, kind=kind)
+    each = read._parse_number_cells(series, scale=scale, kind=kind)
+    assert [s.to_list() for s in few] == [s.to_list() for s in each]
+    one = [read.parse_number(pl.Series([c], dtype=pl.String), scale=scale, kind=kind) for c in distinct]
+    for cell, value, bad, negative in zip(cells, *few, strict=True):
+        i = distinct.index(cell)
+        assert (value, bad, negative) == (one[i][0][0], one[i][1][0], one[i][2][0]), cell
+
+
 def test_money_is_exact_integer_fen() -> None:
     frame = parse("商品名称,数量,实付金额,直播ID\n芒果,1,0.10,s\n芒果,1,0.20,s\n芒果,1,0.30,s\n")
     assert frame.schema["amount"] == pl.Int64
