@@ -979,10 +979,18 @@ def parse_text(series: pl.Series) -> pl.Series:
     cells = series.cast(pl.String)
     if cells.head(_SAMPLE).n_unique() <= _FEW:
         distinct = cells.unique()
-        stripped = distinct.str.strip_chars()
-        if (stripped == distinct).all() and not (stripped == "").any():
+        if len(distinct) <= _MANY_UNITS and _clean(frozenset(distinct.to_list())):
             return cells
     return cells.str.strip_chars().replace("", None)
+
+
+@functools.lru_cache(maxsize=256)
+def _clean(distinct: frozenset[str | None]) -> bool:
+    """Whether none of these cells has spaces around it or is blank (the pieces of a file ask about the same
+    few: looked at once)."""
+    cells = pl.Series("c", list(distinct), pl.String)
+    stripped = cells.str.strip_chars()
+    return bool((stripped == cells).all() and not (stripped == "").any())
 
 
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -990,15 +998,14 @@ def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     # A column holds a handful of units: parse each distinct cell once (the same few in every piece of a
     # file: parsed once for all of them), then look every row up.
     cells = series.cast(pl.String)
-    distinct = cells.unique().sort()  # in one order, so that the pieces of a file find them parsed
+    distinct = cells.unique().drop_nulls().sort()  # in one order, so that the pieces of a file find them parsed
     if distinct.len() > _MANY_UNITS:
         unit, kg = _parse_unit(distinct)
     else:
         unit, kg = _parse_units(tuple(distinct.to_list()))
-    unit_of = cells.replace_strict(distinct, unit, default=None, return_dtype=pl.String)
-    kg_of = (const(None, len(cells), pl.Float64) if kg.null_count() == len(kg)
-             else cells.replace_strict(distinct, kg, default=None, return_dtype=pl.Float64))
-    return unit_of.alias(series.name), kg_of.alias(series.name)
+    at = cells.cast(pl.Enum(distinct)).to_physical()  # each cell's index among the distinct ones (null: null)
+    kg_of = const(None, len(cells), pl.Float64) if kg.null_count() == len(kg) else kg.gather(at)
+    return unit.gather(at).alias(series.name), kg_of.alias(series.name)
 
 
 _MANY_UNITS: Final = 256  # more distinct units than this are parsed without keeping what they gave

@@ -418,9 +418,9 @@ def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: lis
     problems: list[Problem] = []
     total = 0
     for canonical, header, mask, message in checks:
-        bad = mask.fill_null(False)
-        if not bad.any():
+        if not mask.any():  # no cell marked (nulls are not)
             continue
+        bad = mask.fill_null(False)
         total += int(bad.sum())
         position = mapping.columns.get(canonical)
         values = table.frame.get_column(f"c{position}").filter(bad) if position is not None else None
