@@ -274,7 +274,10 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
     start = header_end
     quoted = raw.find(b'"', header_end) >= 0  # else every newline ends a record: no quotes to count
     while start < len(raw):
-        end, quotes, scanned = start + size, 0, start
+        # The last stretch in quarter pieces: the pieces are typed two at a time, and the file's end waits for
+        # its last one alone (a whole piece kept one core idle for ~30 ms).
+        step = size if len(raw) - start > size + size // 2 else size // 4
+        end, quotes, scanned = start + step, 0, start
         while True:
             end = raw.find(b"\n", min(end, len(raw)))
             if end < 0:

@@ -119,6 +119,20 @@ def test_pieces_read_in_any_order_have_the_lines_of_the_file() -> None:
     assert [(p.line, p.column, p.message) for p in problems] == [(440, "商品名称", "is empty; it is required")]
 
 
+def test_the_end_of_a_file_is_read_in_quarter_pieces_so_that_its_last_piece_is_short() -> None:
+    """Pieces are typed two at a time, and the end of a file waits for its last piece alone: the last stretch
+    (one and a half pieces or less) is split in quarter pieces, and every line is in one piece still."""
+    data = (HEAD + "\n" + "".join(sales_lines(3_000))).encode()
+    pieces = read.csv_pieces("big.csv", data, piece_bytes=20_000)
+    assert pieces is not None
+    sizes = [piece().frame.height for piece in pieces]
+    full, line = max(sizes), len(sales_lines(1)[0].encode())
+    assert sum(sizes) == 3_000
+    assert sizes[-1] <= 5_000 // line + 1 and sizes[-1] < full / 3  # a quarter piece (at most)
+    assert all(size >= full * 0.9 for size in sizes[:-8])  # the others are whole pieces
+    assert sum(size < full / 3 for size in sizes) >= 4
+
+
 def test_a_gbk_export_whose_start_is_ascii_reads_as_gbk_and_a_bad_byte_later_is_located(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The start of a file (64 KiB) decides whether it is taken for UTF-8; each piece checks its own bytes, and a
