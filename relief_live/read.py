@@ -675,12 +675,21 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
 def _parse_number_few(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
     """parse_number of a column of few distinct cells (quantities, prices): each distinct cell parsed once, then
     every cell given its distinct cell's results through its index among them (an Enum of them)."""
-    distinct = series.unique().drop_nulls()
-    value, bad, negative = _parse_number_cells(distinct, scale=scale, kind=kind)
+    distinct = series.unique().drop_nulls().sort()  # in one order, so that the pieces of a file find them parsed
+    if distinct.len() > _MANY_UNITS:
+        value, bad, negative = _parse_number_cells(distinct, scale=scale, kind=kind)
+    else:
+        value, bad, negative = _parse_numbers(tuple(distinct.to_list()), scale, kind)
     at = series.cast(pl.Enum(distinct)).to_physical()
     if not bad.any() and not negative.any():  # the usual column
         return value.gather(at), const(False, len(series), pl.Boolean), const(False, len(series), pl.Boolean)
     return value.gather(at), bad.gather(at).fill_null(False), negative.gather(at).fill_null(False)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_numbers(distinct: tuple[str, ...], scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """_parse_number_cells of a few distinct cells, kept: the pieces of a file often hold the same (quantities)."""
+    return _parse_number_cells(pl.Series("c", distinct, pl.String), scale=scale, kind=kind)
 
 
 def _parse_number_cells(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:

@@ -425,6 +425,19 @@ def test_the_units_of_a_file_are_parsed_once_for_all_its_pieces() -> None:
     assert (read._parse_units.cache_info().misses, read._parse_units.cache_info().hits) == (1, 5)
 
 
+def test_the_quantities_of_a_file_are_parsed_once_for_all_its_pieces() -> None:
+    """A column of few distinct numbers parses them once for all the pieces of a file that hold the same ones,
+    whatever their order in each piece, and every cell still gets its own value."""
+    quantities = ["1", "2.5", "10", "0.5", "1.2万", None, "3"]
+    read._parse_numbers.cache_clear()
+    for piece in range(6):
+        cells = [quantities[(i * 5 + piece) % len(quantities)] for i in range(700)]
+        value, bad, _ = read.parse_number(pl.Series(cells, dtype=pl.String), kind=schema.QTY)
+        assert value.to_list() == [None if c is None else 12000.0 if c == "1.2万" else float(c) for c in cells]
+        assert not bad.any()
+    assert (read._parse_numbers.cache_info().misses, read._parse_numbers.cache_info().hits) == (1, 5)
+
+
 def test_unit_weight_column() -> None:
     frame = parse("行政村,产品,滞销量,单位,规格,截至日期\n火卖村,芒果,5,箱,10斤,2020-03-31\n")
     assert frame["unit_kg"][0] == 5.0
