@@ -991,18 +991,21 @@ def parse_text(series: pl.Series) -> pl.Series:
     cells = series.cast(pl.String)
     if cells.head(_SAMPLE).n_unique() <= _FEW:
         distinct = cells.unique()
-        if len(distinct) <= _MANY_UNITS and _clean(frozenset(distinct.to_list())):
+        if (_clean_few(frozenset(distinct.to_list())) if len(distinct) <= _MANY_UNITS else _clean(distinct)):
             return cells
     return cells.str.strip_chars().replace("", None)
 
 
+def _clean(distinct: pl.Series) -> bool:
+    """Whether none of these cells has spaces around it or is blank."""
+    stripped = distinct.str.strip_chars()
+    return bool((stripped == distinct).all() and not (stripped == "").any())
+
+
 @functools.lru_cache(maxsize=256)
-def _clean(distinct: frozenset[str | None]) -> bool:
-    """Whether none of these cells has spaces around it or is blank (the pieces of a file ask about the same
-    few: looked at once)."""
-    cells = pl.Series("c", list(distinct), pl.String)
-    stripped = cells.str.strip_chars()
-    return bool((stripped == cells).all() and not (stripped == "").any())
+def _clean_few(distinct: frozenset[str | None]) -> bool:
+    """_clean of a few cells, kept: the pieces of a file ask about the same few (products, villages)."""
+    return _clean(pl.Series("c", list(distinct), pl.String))
 
 
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:

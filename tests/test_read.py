@@ -400,6 +400,18 @@ def test_text_cells_lose_their_spaces_and_blanks_are_empty_whatever_the_column_h
         assert read.parse_text(series).to_list() == series.str.strip_chars().replace("", None).to_list()
 
 
+@settings(max_examples=100, deadline=None)
+@given(start=st.lists(_TEXTISH, min_size=1, max_size=8), later=st.lists(_TEXTISH, min_size=1, max_size=4),
+       many=st.integers(200, 400))
+def test_a_text_column_few_at_its_start_and_many_later_loses_its_spaces(
+        start: list[str | None], later: list[str | None], many: int) -> None:
+    """A column whose first cells hold few values is looked at through its distinct values, however many it
+    holds further down (a piece of a file of several sessions): a cell with spaces around it anywhere is found."""
+    column = start * (600 // len(start)) + [f"{later[i % len(later)] or ''}{i}" for i in range(many)] + later
+    series = pl.Series(column, dtype=pl.String)
+    assert read.parse_text(series).to_list() == series.str.strip_chars().replace("", None).to_list()
+
+
 _UNITISH = st.sampled_from(["公斤", " 公斤", "KG", "斤", "箱(10斤)", "1箱=10斤", "盒（2.5kg）", "箱", "", " ", "桶装",
                             "10斤", None])
 
