@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -60,13 +62,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def appends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of rows of each frame the store appends (pieces written inside the transaction)."""
     seen: list[int] = []
-    original = Store._append
+    original = Store._parts
 
-    def spy(self: Store, cursor, kind: str, batch: int, frame: pl.DataFrame, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def spy(self: Store, kind: str, batch: int, frame: pl.DataFrame, **kwargs) -> Iterator[pa.RecordBatch]:
         seen.append(frame.height)
-        original(self, cursor, kind, batch, frame, **kwargs)
+        yield from original(self, kind, batch, frame, **kwargs)
 
-    monkeypatch.setattr(Store, "_append", spy)
+    monkeypatch.setattr(Store, "_parts", spy)
     return seen
 
 
@@ -360,20 +362,20 @@ def test_a_database_error_while_writing_stops_the_typing_and_changes_nothing(
     before = state(sqlite)
     pieces(monkeypatch, PIECE)
     typed: list[float] = []
-    original = Store._append
+    original = Store._parts
 
-    def failing(self: Store, cursor, kind: str, batch: int, frame: pl.DataFrame, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def failing(self: Store, kind: str, batch: int, frame: pl.DataFrame, **kwargs) -> Iterator[pa.RecordBatch]:
         if len(typed) >= 2:
             raise OSError("disk I/O error")
-        original(self, cursor, kind, batch, frame, **kwargs)
+        yield from original(self, kind, batch, frame, **kwargs)
         typed.append(frame.height)
 
-    monkeypatch.setattr(Store, "_append", failing)
+    monkeypatch.setattr(Store, "_parts", failing)
     handled: tuple = ("no error was raised", None)
     try:
         ingest.ingest_bytes(sqlite, "orders.csv", (HEAD + "".join(lines(400))).encode())
     except OSError as error:  # as the CLI handles it: the typing threads are stopped before the error reaches it
         handled = (str(error), typing_workers())
     assert handled == ("disk I/O error", [])
-    monkeypatch.setattr(Store, "_append", original)
+    monkeypatch.setattr(Store, "_parts", original)
     assert_same_state(state(sqlite), before)
