@@ -329,10 +329,26 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
     return [functools.partial(piece, i) for i in range(len(ranges))]
 
 
+_NEWLINES_STEP: Final = 256 * 1024  # bytes compared at a time by _newlines, into a mask kept per thread
+_scratch = threading.local()
+
+
 def _newlines(data: bytes, start: int, end: int) -> int:
-    """The newlines in data[start:end], counted in place by numpy (a sixth of the time of bytes.count)."""
+    """The newlines in data[start:end], counted in place by numpy (a sixth of the time of bytes.count), a
+    quarter MiB at a time into a mask kept by the thread: a piece's whole 5 MiB mask, allocated and faulted in
+    for every piece, made the count 1.4-3.1 ms a piece instead of 0.9-1.2."""
+    mask = getattr(_scratch, "mask", None)
+    if mask is None:
+        mask = _scratch.mask = np.empty(_NEWLINES_STEP, np.bool_)
+    count = 0
     with memoryview(data) as view:
-        return int(np.count_nonzero(np.frombuffer(view[start:end], np.uint8) == 0x0A))
+        codes = np.frombuffer(view[start:end], np.uint8)
+        for at in range(0, len(codes), _NEWLINES_STEP):
+            part = codes[at:at + _NEWLINES_STEP]
+            count += int(np.count_nonzero(np.equal(part, 0x0A, out=mask[:len(part)])))
+            del part
+        del codes  # before the view is released
+    return count
 
 
 def _shifted(problem: Problem, header_lines: int, offset: int) -> Problem:

@@ -543,8 +543,9 @@ def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     raw = _raw_schema(kind)
     if not frame.get_column("line").is_sorted():
         frame = frame.sort("line", maintain_order=True)
+    given = frame.schema  # built once (a schema a column was 0.4 ms of the writer's Python a piece)
     return frame.select(
-        (pl.col(name).dt.to_string("%Y-%m-%d") if frame.schema[name] == pl.Date else pl.col(name)).cast(dtype)
+        (pl.col(name).dt.to_string("%Y-%m-%d") if given[name] == pl.Date else pl.col(name)).cast(dtype)
         for name, dtype in raw.items() if name != "batch")
 
 

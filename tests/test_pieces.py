@@ -119,6 +119,18 @@ def test_pieces_read_in_any_order_have_the_lines_of_the_file() -> None:
     assert [(p.line, p.column, p.message) for p in problems] == [(440, "商品名称", "is empty; it is required")]
 
 
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.tuples(st.integers(0, 3 * read._NEWLINES_STEP), st.binary(min_size=1, max_size=3)),
+                       min_size=1, max_size=4),
+       cut=st.tuples(st.integers(0, 10**7), st.integers(0, 10**7)))
+def test_the_newlines_of_any_stretch_are_counted(chunks: list[tuple[int, bytes]], cut: tuple[int, int]) -> None:
+    """The lines of a piece are counted a quarter MiB at a time: any stretch of any bytes, across those steps,
+    holds the newlines bytes.count finds (a mapped file's too)."""
+    data = b"".join(b"a\n" * (n // 2) + tail for n, tail in chunks)
+    start, end = sorted((cut[0] % (len(data) + 1), cut[1] % (len(data) + 1)))
+    assert read._newlines(data, start, end) == data.count(b"\n", start, end)
+
+
 def test_the_end_of_a_file_is_read_in_quarter_pieces_so_that_its_last_piece_is_short() -> None:
     """Pieces are typed two at a time, and the end of a file waits for its last piece alone: the last stretch
     (one and a half pieces or less) is split in quarter pieces, and every line is in one piece still."""
