@@ -392,8 +392,9 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
                 raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
     frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
     lines = _record_lines(raw, header_end, frame.height, multiline)
-    # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest.
-    if frame.width:
+    # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest. A column without a null
+    # (known without a pass) shows there is none.
+    if frame.width and all(column.null_count() for column in frame.iter_columns()):
         mask = frame.select((~pl.all_horizontal(pl.all().is_null())).alias("k")).to_series()
         if not mask.all():
             frame, lines = frame.filter(mask), lines.filter(mask)
