@@ -296,12 +296,13 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
     # as it is read (in the threads that read pieces, instead of all before the first is read), and the
     # lines before it (those of the pieces before it, counted already unless their reading has not begun).
     counts: list[int | None] = [None] * len(ranges)
+    short: list[bool] = [False] * len(ranges)  # whether no line of the piece is 2 steps of _newlines long
     locks = [threading.Lock() for _ in ranges]
 
     def lines_in(i: int, text: bytes | None = None, skip: int = 0) -> int:
         with locks[i]:
             if counts[i] is None and text is not None:
-                counts[i] = _newlines(text, skip, len(text))
+                counts[i], short[i] = _line_ends(text, skip, len(text))
             elif counts[i] is None:  # a piece before this one, whose reading has not begun
                 counts[i] = _newlines(raw, *ranges[i])
                 release(raw)
@@ -315,7 +316,7 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
         lines_in(i, text, header_end - first)
         offset = sum(lines_in(j) for j in range(i))
         try:
-            table = _read_csv(name, text)
+            table = _read_csv(name, text, short_lines=short[i])
         except Exception as error:
             # polars refuses a cell that is not UTF-8 (the header is the file's start, checked already): only a
             # piece it refuses is looked through, to tell bytes of another encoding from a problem of shape.
@@ -334,21 +335,28 @@ _scratch = threading.local()
 
 
 def _newlines(data: bytes, start: int, end: int) -> int:
-    """The newlines in data[start:end], counted in place by numpy (a sixth of the time of bytes.count), a
-    quarter MiB at a time into a mask kept by the thread: a piece's whole 5 MiB mask, allocated and faulted in
-    for every piece, made the count 1.4-3.1 ms a piece instead of 0.9-1.2."""
+    """The newlines in data[start:end] (see _line_ends)."""
+    return _line_ends(data, start, end)[0]
+
+
+def _line_ends(data: bytes, start: int, end: int) -> tuple[int, bool]:
+    """The newlines in data[start:end], and whether every _NEWLINES_STEP bytes of it hold one (then no line there
+    is as long as two steps). Counted in place by numpy (a sixth of the time of bytes.count), a step at a time
+    into a mask kept by the thread: a piece's whole 5 MiB mask, allocated and faulted in for every piece, made
+    the count 1.4-3.1 ms a piece instead of 0.9-1.2."""
     mask = getattr(_scratch, "mask", None)
     if mask is None:
         mask = _scratch.mask = np.empty(_NEWLINES_STEP, np.bool_)
-    count = 0
+    count, every = 0, True
     with memoryview(data) as view:
         codes = np.frombuffer(view[start:end], np.uint8)
         for at in range(0, len(codes), _NEWLINES_STEP):
             part = codes[at:at + _NEWLINES_STEP]
-            count += int(np.count_nonzero(np.equal(part, 0x0A, out=mask[:len(part)])))
+            found = int(np.count_nonzero(np.equal(part, 0x0A, out=mask[:len(part)])))
+            count, every = count + found, every and found > 0
             del part
         del codes  # before the view is released
-    return count
+    return count, every
 
 
 def _shifted(problem: Problem, header_lines: int, offset: int) -> Problem:
@@ -357,8 +365,9 @@ def _shifted(problem: Problem, header_lines: int, offset: int) -> Problem:
     return replace(problem, line=problem.line + offset)
 
 
-def _read_csv(name: str, raw: bytes) -> RawTable:
-    """The cells of a CSV file given as UTF-8 bytes (the bytes go to polars as they are, never via a str)."""
+def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
+    """The cells of a CSV file given as UTF-8 bytes (the bytes go to polars as they are, never via a str).
+    `short_lines`: no line after the header is as long as two steps of _newlines (known from counting them)."""
     if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends
         raw = raw.replace(b"\r", b"\n")
     header_end = _first_record_end(raw)
@@ -380,7 +389,7 @@ def _read_csv(name: str, raw: bytes) -> RawTable:
     if not quoted:  # read first: a text whose commas add up needs no pass over its lines
         with contextlib.suppress(pl.exceptions.PolarsError):  # a line of extra fields: named below
             frame = _cells(raw)
-    if frame is None or not _even(raw, len(headers), frame):
+    if frame is None or not _even(raw, len(headers), frame, short_lines=short_lines):
         line_frame = _line_frame(raw)
         multiline = quoted and _has_multiline_field(line_frame)
         _check_ragged(name, raw, len(headers), line_frame, multiline)
@@ -406,7 +415,7 @@ def _cells(raw: bytes) -> pl.DataFrame:
     return pl.read_csv(raw, has_header=True, infer_schema=False, raise_if_empty=False)
 
 
-def _even(raw: bytes, width: int, frame: pl.DataFrame) -> bool:
+def _even(raw: bytes, width: int, frame: pl.DataFrame, *, short_lines: bool = False) -> bool:
     """Whether the `frame` polars read from a CSV text with no quote characters has the header's `width` fields
     on every line and no line over MAX_LINE_CHARS, known without a pass over its lines: polars refuses a line
     of more fields than the header (on a text that ends with a newline: an empty extra field on a last line
@@ -420,7 +429,8 @@ def _even(raw: bytes, width: int, frame: pl.DataFrame) -> bool:
     if frame.height == 0 or frame.get_column(frame.columns[-1]).null_count():
         if raw.count(b",") != (width - 1) * (frame.height + 1):
             return False
-    if frame.height and len(raw) > MAX_LINE_CHARS:  # a line's bytes: its cells' and its commas (and a \r)
+    if frame.height and len(raw) > MAX_LINE_CHARS and not (short_lines and 2 * _NEWLINES_STEP <= MAX_LINE_CHARS):
+        # A line's bytes: its cells' and its commas (and a \r). (The header line is bounded on its own.)
         if sum(frame.select(pl.all().str.len_bytes().max()).fill_null(0).row(0)) + width <= MAX_LINE_CHARS:
             return True  # no line can be longer than its columns' longest cells side by side
         longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).max()).item()

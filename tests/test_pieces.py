@@ -131,6 +131,23 @@ def test_the_newlines_of_any_stretch_are_counted(chunks: list[tuple[int, bytes]]
     assert read._newlines(data, start, end) == data.count(b"\n", start, end)
 
 
+def test_a_line_over_the_limit_inside_a_piece_is_refused_at_its_line() -> None:
+    """A piece's lines are known short without looking at its cells when every quarter MiB holds a newline;
+    a line of 1.2 million characters among ordinary ones is not, and is refused at its own line."""
+    lines = sales_lines(30_000)
+    lines[20_000] = lines[20_000].replace(",芒果,", "," + "芒" * 1_200_000 + ",")
+    data = (HEAD + "".join(lines)).encode()
+    pieces = read.csv_pieces("big.csv", data, piece_bytes=2 * 1024 * 1024)
+    assert pieces is not None and len(pieces) > 2
+    refused = []
+    for piece in pieces:
+        try:
+            piece()
+        except Rejected as rejected:
+            refused += [(p.line, p.message) for p in rejected.problems]
+    assert refused == [(20_002, "is over 1,000,000 characters long; this is not a sales export")]
+
+
 def test_the_end_of_a_file_is_read_in_quarter_pieces_so_that_its_last_piece_is_short() -> None:
     """Pieces are typed two at a time, and the end of a file waits for its last piece alone: the last stretch
     (one and a half pieces or less) is split in quarter pieces, and every line is in one piece still."""
