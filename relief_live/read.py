@@ -703,7 +703,7 @@ def _parse_number_few(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.S
     """parse_number of a column of few distinct cells (quantities, prices): each distinct cell parsed once, then
     every cell given its distinct cell's results through its index among them (an Enum of them)."""
     distinct = series.unique().drop_nulls().sort()  # in one order, so that the pieces of a file find them parsed
-    if distinct.len() > _MANY_UNITS:
+    if distinct.len() > _MANY_KEPT:
         value, bad, negative = _parse_number_cells(distinct, scale=scale, kind=kind)
     else:
         value, bad, negative = _parse_numbers(tuple(distinct.to_list()), scale, kind)
@@ -1007,6 +1007,7 @@ _UNIT_WEIGHT: Final = r"^\s*(?:1\s*)?([^\d\s(（=]+)\s*(?:[(（]\s*|=\s*)(\d+(?:
 # values: sessions, products, villages, counties and units repeat down an export.
 _SAMPLE: Final = 512
 _FEW: Final = 64
+_MANY_KEPT: Final = 256  # more distinct cells than this (units, numbers, text) are looked at without keeping the result
 
 
 def parse_text(series: pl.Series) -> pl.Series:
@@ -1018,7 +1019,7 @@ def parse_text(series: pl.Series) -> pl.Series:
     cells = series.cast(pl.String)
     if cells.head(_SAMPLE).n_unique() <= _FEW:
         distinct = cells.unique()
-        if (_clean_few(frozenset(distinct.to_list())) if len(distinct) <= _MANY_UNITS else _clean(distinct)):
+        if (_clean_few(frozenset(distinct.to_list())) if len(distinct) <= _MANY_KEPT else _clean(distinct)):
             return cells
     return cells.str.strip_chars().replace("", None)
 
@@ -1041,7 +1042,7 @@ def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     # file: parsed once for all of them), then look every row up.
     cells = series.cast(pl.String)
     distinct = cells.unique().drop_nulls().sort()  # in one order, so that the pieces of a file find them parsed
-    if distinct.len() > _MANY_UNITS:
+    if distinct.len() > _MANY_KEPT:
         unit, kg = _parse_unit(distinct)
     else:
         unit, kg = _parse_units(tuple(distinct.to_list()))
@@ -1050,7 +1051,6 @@ def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     return unit.gather(at).alias(series.name), kg_of.alias(series.name)
 
 
-_MANY_UNITS: Final = 256  # more distinct units than this are parsed without keeping what they gave
 
 
 @functools.lru_cache(maxsize=64)

@@ -363,8 +363,7 @@ class Store:
             # One bulk insert for all the parts, fed piece by piece as they come (one per part cost a statement,
             # and on PostgreSQL a COPY, each).
             try:
-                cursor.adbc_ingest(parts_table.name, pa.RecordBatchReader.from_batches(_PARTS_SCHEMA, parts()),
-                                   mode="append")
+                _insert_parts(cursor, parts())
             except BaseException:
                 if failed:
                     raise failed[0] from None
@@ -375,8 +374,7 @@ class Store:
 
     def _append(self, cursor: Any, kind: str, batch: int, rows: pl.DataFrame, *, first_part: int = 0) -> None:
         """Rows of one batch (its stored columns but `batch`) as parts, inserted now (see _parts)."""
-        cursor.adbc_ingest(parts_table.name, pa.RecordBatchReader.from_batches(
-            _PARTS_SCHEMA, self._parts(kind, batch, rows, first_part=first_part)), mode="append")
+        _insert_parts(cursor, self._parts(kind, batch, rows, first_part=first_part))
 
     def _parts(self, kind: str, batch: int, rows: pl.DataFrame, *, first_part: int = 0) -> Iterator[pa.RecordBatch]:
         """Rows of one batch (its stored columns but `batch`) as parts to insert: each one Parquet file in one SQL
@@ -516,6 +514,11 @@ class Store:
             conn, _ = self._idle.pop()
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _insert_parts(cursor: Any, parts: Iterable[pa.RecordBatch]) -> None:
+    """Parts (rows of _PARTS_SCHEMA) in one bulk insert, taken from `parts` as they come."""
+    cursor.adbc_ingest(parts_table.name, pa.RecordBatchReader.from_batches(_PARTS_SCHEMA, parts), mode="append")
 
 
 def _sql_string(text: str) -> str:
