@@ -702,15 +702,22 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
 def _parse_number_few(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
     """parse_number of a column of few distinct cells (quantities, prices): each distinct cell parsed once, then
     every cell given its distinct cell's results through its index among them (an Enum of them)."""
-    distinct = series.unique().drop_nulls().sort()  # in one order, so that the pieces of a file find them parsed
+    distinct, at = _by_distinct(series)
     if distinct.len() > _MANY_KEPT:
         value, bad, negative = _parse_number_cells(distinct, scale=scale, kind=kind)
     else:
         value, bad, negative = _parse_numbers(tuple(distinct.to_list()), scale, kind)
-    at = series.cast(pl.Enum(distinct)).to_physical()
     if not bad.any() and not negative.any():  # the usual column
         return value.gather(at), const(False, len(series), pl.Boolean), const(False, len(series), pl.Boolean)
     return value.gather(at), bad.gather(at).fill_null(False), negative.gather(at).fill_null(False)
+
+
+def _by_distinct(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A text column's distinct cells but null, sorted (so that the pieces of a file that hold the same find
+    them parsed), and each cell's index among them (an Enum of them; null for a null cell): parse the few
+    distinct cells, then gather their results by index."""
+    distinct = cells.unique().drop_nulls().sort()
+    return distinct, cells.cast(pl.Enum(distinct)).to_physical()
 
 
 @functools.lru_cache(maxsize=64)
@@ -1040,17 +1047,13 @@ def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """A unit normalised (公斤 -> kg), and the kg in one unit when written `箱(10斤)` or `1箱=10斤`."""
     # A column holds a handful of units: parse each distinct cell once (the same few in every piece of a
     # file: parsed once for all of them), then look every row up.
-    cells = series.cast(pl.String)
-    distinct = cells.unique().drop_nulls().sort()  # in one order, so that the pieces of a file find them parsed
+    distinct, at = _by_distinct(series.cast(pl.String))
     if distinct.len() > _MANY_KEPT:
         unit, kg = _parse_unit(distinct)
     else:
         unit, kg = _parse_units(tuple(distinct.to_list()))
-    at = cells.cast(pl.Enum(distinct)).to_physical()  # each cell's index among the distinct ones (null: null)
-    kg_of = const(None, len(cells), pl.Float64) if kg.null_count() == len(kg) else kg.gather(at)
+    kg_of = const(None, len(series), pl.Float64) if kg.null_count() == len(kg) else kg.gather(at)
     return unit.gather(at).alias(series.name), kg_of.alias(series.name)
-
-
 
 
 @functools.lru_cache(maxsize=64)
