@@ -23,6 +23,9 @@ _HOST_KIND_HINT: Final = (
 # go of the GIL, so on two cores two pieces are typed in about the time of one. Each holds one more piece.
 PIECES_AHEAD: Final = 2
 _T = TypeVar("_T")
+# The sessions' starts (session_id, started_at as epoch ms), or how to get them: read only when a file gives
+# times of day alone, which most never do (an ingest then asks the store nothing before its pieces are read).
+SessionStarts = pl.DataFrame | Callable[[], pl.DataFrame | None] | None
 # Columns whose time of day alone (19:01) is read on the session's start date.
 _TIME_OF_DAY_OK: Final = {("ticks", "ts"), ("sales", "ts")}
 
@@ -32,13 +35,14 @@ def typed_frame(
     mapping: Mapping,
     *,
     supplied: dict[str, str] | None = None,
-    session_starts: pl.DataFrame | None = None,
+    session_starts: SessionStarts = None,
     tz: str = read.DEFAULT_TZ,
 ) -> pl.DataFrame:
     """The rows of `table` as `mapping.kind`, typed as the store keeps them, or Rejected with all problems.
 
     `supplied` gives values for columns the file lacks (session_id, host_kind from the upload form);
-    `session_starts` (session_id, started_at as epoch ms) places time-of-day-only ticks on a date.
+    `session_starts` (session_id, started_at as epoch ms, or a function that gives them) places
+    time-of-day-only ticks on a date.
     Times come out as Int64 epoch ms (UTC), dates as Date, money as Int64 fen.
     """
     return derive(table.name, mapping.kind, typed_columns(table, mapping, supplied=supplied, tz=tz),
@@ -57,7 +61,7 @@ def typed_pieces(
     kind: str | None,
     *,
     supplied: dict[str, str] | None = None,
-    session_starts: pl.DataFrame | None = None,
+    session_starts: SessionStarts = None,
     tz: str = read.DEFAULT_TZ,
     progress: Callable[[float], None] | None = None,
     whole: bool = False,
@@ -87,7 +91,7 @@ def _typed_stream(
     kind: str | None,
     *,
     supplied: dict[str, str] | None,
-    session_starts: pl.DataFrame | None,
+    session_starts: SessionStarts,
     tz: str,
     progress: Callable[[float], None] | None,
     whole: bool,
@@ -180,10 +184,11 @@ def _typed_stream(
 
 @dataclass(frozen=True)
 class _Deriving:
-    """What deriving a piece's rows on their own needs: the file's name, the sessions' starts, the zone."""
+    """What deriving a piece's rows on their own needs: the file's name, the sessions' starts, the zone. (A piece
+    with times of day alone is derived with the others, never on its own: the starts are not asked for here.)"""
 
     name: str
-    session_starts: pl.DataFrame | None
+    session_starts: SessionStarts
     tz: str
 
 
@@ -454,7 +459,7 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
     return problems
 
 
-def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
+def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionStarts,
            tz: str, *, repeats: bool | None = None) -> pl.DataFrame:
     """Columns computed from others: ended_at from duration, dates of time-of-day ticks, occurrences of sales keys.
 
@@ -477,14 +482,15 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: pl.DataFra
     return frame
 
 
-def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: pl.DataFrame | None,
+def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: SessionStarts,
                         tz: str) -> pl.DataFrame:
     """Put `19:01`-only times on their session's start date, rolling over midnight."""
     tod = pl.col("ts") < 0
     if frame.select(tod.fill_null(False).any()).item() is False:
         return frame
-    starts = session_starts if session_starts is not None else pl.DataFrame(
-        schema={"session_id": pl.String, "started_at": pl.Int64})
+    starts = session_starts() if callable(session_starts) else session_starts
+    if starts is None:
+        starts = pl.DataFrame(schema={"session_id": pl.String, "started_at": pl.Int64})
     joined = frame.with_row_index("__i").join(
         starts.select("session_id", pl.col("started_at").alias("__start")), on="session_id", how="left"
     ).sort("__i")

@@ -170,6 +170,29 @@ def test_times_of_day_in_a_later_piece_are_placed_as_in_the_whole_file(
     assert local[300] == "06 23:00" and local[-1] == "07 00:39"
 
 
+def test_the_sessions_are_read_only_for_a_file_that_gives_times_of_day_alone(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest.ingest_bytes(store, "sessions.csv", "直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 12:30\n".encode())
+    asked: list[str] = []
+    real = store.read
+
+    def read_kind(kind: str, since_batch: int = 0) -> pl.DataFrame:
+        asked.append(kind)
+        return real(kind, since_batch)
+
+    monkeypatch.setattr(store, "read", read_kind)
+    rows = "".join(f"s1,2020-09-06 {13 + i // 60}:{i % 60:02d}:00,{i}\n" for i in range(300))
+    pieces(monkeypatch, 1_024)
+    ingest.ingest_bytes(store, "full.csv", ("直播ID,时间,实时在线人数\n" + rows).encode())
+    assert asked == []  # full times: nothing asked of the store before (or while) the pieces are read
+    ingest.ingest_bytes(store, "clock.csv", "直播ID,时间,实时在线人数\ns1,23:05,6\n".encode())
+    assert asked == ["sessions"]
+    monkeypatch.undo()
+    ticks = store.read("ticks").sort("line")
+    local = ticks["ts"].dt.convert_time_zone("Asia/Shanghai").dt.to_string("%Y-%m-%d %H:%M").to_list()
+    assert len(local) == 301 and "2020-09-06 23:05" in local
+
+
 def test_a_session_that_ends_before_it_starts_in_a_later_piece(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     rows = [f"s{i},cadre,2020-09-06 19:00,2020-09-06 21:00\n" for i in range(300)]
