@@ -126,8 +126,12 @@ def test_in_pieces_the_store_holds_exactly_the_rows_of_one_piece(
     assert_same_state(state(store), state(one))
 
 
-@pytest.mark.parametrize(("first", "again", "whole"), [(3, 7, [False]), (3, 495, [False, True])],
-                         ids=["in the first piece", "in the first and the last piece"])
+@pytest.mark.parametrize(("first", "again", "whole"),
+                         [(3, 7, [False]), (3, 250, [False, True]), (3, 495, [False, True]), (3, 499, [False, True]),
+                          (493, 499, [False, True])],
+                         ids=["in the first piece", "in the first and a middle piece",
+                              "in the first and the next to last piece", "in the first and the last piece",
+                              "in the last two pieces"])
 def test_a_repeated_line_counts_by_occurrence_across_pieces(
         store: Store, monkeypatch: pytest.MonkeyPatch, reads: list[bool], first: int, again: int,
         whole: list[bool]) -> None:
@@ -138,7 +142,8 @@ def test_a_repeated_line_counts_by_occurrence_across_pieces(
     data = (HEAD + "".join(body)).encode()
     frame = ingest.parse("same.csv", data)[1]
     pieces(monkeypatch, PIECE)
-    assert len(read.csv_pieces("same.csv", data) or []) > 10
+    split = read.csv_pieces("same.csv", data) or []
+    assert len(split) > 10 and split[-1]().lines.to_list() == [501]  # the last piece is the last line alone
     reads.clear()
     ingest.ingest_bytes(store, "same.csv", data)
     assert reads == whole
