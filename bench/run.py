@@ -125,6 +125,8 @@ def pg_url() -> str | None:
     try:
         pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
         pg_admin(f"CREATE DATABASE {PG_DB}")
+        # The server writes out what the run before left (pandas + to_sql: ~200 MB) now, not during the next one.
+        pg_admin("CHECKPOINT")
     except Exception as error:  # no server: the PostgreSQL rows say so
         log(f"PostgreSQL unavailable: {error}")
         return None
