@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -251,3 +253,42 @@ def test_postgresql_parts_are_stored_as_they_are_without_compression_tried_again
     pg.create()
     assert storage() == "e"
     assert put(pg, "s.csv", SALES_HEAD + sales_lines(5)).rows == pg.read("sales").height == 5
+
+
+def test_postgresql_writes_each_part_as_it_comes_not_all_at_the_end(pg: Store) -> None:
+    """COPY in the binary form ADBC sends holds up to 1000 rows and writes them at its end, unless the table has
+    a row trigger (create adds one, on a new store and on one made before): the parts of a file must reach the
+    table while its next pieces are still being typed, not all at once when the last has come."""
+    frame = ingest.parse("s.csv", csv_bytes(SALES_HEAD + sales_lines(8_000)))[1]
+    watcher = Store(pg.url)  # another session: a table's size on disk grows with rows not yet committed
+
+    def size() -> int:
+        with watcher._cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('batch_parts')")
+            return int(cursor.fetchall()[0][0])
+
+    def written_while_the_next_come(file: str) -> list[bool]:
+        grew: list[bool] = []
+        seen = [size()]
+
+        def pieces() -> Iterator[pl.DataFrame]:
+            for i in range(4):
+                if i >= 2:  # the parts before the last one handed on have been sent: wait for them to be written
+                    deadline = time.monotonic() + 4
+                    while size() == seen[-1] and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    grew.append(size() > seen[-1])
+                    seen.append(size())
+                yield frame.slice(2_000 * i, 2_000)
+
+        assert pg.write("sales", pieces(), path=file, sha256=file, by="test").rows == 8_000
+        return grew
+
+    assert written_while_the_next_come("new.csv") == [True, True]
+    with pg._cursor(write=True) as cursor:  # a store made before the trigger
+        cursor.execute("DROP TRIGGER relief_live_part_as_it_comes ON batch_parts")
+    assert written_while_the_next_come("old.csv") == [False, False]
+    pg.create()
+    assert written_while_the_next_come("again.csv") == [True, True]
+    watcher.dispose()
+    assert pg.read("sales").height == 8_000 and pg.batches()["rows"].to_list() == [8_000] * 3
