@@ -177,7 +177,7 @@ def _typed_stream(
         raise Rejected(capped(name, values, total), total)
     if not_derived:
         raise Rejected(not_derived[:MAX_PROBLEMS])
-    # A key in two pieces (rare): checked once, before the commit, mostly beside the typing of the last piece.
+    # A key in two pieces (rare): checked once, before the commit, mostly beside the typing of the last pieces.
     if len(seen) > 1 and _in_two(seen, earlier):
         raise WholeFile(name)
     assert mapping is not None
