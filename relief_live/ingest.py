@@ -112,16 +112,11 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
         if bad[0]:
             raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
         supplied["host_kind"] = value[0]
-    starts: Callable[[], pl.DataFrame] | None = None
+    starts = None
     if store is not None and kind in ("ticks", "sales", None):  # times of day are placed on their session's date
-        held = store
-
-        def read_starts() -> pl.DataFrame:
-            return held.read("sessions").select("session_id", pl.col("started_at").dt.epoch("ms"))
-
         # Read only when the file gives times of day alone (it is then derived whole, in this thread), not before
         # its pieces are begun: most files never need them (the read was ~20 ms before the first piece began).
-        starts = read_starts
+        starts = functools.partial(_session_starts, store)
 
     def step(fraction: float) -> None:
         if progress:
@@ -129,6 +124,11 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
 
     return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz,
                                  progress=step, whole=whole)
+
+
+def _session_starts(store: Store) -> pl.DataFrame:
+    """The stored sessions' starts: session_id, started_at as epoch ms."""
+    return store.read("sessions").select("session_id", pl.col("started_at").dt.epoch("ms"))
 
 
 def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,

@@ -319,7 +319,7 @@ def _sorted_unless_repeated(hashes: list[pl.Series]) -> np.ndarray | None:
 
 def _repeats(hashes: list[pl.Series]) -> bool:
     """Whether a key hash occurs twice among these (a piece's, or every piece's)."""
-    return repeated(pl.concat(hashes)).len() > 0
+    return _sorted_unless_repeated(hashes) is None
 
 
 def repeated(values: pl.Series) -> pl.Series:
