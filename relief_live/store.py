@@ -33,6 +33,12 @@ IDLE_SECONDS: Final = 60.0  # and for how long (a server or firewall may drop an
 PART_ROWS: Final = 250_000  # rows in one stored part at most (a piece of an ingest is one part or more)
 READ_THREADS: Final = 2  # parts decoded at once by a read (polars lets go of the GIL)
 PART_COMPRESSION: Final = "lz4"  # Parquet codec of the parts: a million order lines written in ~0.2 s
+# SQLite pages of a new store: its largest. A store is mostly parts of ~1 MB, which SQLite keeps in chains of
+# pages and writes to its WAL a page at a time: on 4 KiB pages (its default) a 1M-line ingest wrote ~9,000
+# pages, ~2,700 of them in its commit (~20 ms, after the last part); on 64 KiB pages a sixteenth as many
+# (commit ~7 ms; twelve interleaved 1M-line ingests: CPU 2.31 -> 2.25 s, the median). Reads take the same time.
+# A store made before keeps its 4 KiB pages (SQLite cannot change them in WAL mode).
+SQLITE_PAGE_SIZE: Final = 65_536
 
 # PostgreSQL: the row trigger that makes COPY write each part as it comes (see Store.create).
 _PART_TRIGGER: Final = "relief_live_part_as_it_comes"
@@ -202,6 +208,9 @@ class Store:
             if self.dialect == "sqlite":
                 cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 cursor.execute("PRAGMA synchronous = NORMAL")  # with WAL: consistent after a crash, fsync at checkpoints
+                # A new file takes the page size of the connection that first writes it (before its BEGIN); one
+                # written already keeps its own. See SQLITE_PAGE_SIZE.
+                cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
             if not write:
                 yield cursor
                 keep = True

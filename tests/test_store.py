@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from relief_live import ingest
+from relief_live import store as store_module
 from relief_live.store import Store, merge
 from tests.conftest import csv_bytes
 
@@ -207,6 +208,33 @@ def test_two_processes_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
     assert sales.height == 20_000
     assert sales["order_id"].n_unique() == 20_000
     assert store.batches().height == 10
+
+
+def _page_size(store: Store) -> int:
+    with store._cursor() as cursor:
+        cursor.execute("PRAGMA page_size")
+        return int(cursor.fetchall()[0][0])
+
+
+def test_a_new_sqlite_store_is_made_on_large_pages_and_one_made_before_keeps_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store's parts (~1 MB each) are written a page at a time: a new SQLite store is made on its largest pages.
+    A store made before on the default 4 KiB pages keeps them, and ingests and reads as before."""
+    new = Store(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    new.create()
+    assert _page_size(new) == store_module.SQLITE_PAGE_SIZE == 65_536
+    monkeypatch.setattr(store_module, "SQLITE_PAGE_SIZE", 4096)  # as a store made before this was
+    before = Store(f"sqlite:///{tmp_path / 'before.sqlite3'}")
+    before.create()
+    monkeypatch.undo()
+    before = Store(before.url)  # opened again by this version
+    before.create()
+    for store in (new, before):
+        assert put(store, "s.csv", SALES_HEAD + sales_lines(300)).rows == 300
+        assert put(store, "s2.csv", SALES_HEAD + sales_lines(200, 300)).rows == 200
+    assert _page_size(before) == 4096 and _page_size(new) == 65_536
+    assert_same_state(state(new), state(before))
+    assert new.read("sales").height == 500
 
 
 def test_postgresql_connections_are_kept_between_operations_and_replaced_when_the_server_ends_them(
