@@ -28,6 +28,20 @@ SIZES: Final = [int(n) for n in os.environ.get(
     "BENCH_LOAD_VIEWERS", "50" if os.environ.get("BENCH_QUICK") == "1" else "50 100 200").split()]
 
 
+def _figure(value: float | None, spec: str) -> str:
+    """A figure of the table, or a dash where the run gave none (no viewer got a refresh to time)."""
+    return "—" if value is None else format(value, spec)
+
+
+def table_row(r: dict) -> str:
+    """One crowd size's row of LOAD.md, from its run_load result (errors counted)."""
+    return (f"| {r['viewers']} | {r['pages_loaded']} | {r['errors'] + r['browser_errors']} | "
+            f"{r['refreshes_min']} / {_figure(r['refreshes_median'], '.0f')} | "
+            f"{_figure(r['gap_median'], '.2f')} / {_figure(r['gap_p95'], '.2f')} | "
+            f"{_figure(r['first_page_median'], '.1f')} / {_figure(r['first_page_max'], '.1f')} | "
+            f"{r['browser_updates']} | {_figure(r['server_cpu_share'], '.0%')} | {r['server_peak_mb']} |")
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -42,12 +56,7 @@ def main() -> int:
             results.append(result)
         browser.close()
     (ROOT / "bench" / "load.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    rows = "\n".join(
-        f"| {r['viewers']} | {r['pages_loaded']} | {r['errors'] + r['browser_errors']} | "
-        f"{r['refreshes_min']} / {r['refreshes_median']:.0f} | {r['gap_median']:.2f} / {r['gap_p95']:.2f} | "
-        f"{r['first_page_median']:.1f} / {r['first_page_max']:.1f} | {r['browser_updates']} | "
-        f"{r['server_cpu_share']:.0%} | {r['server_peak_mb']} |"
-        for r in results)
+    rows = "\n".join(table_row(r) for r in results)
     (ROOT / "bench" / "LOAD.md").write_text(f"""# Load: viewers on a live session page
 
 Written by `python bench/load.py` (part of `make bench`) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
@@ -62,6 +71,7 @@ Machine: {platform.machine()}, Python {platform.python_version()}, Streamlit {me
 |---:|---:|---:|---|---|---|---:|---:|---:|
 {rows}
 
+A dash: no viewer got a refresh in the run, so there is no interval to give (the server did not keep up).
 `tests/e2e/test_load.py` runs the 50-viewer case in every test run and fails if a viewer sees an error,
 misses refreshes, or the median interval drifts past 1.2× the one asked for.
 Before `runner.postScriptGC = false` (Streamlit's full garbage collection after every script run), the
