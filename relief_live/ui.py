@@ -61,10 +61,16 @@ def minute() -> int:
     return int(time.time() // 60)
 
 
-def report() -> Any:
-    """The metrics of SPEC §5 for the current data, cached by store version (and minute, for `live`)."""
+def report_key() -> tuple[int, int]:
+    """What the report is cached by, (store version, minute): the key of anything drawn from it alone."""
     version, _ = frames()
-    return _report(store().url, version, minute())
+    return version, minute()
+
+
+def report(key: tuple[int, int] | None = None) -> Any:
+    """The metrics of SPEC §5 for the current data, cached by store version (and minute, for `live`); with
+    `key` (report_key), the report of that version and minute."""
+    return _report(store().url, *(key or report_key()))
 
 
 def ensure_demo() -> None:

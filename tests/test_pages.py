@@ -307,3 +307,83 @@ def test_overview_tables_list_the_top_and_the_stalled_villages(loaded: str) -> N
     stalled = set(villages.filter(pl.col("status") == "stalled")["village"])
     shown = {row[1] for row in tables[1][1:]} if len(tables) > 1 else set()
     assert shown == stalled  # none stalled in this store: the caption "None." instead of a table
+
+
+def _chart(at: AppTest, key: str) -> dict:
+    """The figure of the chart `key` as the page sends it."""
+    import json
+
+    return json.loads(next(c.proto.spec for c in at.get("plotly_chart") if key in c.proto.id))
+
+
+def _gmv_chart(at: AppTest) -> dict:
+    """The overview's GMV-per-day figure as the page sends it."""
+    return _chart(at, "gmv_per_day")
+
+
+def test_charts_shared_by_visitors_follow_each_visitors_filters(loaded: str) -> None:
+    def villages_drawn(at: AppTest) -> set[str]:
+        return {label.split(" · ")[0] for trace in _chart(at, "village_progress")["data"] for label in trace["y"]}
+
+    def hosts_drawn(at: AppTest) -> set[str]:
+        return {v for trace in _chart(at, "hosts_ranked")["data"] for v in [*trace["x"], *trace["y"]]
+                if isinstance(v, str)}
+
+    everything = app("views/villages.py")
+    zijin = app("views/villages.py", params={"county": "紫金县"})
+    assert villages_drawn(everything) == {"百色村", "紫金村", "新田村"}
+    assert villages_drawn(zijin) == {"紫金村", "新田村"}
+    assert villages_drawn(app("views/villages.py")) == villages_drawn(everything)
+    assert "李县长" in hosts_drawn(app("views/hosts.py")) and "王主持" in hosts_drawn(app("views/hosts.py"))
+    cadre = app("views/hosts.py", params={"host_kind": "cadre"})
+    assert "李县长" in hosts_drawn(cadre) and "王主持" not in hosts_drawn(cadre)
+
+
+def test_overview_charts_are_made_once_for_every_visitor_until_the_store_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plotly takes ~50 ms to build a figure: the overview's are made once per report and language and shared by
+    every visitor. A new batch makes them again, and they show it."""
+    from relief_live import charts as charts_module
+    from relief_live import ingest, ui
+
+    url = f"sqlite:///{tmp_path / 'visited.sqlite3'}"  # a store of its own: no figure of another test is held
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    monkeypatch.delenv("RELIEF_LIVE_STAFF_PASSWORD", raising=False)
+    this_minute = ui.minute()
+    monkeypatch.setattr(ui, "minute", lambda: this_minute)  # the report (what is live) is kept for a minute
+    made: list[str] = []
+
+    def counting(name: str):  # type: ignore[no-untyped-def]
+        real = getattr(charts_module, name)
+
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            made.append(name)
+            return real(*args, **kwargs)
+        return counted
+
+    for name in ("gmv_per_day", "host_compare"):
+        monkeypatch.setattr(charts_module, name, counting(name))
+
+    first, second = app(), app()
+    assert sorted(made) == ["gmv_per_day", "host_compare"]  # for the first visitor; the second got the same
+    assert _gmv_chart(second) == _gmv_chart(first)
+    assert charts(second) == 2
+
+    def bars_total(at: AppTest) -> float:
+        return sum(sum(trace["y"]) for trace in _gmv_chart(at)["data"])
+
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(days=2)
+    ingest.ingest_bytes(store, "tv3.csv", csv_bytes(
+        "直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,成交金额\n"
+        f"tv3,扶贫好物 第4期,电视直播,王主持,电视,{dashboard_data._fmt(start)},"
+        f"{dashboard_data._fmt(start + timedelta(hours=1))},90000.00\n"), by="test")
+    third = app()
+    assert sorted(made) == ["gmv_per_day", "gmv_per_day", "host_compare", "host_compare"]
+    assert bars_total(third) > bars_total(first)  # the new session's 90,000 元 is in the bars
+    assert {m.label: m.value for m in third.metric}["GMV"] != {m.label: m.value for m in first.metric}["GMV"]

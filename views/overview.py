@@ -23,7 +23,8 @@ _any_live = bool(_first.height and _first["live"].any())
 def overview() -> None:
     from relief_live import metrics
 
-    report = ui.report()
+    key = ui.report_key()
+    report = ui.report(key)
     sessions, villages = report.sessions, report.villages
     if sessions.height == 0 and villages.height == 0:
         st.info(t("empty_store", lang))
@@ -55,11 +56,15 @@ def overview() -> None:
         cols[4].page_link("views/live.py", label=t("open_session", lang),
                           query_params={"session": row["session_id"], **({"lang": lang} if lang != "en" else {})})
 
+    # The figures are made once per report and language and shared by every visitor (plotly builds each in
+    # ~50 ms: most of a visit's server time, and before the first chart is sent).
     left, right = st.columns(2)
     with left:
-        ui.chart(charts.gmv_per_day(metrics.gmv_per_day(sessions), lang, big=big), key="gmv_per_day")
+        ui.chart(ui.shared(("gmv_per_day", *key, lang, big), lambda: charts.gmv_per_day(
+            metrics.gmv_per_day(sessions), lang, big=big)), key="gmv_per_day")
     with right:
-        ui.chart(charts.host_compare(report.host_kinds, lang, big=big), key="host_compare")
+        ui.chart(ui.shared(("host_compare", *key, lang, big), lambda: charts.host_compare(
+            report.host_kinds, lang, big=big)), key="host_compare")
 
     if villages.height:
         statuses = ui.village_status(villages)
