@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -311,14 +313,7 @@ def test_overview_tables_list_the_top_and_the_stalled_villages(loaded: str) -> N
 
 def _chart(at: AppTest, key: str) -> dict:
     """The figure of the chart `key` as the page sends it."""
-    import json
-
     return json.loads(next(c.proto.spec for c in at.get("plotly_chart") if key in c.proto.id))
-
-
-def _gmv_chart(at: AppTest) -> dict:
-    """The overview's GMV-per-day figure as the page sends it."""
-    return _chart(at, "gmv_per_day")
 
 
 def test_charts_shared_by_visitors_follow_each_visitors_filters(loaded: str) -> None:
@@ -334,7 +329,8 @@ def test_charts_shared_by_visitors_follow_each_visitors_filters(loaded: str) -> 
     assert villages_drawn(everything) == {"百色村", "紫金村", "新田村"}
     assert villages_drawn(zijin) == {"紫金村", "新田村"}
     assert villages_drawn(app("views/villages.py")) == villages_drawn(everything)
-    assert "李县长" in hosts_drawn(app("views/hosts.py")) and "王主持" in hosts_drawn(app("views/hosts.py"))
+    every_host = hosts_drawn(app("views/hosts.py"))
+    assert "李县长" in every_host and "王主持" in every_host
     cadre = app("views/hosts.py", params={"host_kind": "cadre"})
     assert "李县长" in hosts_drawn(cadre) and "王主持" not in hosts_drawn(cadre)
 
@@ -370,13 +366,11 @@ def test_overview_charts_are_made_once_for_every_visitor_until_the_store_changes
 
     first, second = app(), app()
     assert sorted(made) == ["gmv_per_day", "host_compare"]  # for the first visitor; the second got the same
-    assert _gmv_chart(second) == _gmv_chart(first)
+    assert _chart(second, "gmv_per_day") == _chart(first, "gmv_per_day")
     assert charts(second) == 2
 
     def bars_total(at: AppTest) -> float:
-        return sum(sum(trace["y"]) for trace in _gmv_chart(at)["data"])
-
-    from datetime import UTC, datetime, timedelta
+        return sum(sum(trace["y"]) for trace in _chart(at, "gmv_per_day")["data"])
 
     start = datetime.now(UTC) - timedelta(days=2)
     ingest.ingest_bytes(store, "tv3.csv", csv_bytes(

@@ -37,23 +37,20 @@ hosts = (
          conversion=pl.col("conversion").median())
     .with_columns(gmv_per_hour=pl.when(pl.col("hours") > 0).then(pl.col("gmv") / pl.col("hours")))
 )
-# The figures are made once per report, language and choice, and shared by every visitor (~50 ms each).
-figure_key = (*key, lang, big, metric, tuple(kinds))
+figure_key = (*key, lang, big, metric, tuple(kinds))  # figures made once per report and choice, for every visitor
+host_kinds = report.host_kinds.filter(pl.col("host_kind").is_in(kinds) if kinds else pl.lit(True))
+kind_metric = {"gpm": "median_gpm", "conversion": "median_conversion"}.get(metric, metric)
+named = host_kinds.with_columns(label=pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang),
+                                                                         return_dtype=pl.String))
 left, right = st.columns([3, 2])
 with left:
-    ui.chart(ui.shared(("hosts_ranked", *figure_key), lambda: charts.ranked(
+    ui.shared_chart("hosts_ranked", figure_key, lambda: charts.ranked(
         hosts, "host_name", metric, lang, money=money, percent=percent, big=big,
-        title=t("chart_hosts", lang, metric=t(f"m_{metric}", lang)))), key="hosts_ranked")
+        title=t("chart_hosts", lang, metric=t(f"m_{metric}", lang))))
 with right:
-    def kinds_ranked() -> object:
-        host_kinds = report.host_kinds.filter(pl.col("host_kind").is_in(kinds) if kinds else pl.lit(True))
-        kind_metric = {"gpm": "median_gpm", "conversion": "median_conversion"}.get(metric, metric)
-        named = host_kinds.with_columns(label=pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang),
-                                                                                 return_dtype=pl.String))
-        return charts.ranked(named, "label", kind_metric, lang, money=money, percent=percent, big=big,
-                             legend=False, title=t("chart_host_kinds", lang, metric=t(f"m_{metric}", lang)))
-
-    ui.chart(ui.shared(("kinds_ranked", *figure_key), kinds_ranked), key="kinds_ranked")
+    ui.shared_chart("kinds_ranked", figure_key, lambda: charts.ranked(
+        named, "label", kind_metric, lang, money=money, percent=percent, big=big, legend=False,
+        title=t("chart_host_kinds", lang, metric=t(f"m_{metric}", lang))))
 
 table = ui.yuan_columns(hosts.sort(metric, descending=True, nulls_last=True)
                         .select("host_name", "host_kind", "sessions", "hours", "orders", "gmv", "gmv_per_hour",

@@ -79,21 +79,20 @@ def session_view() -> None:
     if curves.height == 0:
         st.info(t("no_ticks", lang))
     else:
-        ui.chart(ui.shared(("session_curves", *figure_key), lambda: charts.session_curves(
-            curves, lang, title=title, host_kind=info["host_kind"], big=big)), key="session_curves")
+        ui.shared_chart("session_curves", figure_key, lambda: charts.session_curves(
+            curves, lang, title=title, host_kind=info["host_kind"], big=big))
 
     if sales.height == 0:
         st.caption(t("no_sales", lang))
     else:
         left, right = st.columns(2)
         with left:
-            ui.chart(ui.shared(("by_product", *figure_key), lambda: charts.breakdown(
-                sales, "product", lang, title=t("chart_products", lang), host_kind=info["host_kind"], big=big)),
-                key="by_product")
+            ui.shared_chart("by_product", figure_key, lambda: charts.breakdown(
+                sales, "product", lang, title=t("chart_products", lang), host_kind=info["host_kind"], big=big))
         with right:
-            ui.chart(ui.shared(("by_village", *figure_key), lambda: charts.breakdown(
+            ui.shared_chart("by_village", figure_key, lambda: charts.breakdown(
                 sales, "village", lang, title=t("chart_villages_products", lang), host_kind=info["host_kind"],
-                big=big)), key="by_village")
+                big=big))
 
     previous_id = metrics.previous_episode(ui.report().sessions, session_id)
     if previous_id is None:
@@ -102,9 +101,9 @@ def session_view() -> None:
         prev_row = sessions.filter(pl.col("session_id") == previous_id).row(0, named=True)
         previous = ui.shared(("previous_curves", version, previous_id),
                              lambda: metrics.session_curves(live.session_ticks(frames, previous_id), previous_id))
-        ui.chart(ui.shared(("previous", *figure_key), lambda: charts.previous_compare(
+        ui.shared_chart("previous", figure_key, lambda: charts.previous_compare(
             curves, previous, lang, current_start=_start(info), previous_start=_start(prev_row),
-            previous_title=prev_row["title"] or previous_id, host_kind=info["host_kind"], big=big)), key="previous")
+            previous_title=prev_row["title"] or previous_id, host_kind=info["host_kind"], big=big))
 
 
 def _start(info: dict) -> datetime | None:

@@ -56,15 +56,13 @@ def overview() -> None:
         cols[4].page_link("views/live.py", label=t("open_session", lang),
                           query_params={"session": row["session_id"], **({"lang": lang} if lang != "en" else {})})
 
-    # The figures are made once per report and language and shared by every visitor (plotly builds each in
-    # ~50 ms: most of a visit's server time, and before the first chart is sent).
-    left, right = st.columns(2)
+    left, right = st.columns(2)  # figures made once per report and language, for every visitor
     with left:
-        ui.chart(ui.shared(("gmv_per_day", *key, lang, big), lambda: charts.gmv_per_day(
-            metrics.gmv_per_day(sessions), lang, big=big)), key="gmv_per_day")
+        ui.shared_chart("gmv_per_day", (*key, lang, big), lambda: charts.gmv_per_day(
+            metrics.gmv_per_day(sessions), lang, big=big))
     with right:
-        ui.chart(ui.shared(("host_compare", *key, lang, big), lambda: charts.host_compare(
-            report.host_kinds, lang, big=big)), key="host_compare")
+        ui.shared_chart("host_compare", (*key, lang, big), lambda: charts.host_compare(
+            report.host_kinds, lang, big=big))
 
     if villages.height:
         statuses = ui.village_status(villages)

@@ -35,9 +35,8 @@ if products:
 if statuses:
     shown = shown.filter(pl.col("status").is_in(statuses))
 
-# Made once per report, language and filters, and shared by every visitor (plotly builds it in ~50 ms).
-ui.chart(ui.shared(("village_progress", *key, lang, big, tuple(counties), tuple(products), tuple(statuses)),
-                   lambda: charts.village_progress(shown, lang, big=big)), key="village_progress")
+ui.shared_chart("village_progress", (*key, lang, big, tuple(counties), tuple(products), tuple(statuses)),
+                lambda: charts.village_progress(shown, lang, big=big))
 
 columns = ["county", "village", "product", "unit", "as_of", "unsold_qty", "sold_qty", "remaining_qty",
            "sell_through", "status", "projected_clear_date", "unsold_value", "sold_value", "households"]
