@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_simulate, no_store=True)
 
     p = sub.add_parser("demo", parents=[db], help="load the seeded demo programme")
-    p.add_argument("--scale", type=int, default=1)
+    p.add_argument("--scale", type=int, default=1, metavar="N",
+                   help="for load tests: the story's sessions N times on nearby days, with new orders (the villages' "
+                        "unsold stock stays as registered, so their sell-through passes 100%%)")
     p.set_defaults(run=_demo)
     return parser
 
