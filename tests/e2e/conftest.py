@@ -144,6 +144,25 @@ def wait_ready(page, *, timeout: float = 30_000) -> None:  # type: ignore[no-unt
     page.wait_for_selector(READY, timeout=timeout)
 
 
+def choose(page, select, option: str, *, tries: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Open a select box (`select`, a locator) and click its `option`. The dropdown is opened again when it
+    shows no such option within a few seconds (a click that landed while the page was still settling on a
+    loaded CI machine); after `tries`, a screenshot is kept and the last error raised."""
+    for attempt in range(tries):
+        select.click()
+        wanted = page.get_by_role("option", name=option)
+        try:
+            wanted.wait_for(timeout=5_000)
+            wanted.click()
+            return
+        except Exception:
+            if attempt == tries - 1:
+                shot(page, "choose_failed")
+                raise
+            page.keyboard.press("Escape")
+            wait_ready(page)
+
+
 def sidebar_text(page) -> str:  # type: ignore[no-untyped-def]
     """What the sidebar says (who may upload and why), for failure messages."""
     sidebar = page.locator("[data-testid='stSidebar']")

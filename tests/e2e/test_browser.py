@@ -21,6 +21,7 @@ from tests import dashboard_data
 from tests.e2e.conftest import (
     ROOT,
     Server,
+    choose,
     chromium_path,
     open_page,
     shot,
@@ -130,9 +131,7 @@ def test_a_csv_uploaded_through_the_file_chooser_shows_in_the_numbers(tmp_path: 
 
 def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Server, browser, page) -> None:  # type: ignore[no-untyped-def]
     open_page(page, f"{server.url}/villages")
-    county = page.locator("[data-testid='stMultiSelect']").first
-    county.click()
-    page.get_by_role("option", name="紫金县").click()
+    choose(page, page.locator("[data-testid='stMultiSelect']").first, "紫金县")
     page.keyboard.press("Escape")
     wait_ready(page)
     page.wait_for_function("() => location.search.includes('county=')")
