@@ -135,12 +135,13 @@ def report(url: str, new_file: str) -> dict:
 
     store = Store(url)
     t0 = time.perf_counter()
-    frames = {kind: store.read(kind) for kind in KINDS}
+    keyed = {kind: store.read_keyed(kind) for kind in KINDS}
+    frames = {kind: frame for kind, (frame, _) in keyed.items()}
     t1 = time.perf_counter()
     cold = build_report(frames["sessions"], frames["ticks"], frames["sales"], frames["stock"], now=NOW)
     t2 = time.perf_counter()
     cold = with_carry(cold, frames["sales"], frames["stock"])
-    index = KeyIndex.of("sales", frames["sales"])
+    index = KeyIndex.of("sales", frames["sales"], keyed["sales"][1])
     t2c = time.perf_counter()
     held = dict(frames)
     last = store.last_batch()

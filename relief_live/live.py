@@ -85,8 +85,8 @@ class LiveFrames:
             indexes = dict(self.indexes)
             for kind in KINDS:
                 if full:
-                    frames[kind] = self._read(kind, 0)
-                    indexes[kind] = KeyIndex.of(kind, frames[kind])
+                    frames[kind], hashes = self._read_keyed(kind, 0)
+                    indexes[kind] = KeyIndex.of(kind, frames[kind], hashes)
                 elif kind in new_kinds:
                     new = self._read(kind, self.last_batch)
                     frames[kind], replaced, indexes[kind] = merge_indexed(kind, frames[kind], indexes[kind], new)
@@ -120,9 +120,12 @@ class LiveFrames:
             return self.version, at_time(self._report, now, live_minutes)
 
     def _read(self, kind: str, since_batch: int) -> pl.DataFrame:
+        return self._read_keyed(kind, since_batch)[0]
+
+    def _read_keyed(self, kind: str, since_batch: int) -> tuple[pl.DataFrame, pl.Series]:
         self.reads.append((kind, since_batch))
         del self.reads[:-100]
-        return self.store.read(kind, since_batch=since_batch)
+        return self.store.read_keyed(kind, since_batch=since_batch)
 
 
 # -- finding the rows new ones replace ---------------------------------------------------------------------
@@ -143,9 +146,11 @@ class KeyIndex:
     chunks: tuple[pl.DataFrame, ...]  # h, place: UInt64, each chunk sorted by h
 
     @classmethod
-    def of(cls, kind: str, frame: pl.DataFrame) -> KeyIndex:
+    def of(cls, kind: str, frame: pl.DataFrame, hashes: pl.Series | None = None) -> KeyIndex:
+        """The index of a held frame; `hashes`: its rows' key hashes when known (Store.read_keyed)."""
         places = _places(frame)
-        entries = pl.DataFrame({"h": key_hashes(kind, frame), "place": places}).sort("h")
+        entries = pl.DataFrame({"h": key_hashes(kind, frame) if hashes is None else hashes,
+                                "place": places}).sort("h")
         return cls(places, (entries,) if entries.height else ())
 
     def lookup(self, hashes: pl.Series) -> pl.Series:

@@ -460,6 +460,16 @@ class Store:
         With `since_batch`, only rows of live batches newer than it, resolved among themselves:
         lay them over an earlier read with `merge`.
         """
+        return self.read_keyed(kind, since_batch)[0]
+
+    def read_keyed(self, kind: str, since_batch: int = 0) -> tuple[pl.DataFrame, pl.Series]:
+        """`read`, and each of its rows' key hash (`key_hashes` of the frame, in its order).
+
+        The hashes are taken part by part, in the threads that decode the parts, where each part's columns are
+        one chunk: hashing the whole read took a copy of its key columns first (its parts' chunks made one),
+        ~1 GB at 10M order lines, 1.2-1.9 s on a machine where memory a process touches for the first time is
+        slow. A caller that indexes the keys (live.KeyIndex) takes them from here.
+        """
         query = (
             sa.select(parts_table.c.batch, parts_table.c.data)
             .join(batches_table, batches_table.c.batch == parts_table.c.batch)
@@ -467,17 +477,23 @@ class Store:
                    parts_table.c.batch > since_batch)
             .order_by(parts_table.c.batch, parts_table.c.part)
         )
-        frames: list[pl.DataFrame] = []
+        parts: list[tuple[pl.DataFrame, pl.Series]] = []
         columns = [name for name in _raw_schema(kind) if name != "batch"]
         with self._cursor() as cursor, ThreadPoolExecutor(READ_THREADS) as pool:
             cursor.execute(self._sql(query))
             for record_batch in cursor.fetch_record_batch():  # parts decoded as they come, not all held as bytes
-                frames += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1),
-                                   [columns] * record_batch.num_rows)
-        if not frames:
-            return _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
+                parts += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1),
+                                  [columns] * record_batch.num_rows, [kind] * record_batch.num_rows)
+        if not parts:
+            frame = _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
+            return frame, key_hashes(kind, frame)
         # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
-        return _current(kind, pl.concat(frames, how="vertical", rechunk=False), ordered=True)
+        frame = pl.concat([part for part, _ in parts], how="vertical", rechunk=False)
+        hashes = pl.concat([part_hashes for _, part_hashes in parts], rechunk=False)
+        keep = _last_of_key(kind, frame, hashes)
+        # Handed on in one chunk a column, as a select over the whole read made it before: the report's joins
+        # and group-bys over ~40 chunks a column (230-330 at 10M lines) took 1.5-3x as long.
+        return frame.filter(keep).rechunk(), hashes.filter(keep).rechunk()
 
     def _frame(self, cursor: Any, query: sa.Select, table: sa.Table) -> pl.DataFrame:
         """Run a select, Arrow end to end, typed by the table's columns."""
@@ -574,19 +590,16 @@ def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in raw.items() if name != "batch")
 
 
-def _part_frame(batch: int, data: pa.BinaryScalar, columns: list[str]) -> pl.DataFrame:
-    """One stored part's rows (its `columns`), with their batch."""
-    part = pl.read_parquet(io.BytesIO(data.as_py()), columns=columns)
-    return part.insert_column(0, pl.lit(batch, pl.Int64).alias("batch"))
+def _part_frame(batch: int, data: pa.BinaryScalar, columns: list[str], kind: str) -> tuple[pl.DataFrame, pl.Series]:
+    """One stored part's rows (its `columns`), with their batch, typed as frame_schema(kind); and their key hashes."""
+    part = _typed(kind, pl.read_parquet(io.BytesIO(data.as_py()), columns=columns)
+                  .insert_column(0, pl.lit(batch, pl.Int64).alias("batch")))
+    return part, key_hashes(kind, part)
 
 
-def _current(kind: str, frame: pl.DataFrame, *, ordered: bool = False) -> pl.DataFrame:
-    """Row versions -> the latest per key, typed as frame_schema(kind), in (batch, line) order.
-
-    `ordered`: the rows come in (batch, line) order already.
-    """
-    if not ordered:
-        frame = frame.sort("batch", "line")
+def _current(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Row versions -> the latest per key, typed as frame_schema(kind), in (batch, line) order."""
+    frame = frame.sort("batch", "line")
     return _typed(kind, frame.filter(_last_of_key(kind, frame)))
 
 
@@ -614,12 +627,13 @@ def key_hashes(kind: str, frame: pl.DataFrame) -> pl.Series:
     return frame.select(columns).rechunk().select(expr.alias("h")).to_series()
 
 
-def _last_of_key(kind: str, frame: pl.DataFrame) -> pl.Series:
-    """Whether each row is the last with its key. Exact: the keys' 64-bit hashes, sorted, find the few that may
-    repeat (a hash met twice), and only those rows' keys are compared. A tenth of the time of grouping ten
-    million keys, and nothing compared when no key repeats.
+def _last_of_key(kind: str, frame: pl.DataFrame, hashes: pl.Series | None = None) -> pl.Series:
+    """Whether each row is the last with its key. Exact: the keys' 64-bit hashes (`hashes`, when known), sorted,
+    find the few that may repeat (a hash met twice), and only those rows' keys are compared. A tenth of the time
+    of grouping ten million keys, and nothing compared when no key repeats.
     """
-    hashes = key_hashes(kind, frame)
+    if hashes is None:
+        hashes = key_hashes(kind, frame)
     twice = repeated(hashes)
     if twice.len() == 0:
         return pl.repeat(True, len(hashes), eager=True)

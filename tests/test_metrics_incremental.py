@@ -312,8 +312,14 @@ def test_touched_sessions_are_found_in_the_sessions_table_by_their_start_and_id(
 def test_rows_are_replaced_by_key_even_when_every_key_hash_collides(tmp_path: Path, monkeypatch) -> None:
     """The key index only narrows the search; the rows replaced are decided by the keys themselves."""
     import relief_live.live as live_module
+    import relief_live.store as store_module
 
-    monkeypatch.setattr(live_module, "key_hashes", lambda kind, frame: pl.Series("h", [7] * frame.height, pl.UInt64))
+    def colliding(kind: str, frame: pl.DataFrame) -> pl.Series:
+        return pl.Series("h", [7] * frame.height, pl.UInt64)
+
+    # Everywhere a key is hashed: the index's own lookups, and the store's reads (which hand their hashes on).
+    monkeypatch.setattr(live_module, "key_hashes", colliding)
+    monkeypatch.setattr(store_module, "key_hashes", colliding)
     store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
     store.create()
     put(store, "stock", [{"village": "甲村", "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg",

@@ -170,6 +170,25 @@ def test_incremental_read_and_merge_equal_a_full_read(store: Store) -> None:
                        store.read("ticks").drop("batch", "line").sort("ts"))
 
 
+def test_a_read_hands_on_the_key_hash_of_each_row_it_keeps(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_keyed's hashes (taken part by part) are those of the rows read, in their order, whatever was replaced
+    or retracted: the dashboard's key index is built from them, and later rows are looked up by key_hashes."""
+    monkeypatch.setattr(store_module, "PART_ROWS", 3)  # batches of several parts
+    _load(store, ("t1.csv", TICKS_A), ("t2.csv", TICKS_B), ("s1.csv", STOCK_A), ("s2.csv", STOCK_B),
+          ("sales1.csv", SALES_HEAD + sales_lines(8)), ("sales2.csv", SALES_HEAD + sales_lines(8, start=5)))
+    seen = store.last_batch()
+    put(store, "sales3.csv", SALES_HEAD + sales_lines(4, start=2))
+    store.retract(store.batches().filter(pl.col("path") == "t1.csv")["batch"][0])
+    for kind, rows in (("ticks", 10), ("stock", 3), ("sales", 13), ("sessions", 0)):
+        frame, hashes = store.read_keyed(kind)
+        assert frame.height == rows
+        assert_frame_equal(frame, store.read(kind))
+        assert hashes.to_list() == store_module.key_hashes(kind, frame).to_list()
+        assert hashes.n_unique() == rows  # one row a key
+    new, new_hashes = store.read_keyed("sales", since_batch=seen)
+    assert new.height == 4 and new_hashes.to_list() == store_module.key_hashes("sales", new).to_list()
+
+
 def test_time_of_day_ticks_use_the_stored_session_start(store: Store) -> None:
     put(store, "s.csv", "直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 23:59\n")
     put(store, "t.csv", "时间,实时在线人数\n23:59,5\n00:00,6\n", session_id="s1")
