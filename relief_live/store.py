@@ -504,9 +504,8 @@ class Store:
         # each one's chunks let go once copied: the read then peaks at its rows and one column, not twice its rows.
         columns = frame.get_columns()
         del frame
-        for i, column in enumerate(columns):
-            columns[i] = column.rechunk()
-            del column
+        for i in range(len(columns)):
+            columns[i] = columns[i].rechunk()
         return pl.DataFrame(columns), hashes
 
     def _frame(self, cursor: Any, query: sa.Select, table: sa.Table) -> pl.DataFrame:
@@ -692,9 +691,8 @@ def merge_replacing(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl
     if old.height == 0:  # nothing held to replace (as among no candidates found by a key index)
         return pl.concat([old, new], how="vertical"), old.clear()
     if new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
-        # Not newer batches laid over older ones: resolve the rows together.
-        both = pl.concat([old, new], how="vertical").sort("batch", "line")
-        return _current(kind, both), None
+        # Not newer batches laid over older ones: resolve the rows together (_current puts them in order).
+        return _current(kind, pl.concat([old, new], how="vertical")), None
     if kind == "sales":
         has_order = pl.col("order_id").is_not_null()
         parts = [(has_order, _SALES_ORDER_KEY), (~has_order, _SALES_FIELDS_KEY)]

@@ -148,6 +148,8 @@ def choose(page, select, option: str, *, tries: int = 4) -> None:  # type: ignor
     """Open a select box (`select`, a locator) and click its `option`. The dropdown is opened again when it
     shows no such option within a few seconds (a click that landed while the page was still settling on a
     loaded CI machine); after `tries`, a screenshot is kept and the last error raised."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     for attempt in range(tries):
         select.click()
         wanted = page.get_by_role("option", name=option)
@@ -155,7 +157,7 @@ def choose(page, select, option: str, *, tries: int = 4) -> None:  # type: ignor
             wanted.wait_for(timeout=5_000)
             wanted.click()
             return
-        except Exception:
+        except PlaywrightTimeoutError:
             if attempt == tries - 1:
                 shot(page, "choose_failed")
                 raise
