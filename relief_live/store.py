@@ -233,6 +233,10 @@ class Store:
             later, keep = deferred, True
         finally:
             if later:
+                # This cursor's statement let go first: SQLite finalises it under the connection's lock, which the
+                # checkpoint holds throughout (its copy and fsyncs), and a cursor let go later (when the caller's
+                # frame ends) would wait that long holding the GIL, every thread of the process with it.
+                cursor.close()
                 threading.Thread(target=_checkpoint_and_close, args=(conn,), name="relief-live checkpoint",
                                  daemon=True).start()
             elif keep and self.dialect == "postgresql" and len(self._idle) < IDLE_CONNECTIONS:
