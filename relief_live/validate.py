@@ -123,11 +123,12 @@ def _typed_stream(
             if outcome is None:  # a lone piece, or any after headers of no known kind: read here
                 outcome = _read_typed(piece, mapping, supplied, tz, kind=kind, typing=not (shape or whole_file),
                                       deriving=deriving)
-            if outcome.mapping is not None and mapping is None:
-                mapping = outcome.mapping
-                yield mapping  # the caller can now open what the frames go into
-            if mapping is not None:
+            found = outcome.mapping is not None and mapping is None
+            mapping = mapping or outcome.mapping
+            if mapping is not None:  # before the mapping is handed on: the caller then waits for the file's hash
                 ahead.fill(number, mapping)
+            if found:
+                yield mapping  # the caller can now open what the frames go into
             if outcome.unreadable is not None:
                 shape += outcome.unreadable.problems
                 held.clear()
