@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
@@ -479,6 +480,11 @@ class Store:
         one chunk: hashing the whole read took a copy of its key columns first (its parts' chunks made one),
         ~1 GB at 10M order lines, 1.2-1.9 s on a machine where memory a process touches for the first time is
         slow. A caller that indexes the keys (live.KeyIndex) takes them from here.
+
+        The parts are decoded in two passes, the key columns (and `line`) first, made one chunk a column before
+        the other columns are decoded; the batch column is made from each part's batch and height. At 10M
+        order lines that took 2.3-2.6 s and peaked at 2.9-3.0 GB, against 2.8-3.1 s and 3.4 GB decoding each
+        part whole with a batch column of its own (bench/NOTES.md, twelfth session).
         """
         query = (
             sa.select(parts_table.c.batch, parts_table.c.data)
@@ -487,30 +493,37 @@ class Store:
                    parts_table.c.batch > since_batch)
             .order_by(parts_table.c.batch, parts_table.c.part)
         )
-        parts: list[tuple[pl.DataFrame, pl.Series]] = []
-        columns = [name for name in _raw_schema(kind) if name != "batch"]
-        with self._cursor() as cursor, ThreadPoolExecutor(READ_THREADS) as pool:
+        with self._cursor() as cursor:
             cursor.execute(self._sql(query))
-            for record_batch in cursor.fetch_record_batch():  # parts decoded as they come, not all held as bytes
-                parts += pool.map(_part_frame, record_batch.column(0).to_pylist(), record_batch.column(1),
-                                  [columns] * record_batch.num_rows, [kind] * record_batch.num_rows)
+            parts = [(batch, data) for record_batch in cursor.fetch_record_batch()
+                     for batch, data in zip(record_batch.column(0).to_pylist(), record_batch.column(1), strict=True)]
         if not parts:
             frame = _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
             return frame, key_hashes(kind, frame)
-        # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
-        frame = pl.concat([part for part, _ in parts], how="vertical", rechunk=False)
-        hashes = pl.concat([part_hashes for _, part_hashes in parts], rechunk=False)
-        del parts
-        keep = _last_of_key(kind, frame, hashes)
-        frame, hashes = frame.filter(keep), hashes.filter(keep).rechunk()
-        # Handed on in one chunk a column, as a select over the whole read made it before: the report's joins
-        # and group-bys over ~40 chunks a column (230-330 at 10M lines) took 1.5-3x as long. A column at a time,
-        # each one's chunks let go once copied: the read then peaks at its rows and one column, not twice its rows.
-        columns = frame.get_columns()
-        del frame
-        for i in range(len(columns)):
-            columns[i] = columns[i].rechunk()
-        return pl.DataFrame(columns), hashes
+        keyed = _key_columns(kind)
+        others = [name for name in _raw_schema(kind) if name not in keyed and name != "batch"]
+        n = len(parts)
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            decoded = list(pool.map(_part_columns, parts, [keyed] * n, [kind] * n))
+            heights = [frame.height for frame, _ in decoded]
+            # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
+            frame = pl.concat([frame for frame, _ in decoded], how="vertical", rechunk=False)
+            hashes = pl.concat([part_hashes for _, part_hashes in decoded], rechunk=False)
+            del decoded
+            keep = _last_of_key(kind, frame, hashes)
+            columns = frame.get_columns()
+            del frame
+            _one_chunk(columns, keep)
+            if others:
+                frame = pl.concat([frame for frame, _ in pool.map(_part_columns, parts, [others] * n, [kind] * n,
+                                                                  [False] * n)], how="vertical", rechunk=False)
+                columns += frame.get_columns()
+                del frame
+                _one_chunk(columns, keep, start=len(keyed))
+        batches = pl.Series("batch", np.repeat([batch for batch, _ in parts], heights), pl.Int64)
+        columns.append(batches.filter(keep) if not keep.all() else batches)
+        by_name = {column.name: column for column in columns}
+        return pl.DataFrame([by_name[name] for name in schema.frame_schema(kind)]), hashes.filter(keep).rechunk()
 
     def _frame(self, cursor: Any, query: sa.Select, table: sa.Table) -> pl.DataFrame:
         """Run a select, Arrow end to end, typed by the table's columns."""
@@ -607,11 +620,28 @@ def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in raw.items() if name != "batch")
 
 
-def _part_frame(batch: int, data: pa.BinaryScalar, columns: list[str], kind: str) -> tuple[pl.DataFrame, pl.Series]:
-    """One stored part's rows (its `columns`), with their batch, typed as frame_schema(kind); and their key hashes."""
-    part = _typed(kind, pl.read_parquet(io.BytesIO(data.as_py()), columns=columns)
-                  .insert_column(0, pl.lit(batch, pl.Int64).alias("batch")))
-    return part, key_hashes(kind, part)
+def _key_columns(kind: str) -> list[str]:
+    """`line` and the columns a kind's key hash is taken from (key_hashes), in the order of its stored columns."""
+    keyed = {"line", *((*_SALES_ORDER_KEY, *_SALES_FIELDS_KEY) if kind == "sales" else schema.KEYS[kind])}
+    return [name for name in _raw_schema(kind) if name in keyed]
+
+
+def _part_columns(part: tuple[int, pa.BinaryScalar], columns: list[str], kind: str,
+                  hashed: bool = True) -> tuple[pl.DataFrame, pl.Series | None]:
+    """Some `columns` of one stored part ((batch, Parquet bytes)), typed as frame_schema(kind); with `hashed`,
+    and their key hashes (the columns then include _key_columns)."""
+    frame = _typed(kind, pl.read_parquet(io.BytesIO(part[1].as_py()), columns=columns), columns)
+    return frame, key_hashes(kind, frame) if hashed else None
+
+
+def _one_chunk(columns: list[pl.Series], keep: pl.Series, start: int = 0) -> None:
+    """Each of `columns` from `start` on, in place, as the rows `keep` marks in one chunk: the report's joins and
+    group-bys over ~40 chunks a column (230-330 at 10M lines) took 1.5-3x as long. A column at a time, each
+    one's chunks let go once copied (the caller holds no other reference): a read then peaks at its rows and
+    one column, not twice its rows."""
+    every = keep.all()
+    for i in range(start, len(columns)):
+        columns[i] = (columns[i] if every else columns[i].filter(keep)).rechunk()
 
 
 def _current(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -659,10 +689,12 @@ def _last_of_key(kind: str, frame: pl.DataFrame, hashes: pl.Series | None = None
     return (~maybe).scatter(at, frame[at].select(key_struct(kind).is_last_distinct()).to_series())
 
 
-def _typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    target = schema.frame_schema(kind)
+def _typed(kind: str, frame: pl.DataFrame, names: list[str] | None = None) -> pl.DataFrame:
+    """Stored columns (all of frame_schema(kind), or those `names`) as read: their types and order there."""
     exprs = []
-    for name, dtype in target.items():
+    for name, dtype in schema.frame_schema(kind).items():
+        if names is not None and name not in names:
+            continue
         col = pl.col(name)
         if dtype == pl.Date:
             col = col.cast(pl.String).str.to_date("%Y-%m-%d")
