@@ -505,9 +505,9 @@ class Store:
         n = len(parts)
         with ThreadPoolExecutor(READ_THREADS) as pool:
             decoded = list(pool.map(_part_columns, parts, [keyed] * n, [kind] * n))
-            heights = [frame.height for frame, _ in decoded]
+            heights = [part.height for part, _ in decoded]
             # Parts come in (batch, part) order, and each part's rows in line order: no sort needed.
-            frame = pl.concat([frame for frame, _ in decoded], how="vertical", rechunk=False)
+            frame = pl.concat([part for part, _ in decoded], how="vertical", rechunk=False)
             hashes = pl.concat([part_hashes for _, part_hashes in decoded], rechunk=False)
             del decoded
             keep = _last_of_key(kind, frame, hashes)
@@ -515,13 +515,13 @@ class Store:
             del frame
             _one_chunk(columns, keep)
             if others:
-                frame = pl.concat([frame for frame, _ in pool.map(_part_columns, parts, [others] * n, [kind] * n,
-                                                                  [False] * n)], how="vertical", rechunk=False)
+                frame = pl.concat([part for part, _ in pool.map(_part_columns, parts, [others] * n, [kind] * n,
+                                                                [False] * n)], how="vertical", rechunk=False)
                 columns += frame.get_columns()
                 del frame
                 _one_chunk(columns, keep, start=len(keyed))
         batches = pl.Series("batch", np.repeat([batch for batch, _ in parts], heights), pl.Int64)
-        columns.append(batches.filter(keep) if not keep.all() else batches)
+        columns.append(batches if keep.all() else batches.filter(keep))
         by_name = {column.name: column for column in columns}
         return pl.DataFrame([by_name[name] for name in schema.frame_schema(kind)]), hashes.filter(keep).rechunk()
 

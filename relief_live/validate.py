@@ -124,7 +124,8 @@ def _typed_stream(
                 outcome = _read_typed(piece, mapping, supplied, tz, kind=kind, typing=not (shape or whole_file),
                                       deriving=deriving)
             found = outcome.mapping is not None and mapping is None
-            mapping = mapping or outcome.mapping
+            if found:
+                mapping = outcome.mapping
             if mapping is not None:  # before the mapping is handed on: the caller then waits for the file's hash
                 ahead.fill(number, mapping)
             if found:

@@ -189,6 +189,20 @@ def test_a_read_hands_on_the_key_hash_of_each_row_it_keeps(store: Store, monkeyp
     assert new.height == 4 and new_hashes.to_list() == store_module.key_hashes("sales", new).to_list()
 
 
+def test_a_read_gives_each_key_the_values_and_batch_of_its_latest_version(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read decodes its parts' key columns and their other columns apart, and makes the batch column from the
+    parts: each row's viewers and batch must still be those of the version that won, across several parts."""
+    monkeypatch.setattr(store_module, "PART_ROWS", 3)  # each batch in several parts
+    _load(store, ("t1.csv", TICKS_A), ("t2.csv", TICKS_B))
+    first, second = store.batches().sort("batch")["batch"].to_list()
+    ticks = store.read("ticks").sort("ts")
+    assert ticks.height == 15
+    assert ticks["viewers_online"].to_list() == [100 + m for m in range(5)] + [900 + m for m in range(5, 15)]
+    assert ticks["batch"].to_list() == [first] * 5 + [second] * 10
+    assert ticks["line"].to_list() == [m + 2 for m in range(5)] + [m - 5 + 2 for m in range(5, 15)]
+
+
 def test_parts_are_lz4_in_sqlite_and_zstd_in_postgresql(store: Store) -> None:
     """PostgreSQL logs and TOASTs every byte of a part (and sends it over a connection): its parts are zstd,
     40% of LZ4's bytes; a SQLite file keeps LZ4, the cheaper to decode. Either reads back the same rows."""
