@@ -694,6 +694,12 @@ def parse_number(series: pl.Series, *, scale: int = 0, kind: str = schema.QTY) -
     MONEY gives Int64 fen (exact, half-up); COUNT gives Int64 and marks fractions as bad; QTY Float64.
     """
     series = series.cast(pl.String)
+    if kind != schema.MONEY and scale >= 0:
+        # A column of whole numbers (most counts and quantities) is read by polars' integer parse alone, even of
+        # few distinct cells: half the time of finding and parsing those (0.6 against 1.3 ms a piece of 43k).
+        value, quick = _whole_numbers(series, scale=scale, kind=kind)
+        if quick.all():
+            return value, const(False, len(series), pl.Boolean), const(False, len(series), pl.Boolean)
     if len(series) > _SAMPLE and series.head(_SAMPLE).n_unique() <= _FEW:
         return _parse_number_few(series, scale=scale, kind=kind)
     return _parse_number_cells(series, scale=scale, kind=kind)
@@ -730,15 +736,7 @@ def _parse_number_cells(series: pl.Series, *, scale: int, kind: str) -> tuple[pl
     """parse_number of each cell."""
     if kind == schema.MONEY or scale < 0:
         return _parse_number_text(series, scale=scale, kind=kind)
-    # Whole numbers (most counts and quantities) are read by polars' integer parse, which takes digits with a
-    # sign at most: the values the text forms give them, within the plain form's 15 digits and 64 bits once
-    # scaled. The other cells are read as text.
-    whole = series.cast(pl.Int64, strict=False)
-    quick = ((whole >= 0) & (whole <= min(10**15 - 1, (2**63 - 1) // 10**scale))).fill_null(False)
-    if kind == schema.QTY:
-        value = pl.select(pl.lit(whole).cast(pl.Float64) * pl.lit(10.0).pow(float(scale))).to_series()
-    else:
-        value = whole * 10**scale
+    value, quick = _whole_numbers(series, scale=scale, kind=kind)
     if quick.all():
         return value, const(False, len(series), pl.Boolean), const(False, len(series), pl.Boolean)
     rest = ~quick
@@ -746,6 +744,17 @@ def _parse_number_cells(series: pl.Series, *, scale: int, kind: str) -> tuple[pl
     return (_patch(pl.select(pl.when(pl.lit(quick)).then(pl.lit(value))).to_series(), rest, other),
             _patch(const(False, len(series), pl.Boolean), rest, bad),  # (_patch writes into its base)
             _patch(const(False, len(series), pl.Boolean), rest, negative))
+
+
+def _whole_numbers(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series]:
+    """(value, quick) of COUNT or QTY cells (`scale` 0 or more) read by polars' integer parse, which takes digits
+    with a sign at most: the values the text forms give them, within the plain form's 15 digits and 64 bits
+    once scaled; `quick` marks the cells so read (the others are to be read as text)."""
+    whole = series.cast(pl.Int64, strict=False)
+    quick = ((whole >= 0) & (whole <= min(10**15 - 1, (2**63 - 1) // 10**scale))).fill_null(False)
+    if kind == schema.QTY:
+        return pl.select(pl.lit(whole).cast(pl.Float64) * pl.lit(10.0).pow(float(scale))).to_series(), quick
+    return whole * 10**scale, quick
 
 
 def _parse_number_text(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.Series, pl.Series, pl.Series]:
