@@ -510,7 +510,8 @@ class Store:
             frame = pl.concat([part for part, _ in decoded], how="vertical", rechunk=False)
             hashes = pl.concat([part_hashes for _, part_hashes in decoded], rechunk=False)
             del decoded
-            keep = _last_of_key(kind, frame, hashes)
+            last = _last_of_key(kind, frame, hashes)
+            keep = None if last.all() else last  # None: every row read is its key's latest
             columns = frame.get_columns()
             del frame
             _one_chunk(columns, keep)
@@ -521,9 +522,10 @@ class Store:
                 del frame
                 _one_chunk(columns, keep, start=len(keyed))
         batches = pl.Series("batch", np.repeat([batch for batch, _ in parts], heights), pl.Int64)
-        columns.append(batches if keep.all() else batches.filter(keep))
+        columns.append(batches if keep is None else batches.filter(keep))
         by_name = {column.name: column for column in columns}
-        return pl.DataFrame([by_name[name] for name in schema.frame_schema(kind)]), hashes.filter(keep).rechunk()
+        return (pl.DataFrame([by_name[name] for name in schema.frame_schema(kind)]),
+                (hashes if keep is None else hashes.filter(keep)).rechunk())
 
     def _frame(self, cursor: Any, query: sa.Select, table: sa.Table) -> pl.DataFrame:
         """Run a select, Arrow end to end, typed by the table's columns."""
@@ -622,7 +624,7 @@ def _stored(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _key_columns(kind: str) -> list[str]:
     """`line` and the columns a kind's key hash is taken from (key_hashes), in the order of its stored columns."""
-    keyed = {"line", *((*_SALES_ORDER_KEY, *_SALES_FIELDS_KEY) if kind == "sales" else schema.KEYS[kind])}
+    keyed = {"line", *_hashed_columns(kind)}
     return [name for name in _raw_schema(kind) if name in keyed]
 
 
@@ -634,14 +636,13 @@ def _part_columns(part: tuple[int, pa.BinaryScalar], columns: list[str], kind: s
     return frame, key_hashes(kind, frame) if hashed else None
 
 
-def _one_chunk(columns: list[pl.Series], keep: pl.Series, start: int = 0) -> None:
-    """Each of `columns` from `start` on, in place, as the rows `keep` marks in one chunk: the report's joins and
-    group-bys over ~40 chunks a column (230-330 at 10M lines) took 1.5-3x as long. A column at a time, each
-    one's chunks let go once copied (the caller holds no other reference): a read then peaks at its rows and
-    one column, not twice its rows."""
-    every = keep.all()
+def _one_chunk(columns: list[pl.Series], keep: pl.Series | None, start: int = 0) -> None:
+    """Each of `columns` from `start` on, in place, as the rows `keep` marks (None: all) in one chunk: the
+    report's joins and group-bys over ~40 chunks a column (230-330 at 10M lines) took 1.5-3x as long. A column
+    at a time, each one's chunks let go once copied (the caller holds no other reference): a read then peaks at
+    its rows and one column, not twice its rows."""
     for i in range(start, len(columns)):
-        columns[i] = (columns[i] if every else columns[i].filter(keep)).rechunk()
+        columns[i] = (columns[i] if keep is None else columns[i].filter(keep)).rechunk()
 
 
 def _current(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -670,8 +671,12 @@ def key_hashes(kind: str, frame: pl.DataFrame) -> pl.Series:
     # The key columns made one chunk first: a read is the concatenation of its parts, each column in its own
     # number of chunks (16 to 40 at 1M lines, 266 to 330 at 10M), and hashing a struct of such columns took
     # 2.5-4.3 s at 10M lines against 0.9 s with the copy (0.13 s at 1M).
-    columns = list(dict.fromkeys((*_SALES_ORDER_KEY, *_SALES_FIELDS_KEY) if kind == "sales" else schema.KEYS[kind]))
-    return frame.select(columns).rechunk().select(expr.alias("h")).to_series()
+    return frame.select(_hashed_columns(kind)).rechunk().select(expr.alias("h")).to_series()
+
+
+def _hashed_columns(kind: str) -> list[str]:
+    """The columns a kind's key hash is taken from (key_hashes)."""
+    return list(dict.fromkeys((*_SALES_ORDER_KEY, *_SALES_FIELDS_KEY) if kind == "sales" else schema.KEYS[kind]))
 
 
 def _last_of_key(kind: str, frame: pl.DataFrame, hashes: pl.Series | None = None) -> pl.Series:
