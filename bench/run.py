@@ -364,15 +364,15 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
         "## Metrics: the full report, cold and after new rows",
         "",
         "Store: the whole demo programme at the scale that gives the order lines shown (stock, sessions, ticks, "
-        "sales). *cold*: `store.read` of every kind + `metrics.build_report` + `with_carry` (the per-session sales "
-        "sums, latest sale, undated lines, pace window, host-kind sums and medians, and session starts by id that the dashboard keeps with its report) + the sales key index "
+        "sales). *cold*: `store.read` of every kind + `incremental.cold_report` (`build_report` and `with_carry`: the per-session sales "
+        "sums, latest sale, undated lines, pace window, host-kind sums and medians, and session starts by id that the dashboard keeps with its report; the sales lines grouped per session once for both) + the sales key index "
         "(`live.KeyIndex`). *refresh*: after an ingest of "
         f"{NEW_ROWS:,} new order lines, what the dashboard's LiveFrames does: "
         "`store.read('sales', since_batch=last)` + `live.merge_indexed` + `metrics.refresh_report` (fastest of "
         f"{REFRESH_REPEATS} from the same cold report). *rebuild*: the refresh before the incremental report (`store.merge` + "
         "`build_report` over the merged frames), for comparison; `same` says the two gave the same report.",
         "",
-        "| order lines | sessions | cold read | cold build | carry + index | cold total | refresh read | refresh merge | "
+        "| order lines | sessions | cold read | cold build + carry | index | cold total | refresh read | refresh merge | "
         "refresh_report | refresh total | refresh ÷ cold | rebuild | same | peak MiB |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]

@@ -118,8 +118,8 @@ def stages(url: str, path: str) -> dict:
 def report(url: str, new_file: str) -> dict:
     """The dashboard's report paths: cold, then the refresh after new rows, both as LiveFrames does them.
 
-    *cold*: read every kind, build_report, the report's carry (`with_carry`) and the sales key index
-    (`live.KeyIndex`): what the dashboard keeps so that later refreshes need only the new rows. *splice* (the
+    *cold*: read every kind, `incremental.cold_report` (build_report and the report's carry, with_carry) and
+    the sales key index (`live.KeyIndex`): what the dashboard keeps so that later refreshes need only the new rows. *splice* (the
     dashboard's refresh): `store.read(kind, since_batch=last)`, `live.merge_indexed` (the merge that finds the
     rows replaced through the index and hands them back) and `metrics.refresh_report` from the cold report; timed REFRESH_REPEATS times from the same cold report, the
     fastest kept. *rebuild* (`inc_*`, `incremental`): what the dashboard did before the incremental report,
@@ -130,7 +130,7 @@ def report(url: str, new_file: str) -> dict:
     from relief_live.ingest import ingest_file
     from relief_live.live import KeyIndex, merge_indexed
     from relief_live.metrics import build_report
-    from relief_live.metrics.incremental import Changes, refresh_report, with_carry
+    from relief_live.metrics.incremental import Changes, cold_report, refresh_report
     from relief_live.store import Store, merge
 
     store = Store(url)
@@ -138,9 +138,8 @@ def report(url: str, new_file: str) -> dict:
     keyed = {kind: store.read_keyed(kind) for kind in KINDS}
     frames = {kind: frame for kind, (frame, _) in keyed.items()}
     t1 = time.perf_counter()
-    cold = build_report(frames["sessions"], frames["ticks"], frames["sales"], frames["stock"], now=NOW)
+    cold = cold_report(frames["sessions"], frames["ticks"], frames["sales"], frames["stock"], now=NOW)
     t2 = time.perf_counter()
-    cold = with_carry(cold, frames["sales"], frames["stock"])
     index = KeyIndex.of("sales", frames["sales"], keyed["sales"][1])
     t2c = time.perf_counter()
     held = dict(frames)

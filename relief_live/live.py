@@ -14,8 +14,8 @@ import polars as pl
 
 from relief_live import schema
 from relief_live.metrics.common import without_rows
-from relief_live.metrics.incremental import Changes, at_time, refresh_report, with_carry
-from relief_live.metrics.report import Report, build_report
+from relief_live.metrics.incremental import Changes, at_time, cold_report, refresh_report
+from relief_live.metrics.report import Report
 from relief_live.store import Store, key_hashes, merge_replacing
 
 KINDS: Final[tuple[str, ...]] = tuple(schema.KINDS)
@@ -115,8 +115,8 @@ class LiveFrames:
         with self._lock:
             if self._report is None:
                 f = self.frames
-                self._report = with_carry(build_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
-                                                       now=now, live_minutes=live_minutes), f["sales"], f["stock"])
+                self._report = cold_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
+                                           now=now, live_minutes=live_minutes)
             return self.version, at_time(self._report, now, live_minutes)
 
     def _read(self, kind: str, since_batch: int) -> pl.DataFrame:

@@ -92,16 +92,27 @@ class Carry:
     baselines: Baselines
 
 
-def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame) -> Report:
+def cold_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame, *,
+                now: datetime, live_minutes: float = 10.0) -> Report:
+    """build_report holding its Carry (with_carry): the report a refresh_report starts from. The sales lines
+    are grouped per session once for both (sales_stats: 0.4 s at 10M lines, 5% of the cold report)."""
+    per_sales = sales_stats(conform(sales, "sales"))
+    return with_carry(build_report(sessions, ticks, sales, stock, now=now, live_minutes=live_minutes,
+                                   per_sales=per_sales), sales, stock, per_sales=per_sales)
+
+
+def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame, *,
+               per_sales: pl.DataFrame | None = None) -> Report:
     """`report` (build_report of frames with these sales and stock) holding its Carry: one pass over the sales,
-    paid once, so that each later refresh_report costs what the new rows cost."""
+    paid once, so that each later refresh_report costs what the new rows cost. `per_sales`: sales_stats(sales),
+    when the caller has it."""
     sales, stock = conform(sales, "sales"), conform(stock, "stock")
     started = report.sessions.select(_ID, "started_at").sort(_ID)
     undated = sales.filter(pl.col("ts").is_null())
     ts_max = sales.get_column("ts").max()
     latest = _later(ts_max, latest_sale(undated, started))  # type: ignore[arg-type]
     baselines = Baselines.of(stock)
-    carry = Carry(sales_stats(sales).sort(_ID), ts_max, undated,  # type: ignore[arg-type]
+    carry = Carry((sales_stats(sales) if per_sales is None else per_sales).sort(_ID), ts_max, undated,  # type: ignore[arg-type]
                   _window_of(sales, baselines, started, latest), host_kinds_of(report.sessions), started, baselines)
     return replace(report, carry=carry)
 
@@ -137,8 +148,7 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
     sales, stock = conform(frames["sales"], "sales"), conform(frames["stock"], "stock")
     carry = previous.carry
     if changes.full or not isinstance(carry, Carry):
-        return with_carry(build_report(sessions, ticks, sales, stock, now=now, live_minutes=live_minutes),
-                          sales, stock)
+        return cold_report(sessions, ticks, sales, stock, now=now, live_minutes=live_minutes)
     new = {kind: conform(frame, kind) for kind, frame in changes.new.items()}
     gone = {kind: conform(frame, kind) for kind, frame in changes.replaced.items()}
     new_sales, gone_sales = new.get("sales", sales.clear()), gone.get("sales", sales.clear())

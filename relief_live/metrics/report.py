@@ -34,11 +34,13 @@ class Report:
 
 
 def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame, *,
-                 now: datetime, live_minutes: float = 10.0) -> Report:
-    """The metrics of the four current-row frames (columns of schema.frame_schema), as at `now`."""
+                 now: datetime, live_minutes: float = 10.0, per_sales: pl.DataFrame | None = None) -> Report:
+    """The metrics of the four current-row frames (columns of schema.frame_schema), as at `now`.
+
+    `per_sales`: sessions.sales_stats(sales), when the caller has it (metrics.incremental.cold_report)."""
     sessions, ticks = conform(sessions, "sessions"), conform(ticks, "ticks")
     sales, stock = conform(sales, "sales"), conform(stock, "stock")
-    per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes)
+    per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes, per_sales=per_sales)
     villages, unattributed, unconvertible = village_metrics(
         sales, stock, per_session.select("session_id", "started_at"))
     totals = totals_of(per_session, villages)
