@@ -196,7 +196,9 @@ def merge_indexed(kind: str, old: pl.DataFrame, index: KeyIndex,
     not the held ones, save for taking replaced rows out), and the index after the merge."""
     if new.height == 0:
         return old, old.clear(), index
-    if old.height and new.get_column("batch").min() <= old.get_column("batch").max():  # type: ignore[operator]
+    # The held rows' last batch from the index's last place (batch and line, in the frame's order): a max over the
+    # held batch column read every row (6.5 ms at 10M lines on a slow machine, a tenth of the refresh).
+    if index.places.len() and new.get_column("batch").min() <= index.places[-1] >> 32:  # type: ignore[operator]
         frame, replaced = merge_replacing(kind, old, new)  # not newer batches: resolved together
         return frame, replaced, KeyIndex.of(kind, frame)
     pos = index.lookup(key_hashes(kind, new))

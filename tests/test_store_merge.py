@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 
 from relief_live import ingest
 from relief_live import store as store_module
+from relief_live.live import KeyIndex, merge_indexed
 from relief_live.store import Store, _last_of_key, merge
 from relief_live.validate import repeated
 from tests.conftest import csv_bytes
@@ -40,6 +41,22 @@ def test_merge_of_rows_not_newer_than_the_held_ones_resolves_them_together(store
     put(store, "b.csv", HEAD + "1,2020-09-15 19:00:00,芒果,百色村,2,斤,3.00,s1\n")
     everything = store.read("sales")
     assert_frame_equal(merge("sales", everything, first), everything)
+
+
+def test_indexed_merge_of_rows_not_newer_than_the_held_ones_keeps_the_latest(store: Store) -> None:
+    # The dashboard's merge (live.merge_indexed) takes the held rows' last batch from its index: rows of an
+    # older batch laid over a newer read must not replace the newer version of their order.
+    put(store, "a.csv", HEAD + "1,2020-09-15 19:00:00,芒果,百色村,1,斤,1.50,s1\n")
+    first = store.read("sales")
+    put(store, "b.csv", HEAD + "1,2020-09-15 19:00:00,芒果,百色村,2,斤,3.00,s1\n")
+    everything, hashes = store.read_keyed("sales")
+    merged, _, index = merge_indexed("sales", everything, KeyIndex.of("sales", everything, hashes), first)
+    assert merged["amount"].to_list() == [300]
+    assert index.places.to_list() == [(store.last_batch() << 32) + merged["line"][0]]
+    put(store, "c.csv", HEAD + "1,2020-09-15 19:00:00,芒果,百色村,3,斤,4.50,s1\n2,2020-09-15 19:01:00,芒果,,1,斤,1.50,s1\n")
+    newer, replaced, _ = merge_indexed("sales", merged, index, store.read("sales", since_batch=store.last_batch() - 1))
+    assert_frame_equal(newer, store.read("sales"))
+    assert newer["amount"].to_list() == [450, 150] and replaced is not None and replaced["amount"].to_list() == [300]
 
 
 def test_merge_over_an_empty_read_gives_the_new_rows_and_replaces_none(store: Store) -> None:
