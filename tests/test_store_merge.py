@@ -52,7 +52,7 @@ def test_indexed_merge_of_rows_not_newer_than_the_held_ones_keeps_the_latest(sto
     everything, hashes = store.read_keyed("sales")
     merged, _, index = merge_indexed("sales", everything, KeyIndex.of("sales", everything, hashes), first)
     assert merged["amount"].to_list() == [300]
-    assert index.places.to_list() == [(store.last_batch() << 32) + merged["line"][0]]
+    assert index.last_batch == store.last_batch() and index.places.len() == 1
     put(store, "c.csv", HEAD + "1,2020-09-15 19:00:00,芒果,百色村,3,斤,4.50,s1\n2,2020-09-15 19:01:00,芒果,,1,斤,1.50,s1\n")
     newer, replaced, _ = merge_indexed("sales", merged, index, store.read("sales", since_batch=store.last_batch() - 1))
     assert_frame_equal(newer, store.read("sales"))
