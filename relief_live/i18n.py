@@ -28,6 +28,10 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "empty_store": ("No data yet. Staff can add exports on the Upload page.",
                     "暂无数据。工作人员可在“上传数据”页面导入平台导出文件。"),
     "updated_at": ("updated {time}", "更新于 {time}"),
+    "store_reading": ("Reading the stored exports (once after the server starts; about a second per million "
+                      "order lines)…", "正在读取已存数据（服务器启动后仅一次；每百万条订单约需一秒）……"),
+    "report_building": ("Computing the figures over every order line (once; later uploads only add to them)…",
+                        "正在按全部订单计算指标（仅一次；之后上传的数据只做增量更新）……"),
     "store_upgrading": ("Moving the store to this version's layout (once; about 4 s per million order lines)…",
                         "正在将数据库转换为新版本格式（仅此一次；每百万条订单约 4 秒）…"),
     "no_chart_data": ("Nothing to chart yet.", "暂无可绘制的数据。"),

@@ -108,6 +108,11 @@ class LiveFrames:
             self.changes = changes
             return version, frames
 
+    @property
+    def has_report(self) -> bool:
+        """Whether a report is held: else the next report() computes it over every row (seconds on a big store)."""
+        return self._report is not None
+
     def report(self, *, now: datetime, live_minutes: float) -> tuple[int, Report]:
         """(store version, metrics.build_report of the frames as at `now`): built once, then after each
         refresh that only added batches, refreshed from the previous report (metrics.refresh_report)."""

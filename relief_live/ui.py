@@ -14,7 +14,7 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
-from relief_live import auth, download, live
+from relief_live import auth, download, live, state
 from relief_live.i18n import t
 from relief_live.store import Store
 
@@ -28,7 +28,7 @@ _demo_lock = threading.Lock()
 def _store(url: str) -> Store:
     store = Store(url)
     # Once, after an update, an older store is moved over: about 4 s per million order lines.
-    with st.spinner(t("store_upgrading")) if store.needs_upgrade() else contextlib.nullcontext():
+    with st.spinner(t("store_upgrading", state.lang())) if store.needs_upgrade() else contextlib.nullcontext():
         store.create()
     return store
 
@@ -43,9 +43,18 @@ def _live_frames(url: str) -> live.LiveFrames:
     return live.LiveFrames(_store(url))
 
 
+def _busy(message: str, when: bool) -> contextlib.AbstractContextManager[Any]:
+    """A spinner saying `message` with the seconds spent, when `when` (what follows may take seconds)."""
+    return st.spinner(message, show_time=True) if when else contextlib.nullcontext()
+
+
 def frames() -> tuple[int, dict[str, pl.DataFrame]]:
     """(store version, current rows of every kind), read incrementally; shared by all sessions, never mutated."""
-    return _live_frames(store().url).refresh()
+    held = _live_frames(store().url)
+    # The first read after the server starts takes about a second per million order lines: every visitor
+    # who arrives meanwhile is told so, rather than looking at a blank page.
+    with _busy(t("store_reading", state.lang()), held.version < 0):
+        return held.refresh()
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -70,7 +79,10 @@ def report_key() -> tuple[int, int]:
 def report(key: tuple[int, int] | None = None) -> Any:
     """The metrics of SPEC §5 for the current data, cached by store version (and minute, for `live`); with
     `key` (report_key), the report of that version and minute."""
-    return _report(store().url, *(key or report_key()))
+    key = key or report_key()
+    # The first report (and the first after a retraction) is computed over every row: seconds on a big store.
+    with _busy(t("report_building", state.lang()), not _live_frames(store().url).has_report):
+        return _report(store().url, *key)
 
 
 def ensure_demo() -> None:
