@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -61,11 +63,14 @@ class LiveFrames:
     changes: Changes = field(default_factory=Changes)  # what the latest refresh changed
     indexes: dict[str, KeyIndex] = field(default_factory=dict, repr=False)  # where each held frame's keys are
     _report: Report | None = field(default=None, repr=False)  # the report of `frames`, once asked for
+    reading_all: bool = False  # a refresh is reading every row (the first, or the first after a retraction)
     _checked_at: float = -1.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def refresh(self) -> tuple[int, dict[str, pl.DataFrame]]:
-        """(store version, frames) as of now: as of a version check that began after this call did."""
+    def refresh(self, rereading: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+                ) -> tuple[int, dict[str, pl.DataFrame]]:
+        """(store version, frames) as of now: as of a version check that began after this call did.
+        `rereading`: what to hold open (a message) while held frames are read whole again after a retraction."""
         asked = time.monotonic()
         with self._lock:
             if self._checked_at >= asked:  # a check began while this caller waited: its answer is fresh
@@ -83,17 +88,18 @@ class LiveFrames:
             frames = dict(self.frames)
             changes = Changes(full=full)
             indexes = dict(self.indexes)
-            for kind in KINDS:
-                if full:
-                    frames[kind], hashes = self._read_keyed(kind, 0)
-                    indexes[kind] = KeyIndex.of(kind, frames[kind], hashes)
-                elif kind in new_kinds:
-                    new = self._read(kind, self.last_batch)
-                    frames[kind], replaced, indexes[kind] = merge_indexed(kind, frames[kind], indexes[kind], new)
-                    if replaced is None:
-                        changes = Changes(full=True)
-                    elif not changes.full and new.height:
-                        changes.new[kind], changes.replaced[kind] = new, replaced
+            with self._reading(full, rereading):
+                for kind in KINDS:
+                    if full:
+                        frames[kind], hashes = self._read_keyed(kind, 0)
+                        indexes[kind] = KeyIndex.of(kind, frames[kind], hashes)
+                    elif kind in new_kinds:
+                        new = self._read(kind, self.last_batch)
+                        frames[kind], replaced, indexes[kind] = merge_indexed(kind, frames[kind], indexes[kind], new)
+                        if replaced is None:
+                            changes = Changes(full=True)
+                        elif not changes.full and new.height:
+                            changes.new[kind], changes.replaced[kind] = new, replaced
             if self._report is not None and not changes.full:
                 try:
                     self._report = refresh_report(self._report, frames, changes, now=now(),
@@ -107,6 +113,18 @@ class LiveFrames:
             self.indexes = indexes
             self.changes = changes
             return version, frames
+
+    @contextlib.contextmanager
+    def _reading(self, full: bool, rereading: Callable[[], contextlib.AbstractContextManager[object]] | None,
+                 ) -> Iterator[None]:
+        """While a refresh reads: `reading_all` says whether every row is read (for callers waiting on the
+        lock), and `rereading` is held open when they are read again after a retraction."""
+        self.reading_all = full
+        try:
+            with rereading() if rereading is not None and full and self.version >= 0 else contextlib.nullcontext():
+                yield
+        finally:
+            self.reading_all = False
 
     @property
     def has_report(self) -> bool:

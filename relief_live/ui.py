@@ -50,11 +50,13 @@ def _busy(message: str, when: bool) -> contextlib.AbstractContextManager[Any]:
 
 def frames() -> tuple[int, dict[str, pl.DataFrame]]:
     """(store version, current rows of every kind), read incrementally; shared by all sessions, never mutated."""
-    held = _live_frames(store().url)
+    held, lang = _live_frames(store().url), state.lang()
     # The first read after the server starts takes about a second per million order lines: every visitor
-    # who arrives meanwhile is told so, rather than looking at a blank page.
-    with _busy(t("store_reading", state.lang()), held.version < 0):
-        return held.refresh()
+    # who arrives meanwhile is told so, rather than looking at a blank page; so is one who waits on, or makes,
+    # the read of every row again after a retraction.
+    first, again = held.version < 0, held.reading_all
+    with _busy(t("store_reading" if first else "store_rereading", lang), first or again):
+        return held.refresh(rereading=lambda: _busy(t("store_rereading", lang), True))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
