@@ -67,10 +67,11 @@ class LiveFrames:
     _checked_at: float = -1.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def refresh(self, rereading: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+    def refresh(self, reading: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
                 ) -> tuple[int, dict[str, pl.DataFrame]]:
         """(store version, frames) as of now: as of a version check that began after this call did.
-        `rereading`: what to hold open (a message) while held frames are read whole again after a retraction."""
+        `reading`: what to hold open (a message) while this call reads every row (the first read, or the first
+        after a retraction); `reading_all` tells callers waiting meanwhile."""
         asked = time.monotonic()
         with self._lock:
             if self._checked_at >= asked:  # a check began while this caller waited: its answer is fresh
@@ -88,7 +89,7 @@ class LiveFrames:
             frames = dict(self.frames)
             changes = Changes(full=full)
             indexes = dict(self.indexes)
-            with self._reading(full, rereading):
+            with self._reading(full, reading):
                 for kind in KINDS:
                     if full:
                         frames[kind], hashes = self._read_keyed(kind, 0)
@@ -115,13 +116,12 @@ class LiveFrames:
             return version, frames
 
     @contextlib.contextmanager
-    def _reading(self, full: bool, rereading: Callable[[], contextlib.AbstractContextManager[object]] | None,
+    def _reading(self, full: bool, reading: Callable[[], contextlib.AbstractContextManager[object]] | None,
                  ) -> Iterator[None]:
-        """While a refresh reads: `reading_all` says whether every row is read (for callers waiting on the
-        lock), and `rereading` is held open when they are read again after a retraction."""
+        """While a refresh reads: `reading_all` says whether it reads every row, and then `reading` is held open."""
         self.reading_all = full
         try:
-            with rereading() if rereading is not None and full and self.version >= 0 else contextlib.nullcontext():
+            with reading() if reading is not None and full else contextlib.nullcontext():
                 yield
         finally:
             self.reading_all = False

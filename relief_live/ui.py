@@ -51,12 +51,15 @@ def _busy(message: str, when: bool) -> contextlib.AbstractContextManager[Any]:
 def frames() -> tuple[int, dict[str, pl.DataFrame]]:
     """(store version, current rows of every kind), read incrementally; shared by all sessions, never mutated."""
     held, lang = _live_frames(store().url), state.lang()
-    # The first read after the server starts takes about a second per million order lines: every visitor
-    # who arrives meanwhile is told so, rather than looking at a blank page; so is one who waits on, or makes,
-    # the read of every row again after a retraction.
-    first, again = held.version < 0, held.reading_all
-    with _busy(t("store_reading" if first else "store_rereading", lang), first or again):
-        return held.refresh(rereading=lambda: _busy(t("store_rereading", lang), True))
+
+    # Reading every row (the first read after the server starts, or the first after a retraction) takes about
+    # a second per million order lines: the visitor whose refresh does it, and every one who waits on it, is
+    # told so rather than looking at a blank page.
+    def reading() -> contextlib.AbstractContextManager[Any]:
+        return _busy(t("store_reading" if held.version < 0 else "store_rereading", lang), True)
+
+    with reading() if held.reading_all else contextlib.nullcontext():
+        return held.refresh(reading=reading)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -240,8 +240,8 @@ def test_live_refresh_after_a_retraction_matches_the_store(tmp_path: Path) -> No
 
 
 def test_a_refresh_says_when_it_reads_every_row_and_only_then(tmp_path: Path) -> None:
-    # What the dashboard's waiting message follows: a visitor arriving while another visitor's refresh reads
-    # every row (the first read, or the first after a retraction) is told so; a refresh of new batches is not.
+    # What the dashboard's waiting message follows: the visitor whose refresh reads every row (the first read,
+    # or the first after a retraction), and one arriving meanwhile, is told so; a refresh of new batches is not.
     store = sqlite_store(tmp_path)
     dashboard_data.load(store)
     frames = live.LiveFrames(store)
@@ -262,25 +262,30 @@ def test_a_refresh_says_when_it_reads_every_row_and_only_then(tmp_path: Path) ->
         def __exit__(self, *exc: object) -> None:
             opened.append(frames.reading_all)
 
-    frames.refresh(rereading=Notice)
+    frames.refresh(reading=Notice)
     assert seen and all(since == 0 and reading for since, reading in seen)
-    assert opened == [] and frames.reading_all is False  # the first read is the page's own message, not this
+    assert opened == [True, True] and frames.reading_all is False
+    opened.clear()
     seen.clear()
     head = "时间,实时在线人数,成交订单数,成交金额\n"
     added = ingest.ingest_bytes(store, "more.csv", (head + dashboard_data.tick_line(start, 7, 1, 1)).encode(),
                                 session_id="tv1")
-    frames.refresh(rereading=Notice)
+    frames.refresh(reading=Notice)
     assert seen == [(added.batch - 1, False)] and opened == []  # only the new batch, no message
     seen.clear()
     store.retract(added.batch)
-    frames.refresh(rereading=Notice)
+    frames.refresh(reading=Notice)
     assert seen and all(since == 0 and reading for since, reading in seen)
     assert opened == [True, True] and frames.reading_all is False
     # A read that fails leaves no message behind.
     store.retract(added.batch - 1)
-    store.read_keyed = lambda kind, since_batch=0: (_ for _ in ()).throw(OSError("disk gone"))  # type: ignore[method-assign]
+
+    def failing(kind: str, since_batch: int = 0):  # type: ignore[no-untyped-def]
+        raise OSError("disk gone")
+
+    store.read_keyed = failing  # type: ignore[method-assign]
     with pytest.raises(OSError):
-        frames.refresh(rereading=Notice)
+        frames.refresh(reading=Notice)
     assert frames.reading_all is False
 
 
