@@ -12,9 +12,7 @@ import pytest
 from relief_live.__main__ import main
 from relief_live.store import Store
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "examples"
-if not EXAMPLES.exists():  # CI lays shared/ beside the clone
-    EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -18,7 +18,7 @@ from relief_live.read import Rejected
 from tests.test_fuzz import ALIASES, CELL, EXAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_FILES = sorted([*ROOT.glob("data/demo/*.csv"), *(ROOT.parent / "shared" / "examples").glob("*.csv")])
+EXAMPLE_FILES = sorted([*ROOT.glob("data/demo/*.csv"), *ROOT.glob("examples/*.csv")])
 
 
 def outcome(name: str, data: bytes, **kwargs) -> tuple[str, object]:  # type: ignore[no-untyped-def]
