@@ -1,17 +1,29 @@
-"""The README lists every column and header alias of every kind, as schema.py defines them."""
+"""The documentation a newcomer reads is true to the code and complete: every column and alias of every kind,
+every setting, links that open, a README short enough to read with the two set-up commands on its first screen."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
+
 from relief_live import schema
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = sorted([README, ROOT / "SECURITY.md", *ROOT.glob("docs/*.md"), *ROOT.glob("examples/*.md"),
+               ROOT / "bench" / "README.md"])
+LINK = re.compile(r"\]\(([^)\s]+)\)")  # [text](target)
 
 
-def _readme_rows(kind: str) -> dict[str, list[str]]:
-    section = README.split(f"#### {kind}\n", 1)[1].lstrip("\n").split("\n\n", 1)[0]
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _rows(doc: str, kind: str) -> dict[str, list[str]]:
+    """The columns table under `### kind`: column -> its accepted headers."""
+    section = doc.split(f"### {kind}\n", 1)[1].lstrip("\n").split("\n\n", 1)[0]
     rows = {}
     for line in section.splitlines()[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -19,24 +31,47 @@ def _readme_rows(kind: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_readme_lists_every_column_and_alias() -> None:
+def test_formats_lists_every_column_and_alias() -> None:
+    doc = _text(ROOT / "docs" / "formats.md")
     for kind, fields in schema.KINDS.items():
-        rows = _readme_rows(kind)
+        rows = _rows(doc, kind)
         assert list(rows) == [f.name for f in fields], kind
         for f in fields:
             assert rows[f.name] == list(f.aliases), f"{kind}.{f.name}"
 
 
-def test_readme_has_the_two_setup_commands() -> None:
-    commands = re.findall(r"^make (\w+)", README, flags=re.M)
-    assert commands[:2] == ["run", "test"]
-
-
-def test_readme_documents_every_setting_the_code_reads() -> None:
-    root = Path(__file__).resolve().parent.parent
-    code = "".join(p.read_text(encoding="utf-8") for p in [*root.glob("relief_live/**/*.py"), *root.glob("views/*.py"),
-                                                          root / "dashboard.py"])
+def test_deployment_documents_every_setting_the_code_reads() -> None:
+    code = "".join(_text(p) for p in [*ROOT.glob("relief_live/**/*.py"), *ROOT.glob("views/*.py"),
+                                      ROOT / "dashboard.py"])
     used = set(re.findall(r"RELIEF_LIVE_[A-Z_]+", code))
-    table = README.split("Settings (environment variables):", 1)[1].split("\n## ", 1)[0]
+    table = _text(ROOT / "docs" / "deployment.md").split("## Settings", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`(RELIEF_LIVE_[A-Z_]+)`", table))
     assert used == documented
+
+
+def test_readme_is_short_with_the_two_setup_commands_on_its_first_screen() -> None:
+    assert README.stat().st_size <= 6 * 1024
+    first_screen = _text(README).splitlines()[:40]
+    commands = [m.group(1) for line in first_screen if (m := re.match(r"make (\w+)", line))]
+    assert commands == ["run", "test"]
+
+
+def _anchors(doc: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces as dashes."""
+    headings = re.findall(r"^#+ (.+)$", _text(doc), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_opens_a_file_in_the_repository(doc: Path) -> None:
+    broken = []
+    for target in LINK.findall(_text(doc)):
+        if re.match(r"[a-z]+:", target):
+            continue  # a web address
+        file, _, anchor = target.partition("#")
+        path = (doc.parent / file).resolve() if file else doc
+        if not path.is_relative_to(ROOT) or not path.exists():
+            broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(target)
+    assert broken == [], f"{doc.name}: links that open nothing in the repository"
