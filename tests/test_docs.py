@@ -56,6 +56,16 @@ def test_readme_is_short_with_the_two_setup_commands_on_its_first_screen() -> No
     assert commands == ["run", "test"]
 
 
+def test_readme_shows_the_overview_and_the_live_page() -> None:
+    """Both screenshots are in the README, are PNGs a browser shows and stay small (docs/screenshots.py)."""
+    shown = re.findall(r"!\[[^]]*\]\(([^)]+)\)", _text(README))
+    assert shown == ["docs/overview.png", "docs/live.png"]
+    for name in shown:
+        data = (ROOT / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), name
+        assert 10_000 < len(data) < 300 * 1024, name
+
+
 def _anchors(doc: Path) -> set[str]:
     """The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces as dashes."""
     headings = re.findall(r"^#+ (.+)$", _text(doc), flags=re.M)
