@@ -26,7 +26,7 @@ WORK: Final = BENCH / "work"
 PY: Final = sys.executable
 sys.path.insert(0, str(ROOT))  # run as a script: relief_live from this checkout
 QUICK: Final = os.environ.get("BENCH_QUICK") == "1"
-# The code before the ingest speed-ups of issue 6, measured alongside the current code.
+# The code before the ingest was made fast (pieces, Parquet parts), measured alongside the current code.
 BASELINE_REF: Final = os.environ.get("BENCH_BASELINE_REF", "51af51a6db4ec9a59794376db789f19130ba0a79")
 PG_SERVER: Final = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 PG_DB: Final = "relief_bench"
@@ -319,7 +319,7 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
         "The file is the demo's large sales export (`demo --scale`), cut to size. *floor*: `polars.read_csv` of the "
         "file with `ts` parsed by `str.to_datetime(\"%Y-%m-%d %H:%M:%S\")`. *relief-live*: `ingest_file` "
         "(decode, shape checks, header mapping, every value parsed and checked, keys, one transaction). "
-        f"*before*: the same at commit {BASELINE_REF[:12]}, before this issue's changes. *pandas to_sql*: "
+        f"*before*: the same at commit {BASELINE_REF[:12]}, before the ingest was made fast. *pandas to_sql*: "
         "`pandas.read_csv`, `to_datetime(format=…)`, `DataFrame.to_sql` through a SQLAlchemy engine "
         "(sqlite3 / psycopg). "
         f"Peak memory includes the interpreter and libraries: a process that only imports them peaks at "
@@ -335,7 +335,7 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
         lines.append(f"| {name} | {r['seconds']:.2f} | {r['seconds'] / fl:.1f} | {vs_pandas} | {r['peak_mb']:.0f} | "
                      f"{r['peak_mb'] / file_mb:.1f} | {(r['peak_mb'] - ingest['idle_mb']) / file_mb:.1f} | "
                      f"{', '.join(map(str, r['runs']))} |")
-    lines += ["", "Targets (issue 6):", ""]
+    lines += ["", "Targets:", ""]
     for db in ("sqlite", "postgresql"):
         r = res.get(f"relief-live {db}")
         if r is None:

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("batch", type=int)
     p.set_defaults(run=_retract)
 
-    p = sub.add_parser("report", parents=[db], help="sessions, host kinds and villages (SPEC §5)")
+    p = sub.add_parser("report", parents=[db], help="sessions, host kinds and villages (docs/metrics.md)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_report)
 

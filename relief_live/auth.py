@@ -1,4 +1,4 @@
-"""Who may upload and retract (SPEC §7): OIDC staff, else a staff password, else the server's own machine."""
+"""Who may upload and retract (SECURITY.md): OIDC staff, else a staff password, else the server's own machine."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ LAST_DAY: Final = date(2020, 12, 30)
 XLSX_CREATED: Final = datetime(2021, 1, 4, 9, 0)  # fixed, so workbooks are byte-for-byte reproducible
 EXTRA_FILE_LINES: Final = 400_000  # order lines per CSV of the sessions that scale > 1 adds
 
-# Units the generator sells in; mass units convert through kilograms (SPEC §3).
+# Units the generator sells in; mass units convert through kilograms (docs/formats.md).
 UNITS: Final[tuple[str, ...]] = ("斤", "公斤", "两", "吨", "箱", "只", "盒")
 MASS_KG: Final[dict[str, float]] = {"斤": 0.5, "公斤": 1.0, "两": 0.05, "吨": 1000.0}
 ORDER_MULTIPLES: Final = (np.array([1, 2, 3]), np.array([0.72, 0.2, 0.08]))  # packs bought per line

@@ -31,7 +31,7 @@ MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this 
 # A CSV larger than this is read and checked in pieces of about this size, so that its text cells are never
 # all held at once (peak memory of a large ingest); the rows and problems are the same as read whole. Three
 # pieces are in hand at once (two typed ahead, one written): 5 MiB keeps a 1M-line ingest at ~3.7x its file's
-# size in memory, imports included (6 MiB: ~3.8-3.9x on this session's machine; 8 MiB: more), in the same time.
+# size in memory, imports included (6 MiB: ~3.8-3.9x on one machine measured; 8 MiB: more), in the same time.
 PIECE_BYTES: Final = 5 * 1024 * 1024
 _LOOKED_AT: Final = 64 * 1024  # the bytes at a large file's start that decide its encoding before its pieces
 _NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file

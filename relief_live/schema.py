@@ -112,7 +112,7 @@ KINDS: Final[dict[str, tuple[Field, ...]]] = {
     "stock": STOCK,
 }
 
-# Store keys (SPEC §4). Sales with an order id are keyed by (order_id, product, occ); without one
+# Store keys (docs/store.md). Sales with an order id are keyed by (order_id, product, occ); without one
 # by (session_id, product, village, ts, occ); occ is the row's occurrence among identical keys in
 # its file, so identical lines of a growing export stay distinct and a longer re-upload adds only
 # the new ones. An order with two product lines keeps both.

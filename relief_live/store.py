@@ -484,7 +484,7 @@ class Store:
         The parts are decoded in two passes, the key columns (and `line`) first, made one chunk a column before
         the other columns are decoded; the batch column is made from each part's batch and height. At 10M
         order lines that took 2.3-2.6 s and peaked at 2.9-3.0 GB, against 2.8-3.1 s and 3.4 GB decoding each
-        part whole with a batch column of its own (bench/NOTES.md, twelfth session).
+        part whole with a batch column of its own (bench/NOTES.md).
         """
         query = (
             sa.select(parts_table.c.batch, parts_table.c.data)
@@ -652,7 +652,7 @@ def _current(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def key_struct(kind: str) -> pl.Expr:
-    """Each row's store key (SPEC §4) as one struct value: rows of the same key, and only they, have equal ones.
+    """Each row's store key (docs/store.md) as one struct value: rows of the same key, and only they, have equal ones.
     A sale with an order id is keyed by order id, product and occurrence, one without by its session, product,
     village, time and occurrence (the fields of the other form left null)."""
     if kind == "sales":
@@ -718,7 +718,7 @@ _SALES_FIELDS_KEY: Final = (*SALES_BY_FIELDS, "occ")
 def merge(kind: str, old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """An earlier read with the rows of newer batches laid over it (a later value for a key wins).
 
-    Keys as `read` resolves them (SPEC §4). The cost follows the new rows: the old frame is only
+    Keys as `read` resolves them (docs/store.md). The cost follows the new rows: the old frame is only
     probed for the keys they bring (an anti-join), never re-keyed as a whole.
     """
     return merge_replacing(kind, old, new)[0]

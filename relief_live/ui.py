@@ -82,7 +82,7 @@ def report_key() -> tuple[int, int]:
 
 
 def report(key: tuple[int, int] | None = None) -> Any:
-    """The metrics of SPEC §5 for the current data, cached by store version (and minute, for `live`); with
+    """The metrics of docs/metrics.md for the current data, cached by store version (and minute, for `live`); with
     `key` (report_key), the report of that version and minute."""
     key = key or report_key()
     # The first report (and the first after a retraction) is computed over every row: seconds on a big store.

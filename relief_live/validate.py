@@ -556,7 +556,7 @@ def sales_key_hash(by_order: Sequence[str], by_fields: Sequence[str]) -> pl.Expr
             .otherwise(pl.struct(by_fields).hash(2)))
 
 
-# A sale's key (SPEC §4) but its occurrence: by order id where it has one, else by its fields.
+# A sale's key (docs/store.md) but its occurrence: by order id where it has one, else by its fields.
 SALES_BY_ORDER: Final = ("order_id", "product")
 SALES_BY_FIELDS: Final = ("session_id", "product", "village", "ts")
 

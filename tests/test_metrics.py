@@ -1,4 +1,4 @@
-"""Metrics of SPEC §5 on small inline programmes, each value worked out by hand in the test."""
+"""Metrics of docs/metrics.md on small inline programmes, each value worked out by hand in the test."""
 
 from __future__ import annotations
 

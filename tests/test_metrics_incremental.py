@@ -384,7 +384,7 @@ def test_host_kinds_moved_by_the_recomputed_sessions_equal_them_grouped_again(
     now = pl.concat([table.filter(~pl.int_range(pl.len()).is_in(gone)), after])
     got = host_kind_table(host_kinds_moved(host_kinds_of(table), before, after))
     assert_frame_equal(got, host_kind_metrics(now), check_exact=True)
-    # and as one polars group_by of the table states them (SPEC §5)
+    # and as one polars group_by of the table states them (docs/metrics.md)
     timed = pl.col("duration_s").is_not_null() & pl.col("gmv").is_not_null()
     bases = pl.col("conversion_basis").drop_nulls()
     grouped = now.group_by("host_kind").agg(

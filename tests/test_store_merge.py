@@ -69,7 +69,7 @@ def test_merge_over_an_empty_read_gives_the_new_rows_and_replaces_none(store: St
 
 
 def _key_by_hand(row: dict) -> tuple:
-    """A sale's key as SPEC §4 says: by order id (with product and occurrence) where present, else by its fields."""
+    """A sale's key as docs/store.md says: by order id (with product and occurrence) where present, else by its fields."""
     if row["order_id"] is not None:
         return "order", row["order_id"], row["product"], row["occ"]
     return "fields", row["session_id"], row["product"], row["village"], row["ts"], row["occ"]

@@ -67,7 +67,7 @@ def overview() -> None:
     if villages.height:
         statuses = ui.village_status(villages)
         shown = ["county", "village", "product", "unit", "sell_through", "remaining_qty", "projected_clear_date"]
-        # Small tables as plain HTML, not st.dataframe: the grid's JavaScript delayed the first chart (issue 6).
+        # Small tables as plain HTML, not st.dataframe: the grid's JavaScript delayed the first chart (bench/PAGES.md).
         left, right = st.columns(2)
         with left:
             st.subheader(t("top_villages", lang))

@@ -1,4 +1,4 @@
-"""Metrics of SPEC §5 in pure polars: sessions, host kinds, villages, totals, and their renderings."""
+"""Metrics of docs/metrics.md in pure polars: sessions, host kinds, villages, totals, and their renderings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A report as the JSON of SPEC §6 (yuan, +08:00 times) and as aligned terminal tables."""
+"""A report as the JSON of docs/cli.md (yuan, +08:00 times) and as aligned terminal tables."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ CONVERSION_LABEL: Final = {"buyers": "buyers/viewers", "orders": "orders/viewers
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    """SPEC §6 `report --json`: money in yuan (≤ 2 decimals), times ISO 8601 at +08:00, unknown -> None.
+    """`report --json` (docs/cli.md): money in yuan (≤ 2 decimals), times ISO 8601 at +08:00, unknown -> None.
 
     `sources` holds, per metric, 'summary' | 'ticks' | 'sales' (None when unknown), and under
     "conversion" which ratio the conversion is: "buyers/viewers", or "orders/viewers" when buyers is unknown.

@@ -1,4 +1,4 @@
-"""The report of SPEC §5: sessions, host kinds, villages, totals, and the sales left apart, from store frames."""
+"""The report of docs/metrics.md: sessions, host kinds, villages, totals, and the sales left apart, from store frames."""
 
 from __future__ import annotations
 

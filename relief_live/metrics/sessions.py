@@ -12,7 +12,7 @@ import polars as pl
 
 from relief_live.metrics.common import TIME, div_round
 
-# Base metrics and where each may come from, in order of preference (SPEC §5); every value records its source.
+# Base metrics and where each may come from, in order of preference (docs/metrics.md); every value records its source.
 SOURCES: Final[dict[str, tuple[str, ...]]] = {
     "peak_viewers": ("summary", "ticks"),  # else max viewers_online
     "avg_viewers": ("summary", "ticks"),  # else time-weighted mean of viewers_online
