@@ -19,7 +19,7 @@ from relief_live.i18n import t
 from relief_live.store import Store
 
 DEMO_BY: Final = "demo"
-MISSING: Final = "—"  # how a table shows a missing value (a stalled village has no clear date)
+MISSING: Final = "—"  # how a table shows a missing value (a stalled or sold-out village has no clear date)
 ENV_AUTO_DEMO: Final = "RELIEF_LIVE_AUTO_DEMO"  # 0: do not load the demo into an empty store
 _demo_lock = threading.Lock()
 
@@ -171,13 +171,11 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime(fmt)
 
 
-def village_status(villages: pl.DataFrame) -> pl.DataFrame:
-    """Adds `status`: cleared (nothing remains), stalled (no pace, so no clear date), else on_track."""
-    return villages.with_columns(
-        status=pl.when(pl.col("remaining_qty") <= 0).then(pl.lit("cleared"))
-        .when(pl.col("projected_clear_date").is_null()).then(pl.lit("stalled"))
-        .otherwise(pl.lit("on_track"))
-    )
+def clears_by(lang: str) -> pl.Expr:
+    """A village's projected clear date as text: the date, or "will not clear at the current pace" when its
+    status is at_risk (a date decades out reads as a plan); null (shown "—") when there is none."""
+    return (pl.when(pl.col("status") == "at_risk").then(pl.lit(t("hard_to_clear", lang)))
+            .otherwise(pl.col("projected_clear_date").dt.to_string("%Y-%m-%d")).alias("projected_clear_date"))
 
 
 def yuan_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -260,18 +258,20 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def small_table(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...] = ()) -> None:
+def small_table(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...] = (),
+                money_columns: tuple[str, ...] = ()) -> None:
     """A few rows as a plain table: localised headers, every value escaped (text, never HTML), "—" if missing.
 
     For short lists beside charts (the overview's top and stalled villages): st.dataframe makes the browser
     fetch and start its data grid and Arrow (about 1.2 MB of JavaScript) while it should be drawing the first
     chart; st.html's code is already loaded. A `progress` column (a share, 1 = 100%) shows a bar and the
-    percentage, as ProgressColumn does.
+    percentage, as ProgressColumn does; a `money_columns` column (fen) reads as `money` writes it.
     """
-    st.html(small_table_html(frame, lang, progress=progress))
+    st.html(small_table_html(frame, lang, progress=progress, money_columns=money_columns))
 
 
-def small_table_html(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...] = ()) -> str:
+def small_table_html(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...] = (),
+                     money_columns: tuple[str, ...] = ()) -> str:
     """small_table's HTML (numbers right-aligned, a cell cut with "…" shows its whole text on hover)."""
     numeric = {c for c, dtype in frame.schema.items() if dtype.is_numeric() and c not in progress}
     head = "".join(f'<th style="{_CELL}; text-align: {"right" if c in numeric else "left"}; font-weight: 600">'
@@ -280,7 +280,8 @@ def small_table_html(frame: pl.DataFrame, lang: str, *, progress: tuple[str, ...
     for row in frame.iter_rows(named=True):
         cells = []
         for column, value in row.items():
-            text = percent(value) if column in progress else _cell_text(value)
+            text = (percent(value) if column in progress else money(value, lang) if column in money_columns
+                    else _cell_text(value))
             shown = html.escape(text)
             if column in progress and value is not None:
                 width = max(0.0, min(1.0, value)) * 100

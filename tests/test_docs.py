@@ -85,3 +85,11 @@ def test_every_relative_link_opens_a_file_in_the_repository(doc: Path) -> None:
         elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
             broken.append(target)
     assert broken == [], f"{doc.name}: links that open nothing in the repository"
+
+
+def test_metrics_defines_every_village_status_as_the_code_does() -> None:
+    from relief_live.metrics.villages import STATUSES
+
+    table = _text(ROOT / "docs" / "metrics.md").split("| status | when |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+    assert rows == [[f"`{name}`", means] for name, means, _ in STATUSES]

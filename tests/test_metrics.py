@@ -302,6 +302,61 @@ def test_projected_clear_date_from_the_pace_of_the_14_days_ending_at_the_latest_
     assert village(rep, "乙村", "茶叶")["projected_clear_date"] is None  # no pace
 
 
+def test_each_village_status_from_the_data_s_own_clock() -> None:
+    # The latest sale (2020-09-14 12:00) is the clock, though the test runs years later; the pace window is
+    # 09-01 12:00 to 09-14 12:00. unit_price 10 yuan a 斤.
+    stock = tuple({"village": v, "product": "蜂蜜", "unsold_qty": q, "unit": "斤", "as_of": date(2020, 8, 1),
+                   "unit_price": 1000} for v, q in (("售完村", 100.0), ("滞销村", 1000.0), ("将完村", 100.0),
+                                                    ("慢村", 10000.0), ("正常村", 1000.0)))
+    sold = (("售完村", "2020-08-10 12:00", 100.0),  # all of it, long ago: sold out
+            ("滞销村", "2020-08-10 12:00", 100.0),  # 10% sold, none in the window: stalled
+            ("将完村", "2020-08-10 12:00", 95.0),  # 95% sold, none in the window: at risk, never stalled
+            ("慢村", "2020-09-10 12:00", 14.0),  # 1 斤 a day, 9,986 left: 9,986 days away -> at risk
+            ("正常村", "2020-09-14 12:00", 140.0))  # 10 斤 a day, 860 left: 86 days -> on track
+    sales = tuple({"session_id": "s1", "ts": at(ts), "product": "蜂蜜", "village": v, "quantity": q, "unit": "斤",
+                   "amount": int(q * 1000)} for v, ts, q in sold)
+    rep = report(stock=stock, sales=sales, now=datetime(2026, 12, 1, tzinfo=UTC))
+    status = dict(rep.villages.select("village", "status").rows())
+    assert status == {"售完村": "sold_out", "滞销村": "stalled", "将完村": "at_risk", "慢村": "at_risk",
+                      "正常村": "on_track"}
+    assert village(rep, "正常村", "蜂蜜")["projected_clear_date"] == date(2020, 12, 9)  # 09-14 + 86 days
+    assert village(rep, "慢村", "蜂蜜")["projected_clear_date"] == date(2020, 9, 14) + timedelta(days=9986)
+    # What remains, in value: 900 斤, 5 斤, 9,986 斤 and 860 斤 at 10 yuan.
+    remaining = dict(rep.villages.select("village", "remaining_value").rows())
+    assert remaining == {"售完村": 0, "滞销村": 900_000, "将完村": 5_000, "慢村": 9_986_000, "正常村": 860_000}
+    out = {v["village"]: (v["status"], v["remaining_value"]) for v in report_json(rep)["villages"]}
+    assert out["滞销村"] == ("stalled", 9000.0) and out["售完村"] == ("sold_out", 0.0)
+
+
+def test_a_village_just_short_of_the_stalled_line_is_stalled_and_one_on_it_is_not() -> None:
+    stock = tuple({"village": v, "product": "茶叶", "unsold_qty": 1000.0, "unit": "kg", "as_of": date(2020, 8, 1)}
+                  for v in ("甲村", "乙村"))
+    sales = tuple({"session_id": "s1", "ts": at(ts), "product": "茶叶", "village": v, "quantity": q, "unit": "kg",
+                   "amount": 100} for v, ts, q in (("甲村", "2020-08-02 10:00", 899.0),
+                                                    ("乙村", "2020-08-02 10:00", 900.0),
+                                                    ("乙村", "2020-09-30 10:00", 0.0)))  # the clock, no quantity
+    rep = report(stock=stock, sales=sales)
+    assert village(rep, "甲村", "茶叶")["status"] == "stalled"
+    assert village(rep, "乙村", "茶叶")["status"] == "at_risk"
+    assert village(rep, "乙村", "茶叶")["remaining_value"] is None  # no unit price, no given value: unknown
+
+
+def test_with_no_sales_at_all_every_village_with_stock_is_stalled() -> None:
+    rep = report(stock=({"village": "甲村", "product": "茶叶", "unsold_qty": 10.0, "unit": "kg",
+                         "as_of": date(2020, 8, 1), "unsold_value": 5000},
+                        {"village": "乙村", "product": "茶叶", "unsold_qty": 0.0, "unit": "kg",
+                         "as_of": date(2020, 8, 1)}))
+    assert dict(rep.villages.select("village", "status").rows()) == {"甲村": "stalled", "乙村": "sold_out"}
+    assert village(rep, "甲村", "茶叶")["remaining_value"] == 5000
+
+
+def test_the_report_schema_names_every_village_status() -> None:
+    from relief_live.metrics.villages import STATUSES
+
+    status = REPORT_SCHEMA["properties"]["villages"]["items"]["properties"]["status"]
+    assert status["enum"] == [name for name, _, _ in STATUSES]
+
+
 # -- curves, days, episodes --------------------------------------------------------------------------------
 
 def test_curves_derive_per_interval_and_running_series() -> None:

@@ -279,6 +279,31 @@ def test_the_pace_window_slides_with_the_latest_sale(tmp_path: Path) -> None:
     assert village()["pace_per_day"] == pytest.approx((2 + 1) / 14)  # o3 (09-30) has left too
 
 
+def test_a_village_s_status_follows_the_data_s_clock_through_refreshes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    put(store, "stock", [{"village": v, "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg", "as_of": date(2020, 9, 1)}
+                         for v in ("甲村", "乙村")])
+    put(store, "sales", [sale("o1", "s1", "甲村", 50, 5000, at("2020-09-10 19:00")),
+                         sale("o2", "s1", "乙村", 95, 9500, at("2020-09-10 19:00"))])
+    frames = LiveFrames(store)
+
+    def statuses() -> dict:
+        _, rep = frames.report(now=NOW, live_minutes=10.0)
+        assert_same(rep, truth(store))
+        return dict(rep.villages.select("village", "status").rows())
+
+    # Both sold on 09-10, the latest sale: 50 kg left at 50/14 kg a day (14 days), 5 kg left (1 day).
+    assert statuses() == {"甲村": "on_track", "乙村": "on_track"}
+    # A sale elsewhere on 09-30 moves the clock: neither sold in the 14 days to it. Half sold is stalled,
+    # 95% sold is at risk.
+    put(store, "sales", [sale("o3", "s2", None, 1, 100, at("2020-09-30 19:00"))])
+    assert statuses() == {"甲村": "stalled", "乙村": "at_risk"}
+    assert not frames.changes.full
+    put(store, "sales", [sale("o4", "s2", "乙村", 5, 500, at("2020-10-01 19:00"))])
+    assert statuses() == {"甲村": "stalled", "乙村": "sold_out"}
+
+
 @given(held=st.lists(st.tuples(st.none() | st.integers(0, 5), st.sampled_from("abcdef")), unique_by=lambda r: r[1]),
        fresh=st.lists(st.tuples(st.none() | st.integers(0, 5), st.sampled_from("uvwxyz")), unique_by=lambda r: r[1]))
 def test_touched_sessions_go_back_to_their_places_in_the_sessions_table(held: list, fresh: list) -> None:

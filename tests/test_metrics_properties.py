@@ -116,3 +116,37 @@ def test_shuffled_frames_really_change_row_order() -> None:
     """The order property above would be vacuous if sample(shuffle=True) kept the order."""
     f = pl.DataFrame({"i": list(range(50))})
     assert f.sample(fraction=1.0, shuffle=True, seed=1)["i"].to_list() != list(range(50))
+
+
+@PROPERTY
+@given(unsold=st.floats(1, 1e5), fraction=st.floats(0, 1.5), days_before=st.integers(0, 60),
+       recent=st.floats(0, 1e3))
+def test_a_village_at_least_90_percent_sold_is_never_stalled(unsold: float, fraction: float, days_before: int,
+                                                            recent: float) -> None:
+    """甲村 sold `fraction` of its stock `days_before` the latest sale in the store (乙村's, `recent` kg)."""
+    clock = START + timedelta(days=90)
+    rep = build({"sessions": [], "ticks": [], "stock": [
+        {"village": v, "product": "蜂蜜", "unsold_qty": unsold, "unit": "kg", "as_of": date(2020, 8, 1)}
+        for v in ("甲村", "乙村")], "sales": [
+        {"session_id": "s1", "ts": clock - timedelta(days=days_before), "product": "蜂蜜", "village": "甲村",
+         "quantity": fraction * unsold, "unit": "kg", "amount": 100},
+        {"session_id": "s1", "ts": clock, "product": "蜂蜜", "village": "乙村", "quantity": recent, "unit": "kg",
+         "amount": 100}]})
+    row = rep.villages.filter(pl.col("village") == "甲村").row(0, named=True)
+    sold_out, in_window = row["remaining_qty"] <= 0, days_before < 14 and fraction > 0
+    if row["sell_through"] >= 0.9:
+        assert row["status"] != "stalled"
+        assert row["status"] == ("sold_out" if sold_out else "at_risk" if not in_window else row["status"])
+    else:  # the other side of the line: no sale in the last 14 days of data is stalled
+        assert row["status"] == ("stalled" if not in_window else row["status"])
+        assert row["status"] != "sold_out"
+
+
+@PROPERTY
+@given(programmes())
+def test_no_generated_village_at_least_90_percent_sold_is_stalled(programme: dict) -> None:
+    for row in build(programme).villages.to_dicts():
+        if row["sell_through"] is not None and row["sell_through"] >= 0.9:
+            assert row["status"] in ("sold_out", "at_risk", "on_track")
+        if row["remaining_qty"] <= 0:
+            assert row["status"] == "sold_out"

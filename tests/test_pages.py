@@ -299,16 +299,64 @@ def test_overview_tables_list_the_top_and_the_stalled_villages(loaded: str) -> N
     from relief_live.live import LiveFrames, now
 
     _, f = LiveFrames(Store(loaded)).refresh()
-    villages = ui.village_status(metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
-                                                      now=now()).villages)
+    villages = metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], now=now()).villages
     tables = html_tables(app())
     best = villages.sort("sell_through", descending=True, nulls_last=True).head(5)
     assert tables[0][0][:2] == [i18n.t("county"), i18n.t("village")]
     assert [row[1] for row in tables[0][1:]] == best["village"].to_list()
     assert [row[4] for row in tables[0][1:]] == [ui.percent(v) for v in best["sell_through"]]
-    stalled = set(villages.filter(pl.col("status") == "stalled")["village"])
-    shown = {row[1] for row in tables[1][1:]} if len(tables) > 1 else set()
-    assert shown == stalled  # none stalled in this store: the caption "None." instead of a table
+    stalled = villages.filter(pl.col("status") == "stalled").sort("remaining_value", descending=True)
+    shown = [(row[1], row[-1]) for row in tables[1][1:]] if len(tables) > 1 else []
+    # Most remaining value first, in 元 or 万元.
+    assert shown == [(v, ui.money(fen, "en")) for v, fen in stalled.select("village", "remaining_value").rows()]
+
+
+STATUS_STOCK = """村,产品,滞销数量,单位,登记日期,单价
+售完村,蜂蜜,100,斤,2020-08-01,10
+滞销村,蜂蜜,1000,斤,2020-08-01,10
+小滞销村,茶叶,50,斤,2020-08-01,10
+将完村,蜂蜜,100,斤,2020-08-01,10
+慢村,蜂蜜,10000,斤,2020-08-01,10
+正常村,蜂蜜,1000,斤,2020-08-01,10
+"""
+# The latest sale (09-14) is the data's clock, years before the test runs; 10 元 a 斤.
+STATUS_SALES = """订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID
+1,2020-08-10 12:00,蜂蜜,售完村,100,斤,1000,s1
+2,2020-08-10 12:00,蜂蜜,滞销村,100,斤,1000,s1
+3,2020-08-10 12:00,茶叶,小滞销村,10,斤,100,s1
+4,2020-08-10 12:00,蜂蜜,将完村,95,斤,950,s1
+5,2020-09-10 12:00,蜂蜜,慢村,14,斤,140,s1
+6,2020-09-14 12:00,蜂蜜,正常村,140,斤,1400,s1
+"""
+
+
+@pytest.fixture
+def statuses(empty: Store) -> Store:
+    from relief_live import ingest
+
+    empty.create()
+    ingest.ingest_bytes(empty, "stock.csv", STATUS_STOCK.encode(), by="test")
+    ingest.ingest_bytes(empty, "sales.csv", STATUS_SALES.encode(), by="test")
+    return empty
+
+
+def test_villages_page_shows_each_status_most_remaining_value_first(statuses: Store) -> None:
+    at = app("views/villages.py", params={"lang": "zh"})
+    shown = at.dataframe[0].value
+    # Remaining: 慢村 9,986 斤, 滞销村 900, 正常村 860, 小滞销村 40, 将完村 5, 售完村 0 (at 10 元).
+    assert list(shown["village"]) == ["慢村", "滞销村", "正常村", "小滞销村", "将完村", "售完村"]
+    assert [float(v) for v in shown["remaining_value"]] == [99_860.0, 9_000.0, 8_600.0, 400.0, 50.0, 0.0]
+    assert list(shown["status"]) == ["有售不完风险", "滞销未动", "正常销售", "滞销未动", "有售不完风险", "已售完"]
+    # A date 27 years out is not a plan: the at-risk villages say so instead.
+    assert list(shown["projected_clear_date"].fillna("—")) == ["按当前速度难以售完", "—", "2020-12-09", "—",
+                                                               "按当前速度难以售完", "—"]
+
+
+def test_overview_lists_the_stalled_villages_most_remaining_value_first(statuses: Store) -> None:
+    tables = html_tables(app(params={"lang": "zh"}))
+    stalled = [(row[1], row[-1]) for row in tables[1][1:]]
+    assert stalled == [("滞销村", "9,000 元"), ("小滞销村", "400 元")]
+    assert tables[1][0][-1] == i18n.t("remaining_value", "zh")
 
 
 def _chart(at: AppTest, key: str) -> dict:

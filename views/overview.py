@@ -9,6 +9,7 @@ import streamlit as st
 
 from relief_live import charts, live, state, ui
 from relief_live.i18n import t, vocab
+from relief_live.metrics.villages import PACE_DAYS, STALLED_BELOW
 
 lang, big = state.lang(), state.kiosk()
 st.title(t("page_overview", lang))
@@ -65,19 +66,21 @@ def overview() -> None:
             report.host_kinds, lang, big=big))
 
     if villages.height:
-        statuses = ui.village_status(villages)
         shown = ["county", "village", "product", "unit", "sell_through", "remaining_qty", "projected_clear_date"]
         # Small tables as plain HTML, not st.dataframe: the grid's JavaScript delayed the first chart (bench/PAGES.md).
         left, right = st.columns(2)
         with left:
             st.subheader(t("top_villages", lang))
-            top = statuses.sort("sell_through", descending=True, nulls_last=True).head(5).select(shown)
-            ui.small_table(top, lang, progress=("sell_through",))
+            top = villages.sort("sell_through", descending=True, nulls_last=True).head(5)
+            ui.small_table(top.with_columns(ui.clears_by(lang)).select(shown), lang, progress=("sell_through",))
         with right:
-            st.subheader(t("stalled_villages", lang))
-            stalled = statuses.filter(pl.col("status") == "stalled").sort("unsold_qty", descending=True).select(shown)
+            st.subheader(t("stalled_villages", lang), help=t("stalled_help", lang, share=f"{STALLED_BELOW:.0%}",
+                                                             days=PACE_DAYS))
+            stalled = villages.filter(pl.col("status") == "stalled").sort(
+                "remaining_value", "unsold_value", descending=True, nulls_last=True)
             if stalled.height:
-                ui.small_table(stalled.head(10), lang, progress=("sell_through",))
+                ui.small_table(stalled.head(10).select([*shown[:5], "remaining_qty", "remaining_value"]), lang,
+                               progress=("sell_through",), money_columns=("remaining_value",))
             else:
                 st.caption(t("none", lang))
 

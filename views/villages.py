@@ -7,6 +7,7 @@ import streamlit as st
 
 from relief_live import charts, state, ui
 from relief_live.i18n import t
+from relief_live.metrics.villages import STATUSES
 
 lang, big = state.lang(), state.kiosk()
 st.title(t("page_villages", lang))
@@ -14,18 +15,18 @@ ui.demo_banner(lang)
 
 key = ui.report_key()
 report = ui.report(key)
-villages = ui.village_status(report.villages)
+# Most remaining value first: where the programme's help is most needed.
+villages = report.villages.sort("remaining_value", "unsold_value", descending=True, nulls_last=True)
 if villages.height == 0:
     st.info(t("empty_store", lang))
     st.stop()
 
-STATUSES = ("cleared", "on_track", "stalled")
 filters = st.columns(3)
 counties = state.multiselect("county", t("county", lang), sorted(villages["county"].drop_nulls().unique().to_list()),
                              where=filters[0], placeholder=t("all", lang))
 products = state.multiselect("product", t("product", lang), sorted(villages["product"].drop_nulls().unique().to_list()),
                              where=filters[1], placeholder=t("all", lang))
-statuses = state.multiselect("status", t("status", lang), list(STATUSES), where=filters[2],
+statuses = state.multiselect("status", t("status", lang), [name for name, _, _ in STATUSES], where=filters[2],
                              format_func=lambda s: t(f"status_{s}", lang), placeholder=t("all", lang))
 shown = villages
 if counties:
@@ -39,15 +40,18 @@ ui.shared_chart("village_progress", (*key, lang, big, tuple(counties), tuple(pro
                 lambda: charts.village_progress(shown, lang, big=big))
 
 columns = ["county", "village", "product", "unit", "as_of", "unsold_qty", "sold_qty", "remaining_qty",
-           "sell_through", "status", "projected_clear_date", "unsold_value", "sold_value", "households"]
-table = ui.yuan_columns(shown.select(columns), ["unsold_value", "sold_value"]).with_columns(
-    pl.col("status").replace_strict({s: t(f"status_{s}", lang) for s in STATUSES}, default=pl.col("status")))
+           "sell_through", "status", "projected_clear_date", "remaining_value", "unsold_value", "sold_value",
+           "households"]
+table = ui.yuan_columns(shown.select(columns), ["remaining_value", "unsold_value", "sold_value"]).with_columns(
+    ui.clears_by(lang),
+    pl.col("status").replace_strict({s: t(f"status_{s}", lang) for s, _, _ in STATUSES}, default=pl.col("status")))
 ui.table(table, "villages", lang, key="villages", column_config={
     "sell_through": st.column_config.ProgressColumn(t("sell_through", lang), format="percent", min_value=0,
                                                     max_value=1),
     "unsold_qty": st.column_config.NumberColumn(t("unsold_qty", lang), format="localized"),
     "sold_qty": st.column_config.NumberColumn(t("sold_qty", lang), format="localized"),
     "remaining_qty": st.column_config.NumberColumn(t("remaining_qty", lang), format="localized"),
+    "remaining_value": st.column_config.NumberColumn(t("remaining_value", lang), format="localized"),
     "unsold_value": st.column_config.NumberColumn(t("unsold_value", lang), format="localized"),
     "sold_value": st.column_config.NumberColumn(t("sold_value", lang), format="localized"),
 })

@@ -25,8 +25,9 @@ HOST_KIND_KEYS: Final[tuple[str, ...]] = (
     "host_kind", "sessions", "hours", "orders", "gmv", "gmv_per_hour", "median_gpm", "median_conversion")
 VILLAGE_KEYS: Final[tuple[str, ...]] = (
     "county", "village", "product", "unit", "as_of", "unsold_qty", "sold_qty", "remaining_qty", "sell_through",
-    "unsold_value", "sold_value", "households", "projected_clear_date")
-MONEY: Final = frozenset({"gmv", "gpm", "gmv_per_hour", "median_gpm", "unsold_value", "sold_value", "amount"})
+    "unsold_value", "sold_value", "remaining_value", "households", "projected_clear_date", "status")
+MONEY: Final = frozenset({"gmv", "gpm", "gmv_per_hour", "median_gpm", "unsold_value", "sold_value", "remaining_value",
+                          "amount"})
 RATIOS: Final = frozenset({"conversion", "median_conversion", "sell_through", "value_sell_through"})
 QUANTITIES: Final = frozenset({"unsold_qty", "sold_qty", "remaining_qty"})
 CONVERSION_LABEL: Final = {"buyers": "buyers/viewers", "orders": "orders/viewers"}
@@ -111,8 +112,9 @@ def format_report(report: Report) -> str:
             ("unit", "unit", str), ("as of", "as_of", str), ("unsold", "unsold_qty", _qty),
             ("sold", "sold_qty", _qty), ("remaining", "remaining_qty", _qty),
             ("sell-through", "sell_through", _percent), ("unsold ¥", "unsold_value", _money),
-            ("sold ¥", "sold_value", _money), ("households", "households", _int),
-            ("clears by", "projected_clear_date", str)]),
+            ("sold ¥", "sold_value", _money), ("remaining ¥", "remaining_value", _money),
+            ("households", "households", _int), ("clears by", "projected_clear_date", str),
+            ("status", "status", lambda s: s.replace("_", " "))]),
         "\n".join([
             "Totals",
             f"  sessions {totals['sessions']:,}   orders {totals['orders']:,}   GMV ¥{_money(totals['gmv'])}",

@@ -18,7 +18,8 @@ VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
     "unit_kg": pl.Float64(), "as_of": pl.Date(), "unsold_qty": pl.Float64(), "sold_qty": pl.Float64(),
     "remaining_qty": pl.Float64(), "sell_through": pl.Float64(), "unit_price": pl.Int64(),
     "unsold_value": pl.Int64(), "sold_value": pl.Int64(), "households": pl.Int64(),
-    "pace_per_day": pl.Float64(), "projected_clear_date": pl.Date(),
+    "pace_per_day": pl.Float64(), "projected_clear_date": pl.Date(), "remaining_value": pl.Int64(),
+    "status": pl.String(),
     "sales_rows": pl.Int64(), "unconvertible_rows": pl.Int64(), "unconvertible_value": pl.Int64(),
     "refunded_value": pl.Int64(), "before_baseline_rows": pl.Int64(), "before_baseline_value": pl.Int64(),
 }
@@ -26,8 +27,27 @@ VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
 
 sold_value counts every counted sale, convertible or not (unconvertible_* are the part of it that is out of
 sold_qty); refunded_value is the refunds on those sales (not subtracted); before_baseline_* are sales of
-the pair dated before as_of, counted nowhere.
+the pair dated before as_of, counted nowhere. remaining_value is unsold_value's share of remaining_qty;
+status is the first of STATUSES that holds.
 """
+
+STALLED_BELOW: Final = 0.9  # a village sold this far is never "stalled", however slow its last sales
+HORIZON_DAYS: Final = 365  # a pace that clears the rest later than this after the latest sale puts it at risk
+
+# A village's status, read at the data's own clock (the latest sale in the store, as the pace is): the first
+# row whose test holds. Each test reads the columns of VILLAGE_COLUMNS and `days` (days to clear at the pace).
+STATUSES: Final[tuple[tuple[str, str, pl.Expr], ...]] = (
+    ("sold_out", "nothing of the baseline remains",
+     pl.col("remaining_qty") <= 0),
+    ("stalled", f"stock remains, under {STALLED_BELOW:.0%} of it sold, and none sold in the {PACE_DAYS} days "
+                "that end at the latest sale in the store",
+     (pl.col("pace_per_day") <= 0) & (pl.col("sell_through") < STALLED_BELOW)),
+    ("at_risk", f"stock remains and, at the pace of those {PACE_DAYS} days, it would not clear within "
+                f"{HORIZON_DAYS} days of the latest sale (or there is no pace)",
+     (pl.col("pace_per_day") <= 0) | (pl.col("days") > HORIZON_DAYS)),
+    ("on_track", f"stock remains and, at that pace, it clears within {HORIZON_DAYS} days of the latest sale",
+     pl.lit(True)),
+)
 
 # Report.unattributed / Report.unconvertible: the sales columns, then attributed_village, stock_unit, reason.
 
@@ -80,7 +100,7 @@ def latest_sale(sales: pl.DataFrame, started: pl.DataFrame) -> datetime | None:
 def finish_villages(sums: pl.DataFrame, window: pl.DataFrame, latest: datetime | None) -> pl.DataFrame:
     """Report.villages from the baseline rows joined with their additive sums, and the pace window per b_row."""
     end = pl.lit(latest).cast(TIME)
-    counts = [c for c in VILLAGE_COLUMNS if c.endswith(("_rows", "_value")) and c != "unsold_value"]
+    counts = [c for c in VILLAGE_COLUMNS if c.endswith(("_rows", "_value")) and c not in ("unsold_value", "remaining_value")]
     return (
         sums.join(window, on="b_row", how="left")
         .with_columns(pl.col("sold_qty", "window_qty").fill_null(0.0), pl.col(*counts).fill_null(0))
@@ -97,11 +117,28 @@ def finish_villages(sums: pl.DataFrame, window: pl.DataFrame, latest: datetime |
             # A pace so slow that the date falls past the calendar (year 9999) projects no date, like no pace.
             projected_clear_date=pl.when((pl.col("pace_per_day") > 0)
                                          & (pl.col("days") <= (pl.lit(LAST_DAY) - local_date(end)).dt.total_days()))
-            .then(local_date(end) + pl.duration(days=pl.col("days")))
+            .then(local_date(end) + pl.duration(days=pl.col("days"))),
+            remaining_value=remaining_value(),
         )
+        .with_columns(status=status())
         .select(pl.col(name).cast(dtype) for name, dtype in VILLAGE_COLUMNS.items())
         .sort("county", "village", "product", nulls_last=True)
     )
+
+
+def status() -> pl.Expr:
+    """The first of STATUSES whose test holds, by name."""
+    (first, _, test), *rest = STATUSES
+    name = pl.when(test.fill_null(False)).then(pl.lit(first))
+    for label, _, test in rest:
+        name = name.when(test.fill_null(False)).then(pl.lit(label))
+    return name
+
+
+def remaining_value() -> pl.Expr:
+    """unsold_value's share of what remains (fen, rounded); null when unsold_value is unknown."""
+    share = pl.when(pl.col("remaining_qty") <= 0).then(0.0).otherwise(pl.col("remaining_qty") / pl.col("unsold_qty"))
+    return (pl.col("unsold_value") * share).round(0, mode="half_away_from_zero").cast(pl.Int64)
 
 
 def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
