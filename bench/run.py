@@ -423,21 +423,21 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
            "against a minimal one-chart page: `bench/PAGES.md`." if (BENCH / "PAGES.md").exists() else
            "The figure JSON per page at 10M order lines, server time per page render against a minimal "
            "one-chart page, and time to the first chart in Chromium are not measured yet."),
+        "",
+        "What each benchmark measures and how to run it: `bench/README.md`; the design decisions these figures led "
+        "to: `bench/NOTES.md`.",
     ]
     return "\n".join(lines) + "\n"
 
 
 def render(elapsed: float | None = None) -> None:
-    """RESULTS.md (with bench/NOTES.md appended) and scaling.png from bench/results.json."""
+    """RESULTS.md and scaling.png from bench/results.json: the latest run only (earlier runs are in git)."""
     data = json.loads((BENCH / "results.json").read_text())
     plot(data["scaling"], BENCH / "scaling.png")
-    # The time of the run, not of this rendering (--render only re-reads results.json and NOTES.md).
+    # The time of the run, not of this rendering (--render only re-reads results.json).
     written_at = data.get("written_at") or "an unrecorded date"
     text = write_results(data["machine"], data["ingest"], data["scaling"], elapsed or data.get("elapsed", 0.0),
                          written_at)
-    manual = BENCH / "NOTES.md"
-    if manual.exists():
-        text += "\n" + manual.read_text(encoding="utf-8")
     (BENCH / "RESULTS.md").write_text(text, encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ from relief_live import schema
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted([README, ROOT / "SECURITY.md", *ROOT.glob("docs/*.md"), *ROOT.glob("examples/*.md"),
-               ROOT / "bench" / "README.md"])
+               ROOT / "bench" / "README.md", ROOT / "bench" / "NOTES.md"])
 LINK = re.compile(r"\]\(([^)\s]+)\)")  # [text](target)
 
 
