@@ -316,7 +316,7 @@ def _in_two(seen: list[pl.Series], earlier: tuple[int, Future[np.ndarray | None]
 def _sorted_unless_repeated(hashes: list[pl.Series]) -> np.ndarray | None:
     """These key hashes sorted, or None when one of them occurs twice. Sorted by polars in the calling thread (the
     pieces are typed two at a time already): numpy's sort took 3.5x as long on an AMD EPYC (Zen 4), 55 ms for a
-    million hashes against 15 (on an earlier session's Intel Xeon numpy's was the faster)."""
+    million hashes against 15 (on an Intel Xeon measured earlier numpy's was the faster)."""
     ordered = pl.concat(hashes).sort(multithreaded=False).to_numpy()
     return None if bool((ordered[1:] == ordered[:-1]).any()) else ordered
 

@@ -73,7 +73,7 @@ GOOD_SALES = "订单编号,下单时间,商品名称,村,商品数量,单位,实
 
 
 def _bad(name: str) -> tuple[str, bytes, str]:
-    """(file name, bytes, what the message must contain) for each bad input of the issue."""
+    """(file name, bytes, what the message must contain) for each kind of bad input a user sends."""
     head = "订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n"
     row = "1,2020-09-15 19:31:00,芒果,百色村,{q},斤,{a},s1\n"
     cases = {
