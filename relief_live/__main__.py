@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from relief_live import ingest, schema
+from relief_live import ingest, schema, terminal
 from relief_live.i18n import t
 from relief_live.read import Rejected
-from relief_live.store import Store, default_url
+from relief_live.store import Store, StoreError, default_url, describe_failure
 
 LARGE_FILE: int = int(os.environ.get("RELIEF_LIVE_PROGRESS_BYTES", 5_000_000))  # bar above this, on a terminal
 
@@ -29,11 +29,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if getattr(args, "no_store", False):
         return int(args.run(None, args) or 0)
-    store = Store(args.db)
-    if store.needs_upgrade():
-        print(f"relief-live: {t('store_upgrading')}", file=sys.stderr, flush=True)
-    store.create()
-    return int(args.run(store, args) or 0)
+    store = None
+    try:
+        store = Store(args.db)
+        if store.needs_upgrade():
+            print(f"relief-live: {t('store_upgrading')}", file=sys.stderr, flush=True)
+        store.create()
+        return int(args.run(store, args) or 0)
+    except StoreError as error:
+        _say(f"relief-live: {error}", sys.stderr)
+    except Exception as error:
+        if not ingest.store_failure(error):
+            raise
+        _say(f"relief-live: {describe_failure(store, error)}", sys.stderr)
+    return 1
+
+
+def _say(text: str, file=None) -> None:  # type: ignore[no-untyped-def]
+    """Print a line that may hold text from a file (a name, a header, a cell), made safe for a terminal."""
+    print(terminal.safe(text), file=file or sys.stdout, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,13 +140,19 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
                                         progress=_progress_bar(path))
         except Rejected as rejected:
             failed = True
-            print(f"rejected: {name}", file=sys.stderr)
+            _say(f"rejected: {name}", sys.stderr)
             for problem in rejected.problems:
-                print(f"  {problem}", file=sys.stderr)
+                _say(f"  {problem}", sys.stderr)
+            continue
+        except Exception as error:  # the store's: this file is not in it; the next may be
+            if not ingest.store_failure(error):
+                raise
+            failed = True
+            _say(f"failed: {name}: nothing was stored: {describe_failure(store, error)}", sys.stderr)
             continue
         results.append(result)
         if not args.json:
-            print(f"{result.status}: {result.path} ({result.kind}, {result.rows} rows, batch {result.batch})")
+            _say(f"{result.status}: {result.path} ({result.kind}, {result.rows} rows, batch {result.batch})")
     if args.json:
         print(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False))
     return 1 if failed else 0
@@ -164,7 +184,7 @@ def _batches(store: Store, args: argparse.Namespace) -> int:
         print("no batches yet")
     for r in rows:
         mark = "  (retracted)" if r["retracted"] else ""
-        print(f"{r['batch']:>5}  {r['at'][:19]}  {r['kind']:<8} {r['rows']:>9} rows  {r['by']:<10} {r['path']}{mark}")
+        _say(f"{r['batch']:>5}  {r['at'][:19]}  {r['kind']:<8} {r['rows']:>9} rows  {r['by']:<10} {r['path']}{mark}")
     return 0
 
 
@@ -172,9 +192,9 @@ def _retract(store: Store, args: argparse.Namespace) -> int:
     try:
         path = store.retract(args.batch)
     except (KeyError, ValueError) as error:
-        print(f"cannot retract: {error.args[0]}", file=sys.stderr)
+        _say(f"cannot retract: {error.args[0]}", sys.stderr)
         return 1
-    print(f"retracted batch {args.batch} ({path})")
+    _say(f"retracted batch {args.batch} ({path})")
     return 0
 
 
@@ -186,7 +206,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics.report_json(report), ensure_ascii=False))
     else:
-        print(metrics.format_report(report))
+        print(terminal.safe_lines(metrics.format_report(report)))
     return 0
 
 
@@ -194,7 +214,7 @@ def _backup(store: Store, args: argparse.Namespace) -> int:
     try:
         target = store.backup(args.path)
     except FileExistsError as error:
-        print(f"cannot back up: {error}", file=sys.stderr)
+        _say(f"cannot back up: {error}", sys.stderr)
         return 1
     print(f"backed up {store.last_batch()} batches to {target}")
     return 0
@@ -204,10 +224,10 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
     from relief_live.watch import Watcher
 
     if not args.folder.is_dir():
-        print(f"{args.folder}: not a folder", file=sys.stderr)
+        _say(f"{args.folder}: not a folder", sys.stderr)
         return 2
     watcher = Watcher(store, args.folder, kind=args.kind, session_id=args.session_id, host_kind=args.host_kind,
-                      log=lambda line: print(line, flush=True))
+                      log=_say)
     try:
         watcher.run(args.interval)
     except KeyboardInterrupt:

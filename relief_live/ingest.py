@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -37,6 +38,30 @@ def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> No
             f"is {_size(size)}; uploads are capped at {_size(limit)} "
             "(RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it with `python -m relief_live ingest`",
         )])
+
+
+def store_failure(error: BaseException) -> bool:
+    """Whether `error` came from the store (its database, its disk), not from a file's content (whose bytes are
+    in hand by then)."""
+    import adbc_driver_manager
+
+    return isinstance(error, adbc_driver_manager.Error | OSError)
+
+
+@contextlib.contextmanager
+def _unexpected(name: str) -> Iterator[None]:
+    """Any error reading a file that is neither a problem found in it nor the store's becomes a problem of
+    that file: one cell or one file never ends the CLI, the Upload page or `watch` with a traceback."""
+    try:
+        yield
+    except (Rejected, read.NotUTF8, validate.WholeFile):
+        raise
+    except Exception as error:
+        if store_failure(error):
+            raise
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        raise Rejected([Problem(name, None, None, f"cannot be read ({type(error).__name__}: {first}); nothing was "
+                                                  "stored. Please report this with the file")]) from error
 
 
 @dataclass
@@ -92,12 +117,13 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
     """
     args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
             "tz": tz, "progress": progress}
-    try:
-        mapping, frames = _typed(name, data, **args, whole=True)
-        [frame] = frames
-    except read.NotUTF8:  # taken for UTF-8 from its start, and a later piece is not: check it all, read again
-        mapping, frames = _typed(name, data, _pieces(name, data, checked=True), **args, whole=True)
-        [frame] = frames
+    with _unexpected(name):
+        try:
+            mapping, frames = _typed(name, data, **args, whole=True)
+            [frame] = frames
+        except read.NotUTF8:  # taken for UTF-8 from its start, and a later piece is not: check it all, read again
+            mapping, frames = _typed(name, data, _pieces(name, data, checked=True), **args, whole=True)
+            [frame] = frames
     return mapping, frame
 
 
@@ -142,8 +168,9 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
     try:
         if max_bytes is not None:
             check_upload_size(name, len(data), max_bytes)
-        table = read.read_table(name, data)
-        mapping = read.detect(table, kind)
+        with _unexpected(name):
+            table = read.read_table(name, data)
+            mapping = read.detect(table, kind)
         result.kind, result.mapping = mapping.kind, mapping.sources
         for wanted, given in (("session_id", session_id), ("host_kind", host_kind), ("platform", platform)):
             fields = {f.name for f in schema.KINDS[mapping.kind]}
@@ -153,6 +180,10 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
                                 host_kind=host_kind, platform=platform, store=store)
     except Rejected as rejected:
         result.problems = rejected.problems
+    except Exception as error:  # the store's (reading the sessions' starts): said, not a traceback on the page
+        if not store_failure(error):
+            raise
+        result.problems = [Problem(name, None, None, f"cannot be checked: the store failed ({error})")]
     return result
 
 
@@ -176,7 +207,7 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
 
     report("reading", 0.0)
     # Shut (the hashes awaited) before the caller closes a mapped file.
-    with ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
+    with _unexpected(name), ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
         # The file is hashed on one core while this one splits it into pieces (its UTF-8 checked, or re-encoded)
         # and, for a file of several pieces, starts reading and typing them: the same bytes already stored (as
         # `kind`, or as any kind when none is given) are found once the hash is done, before anything is written,

@@ -12,11 +12,13 @@ import re
 import struct
 import threading
 import time
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from stat import S_ISREG
 from typing import Final, cast
 
 import numpy as np
@@ -220,9 +222,29 @@ def _identity(stat: os.stat_result) -> tuple[int, ...]:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
+def open_file(path: str | Path, *, follow_symlinks: bool = True) -> io.BufferedReader:
+    """A file opened for reading, refused (Rejected) unless it is a regular file: a device (`/dev/zero`), a pipe
+    or a folder is never read (one would be read forever or block), nor, without `follow_symlinks`, a symbolic
+    link (checked as it is opened: it cannot be swapped in between a check and the open)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if not follow_symlinks and os.path.islink(path):
+            raise Rejected([Problem(str(path), None, None, "is a symbolic link; only files in the folder itself "
+                                                           "are read")]) from None
+        raise
+    stat = os.fstat(fd)
+    if not S_ISREG(stat.st_mode):
+        os.close(fd)
+        raise Rejected([Problem(str(path), None, None, "is not a file (a folder, a device or a pipe); give an "
+                                                       "exported CSV or XLSX file")])
+    return open(fd, "rb")
+
+
 def map_file(path: str | Path) -> bytes:
     """A file's bytes: mapped (MappedFile) when it is large enough to be read in pieces, else read."""
-    with open(path, "rb") as f:
+    with open_file(path) as f:
         stat = os.fstat(f.fileno())
         if stat.st_size <= PIECE_BYTES:
             return f.read()
@@ -660,8 +682,10 @@ def _check_duplicates(table: RawTable, mapping: Mapping) -> None:
 # times) take a fast path; the general one, regular expressions over every form, runs only on
 # the cells left over, so a million plain cells cost what the parse itself costs.
 
-_NUMBER: Final = r"^([+-]?)(\d*)(?:\.(\d*))?(万|亿|w|W|%|k|K)?$"
-_PLAIN_NUMBER: Final = r"^\d{1,15}(?:\.\d{1,9})?$"
+# Digits are 0-9 only (`\d` is any script's digit, which polars' casts then refuse); full-width ones, as a Chinese
+# input method types them (`５９`), are made plain by NFKC first, and any other digit is not a number.
+_NUMBER: Final = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(万|亿|w|W|%|k|K)?$"
+_PLAIN_NUMBER: Final = r"^[0-9]{1,15}(?:\.[0-9]{1,9})?$"
 _RANGE: Final = r"\d\s*(?:万|w|W|亿|k|K|元)?\s*(?:~|～|—|–|至|到|-)\s*[¥￥]?\s*\d"
 _CLEAN: Final = r"[,，\s¥￥]|元$|RMB$|rmb$"
 
@@ -772,7 +796,8 @@ def _parse_number_text(series: pl.Series, *, scale: int, kind: str) -> tuple[pl.
     bads = _patch(const(False, len(series), pl.Boolean), plain, bad)
     rest = present & ~plain
     if rest.any():
-        g = series.filter(rest).str.strip_chars().str.replace_all(_CLEAN, "").str.extract_groups(_NUMBER).struct.unnest()
+        g = (series.filter(rest).str.normalize("NFKC").str.strip_chars().str.replace_all(_CLEAN, "")
+             .str.extract_groups(_NUMBER).struct.unnest())
         ok = g["2"].is_not_null()
         v, b, n = _number_value(sign=g["1"], whole=g["2"], frac=g["3"], suffix=g["4"], scale=scale, kind=kind)
         result = _patch(result, rest, v)
@@ -858,10 +883,19 @@ def number_message(value: str, kind: str) -> str:
     """Why a cell is not a number of `kind`, in words a person can act on."""
     if re.search(_RANGE, value):
         return "is a range; give one number (ranges are estimates, not figures)"
-    if kind == schema.COUNT and re.fullmatch(r"[\d,，.\s]+(万|w|W|亿)?", value.strip()):
+    plain = unicodedata.normalize("NFKC", value)
+    if any(c.isdigit() and not "0" <= c <= "9" for c in plain):
+        return "is not a number: write its digits as 0-9"
+    if kind == schema.COUNT and re.fullmatch(r"[0-9,，.\s]+(万|w|W|亿)?", plain.strip()):
         return "is not a whole number"
     return "is not a number"
 
+
+# Times outside these years are refused: a misread column (or a typo) rather than a sale; within them every time
+# is stored and shown as it was written, before 1970 too.
+EARLIEST_MS: Final = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000) - 86_400_000
+LATEST_MS: Final = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
+FAR_TIME: Final = "is before 1900 or after 2199: not a time of a sale or a broadcast"
 
 # Formats tried first, in order, on the cells still unparsed (chrono accepts 9 for 09).
 _FAST_TIMES: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
@@ -924,7 +958,8 @@ def local_ms(naive: pl.Series, tz: str) -> pl.Series:
         return times.dt.replace_time_zone(tz, non_existent="null", ambiguous="earliest").dt.epoch("ms")
 
     low, high = naive.min(), naive.max()
-    if not isinstance(low, datetime) or not isinstance(high, datetime) or high - low > timedelta(_ONE_OFFSET_DAYS):
+    if (not isinstance(low, datetime) or not isinstance(high, datetime) or high - low > timedelta(_ONE_OFFSET_DAYS)
+            or low.year < 2 or high.year > 9998):  # a month either side of year 1 or 9999 is no Python datetime
         return exact(naive)
     first, last = low.replace(minute=0, second=0, microsecond=0), high + timedelta(hours=1)
     for known_first, known_last, offset in _steady.get(tz, ()):
@@ -996,6 +1031,9 @@ _DURATION: Final = (
 )
 
 
+MAX_DURATION_S: Final = 10**9  # ~32 years: a longer "duration" is a misread column, and would overflow times
+
+
 def parse_duration(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Durations in seconds: `2小时30分`, `150分钟`, `1:45:00`, `5400` (seconds)."""
     text = pl.col("c").str.strip_chars().str.to_lowercase()
@@ -1006,7 +1044,8 @@ def parse_duration(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     clock = text.str.extract_groups(r"^(\d+):(\d{2}):(\d{2})$")
     ch, cm, cs = (clock.struct.field(str(i)).cast(pl.Float64, strict=False) for i in (1, 2, 3))
     seconds = text.str.extract(r"^(\d+(?:\.\d+)?)$").cast(pl.Float64, strict=False)
-    value = pl.coalesce(ch * 3600 + cm * 60 + cs, worded, seconds).round(0).cast(pl.Int64)
+    seconds = pl.coalesce(ch * 3600 + cm * 60 + cs, worded, seconds)
+    value = pl.when(seconds < MAX_DURATION_S).then(seconds.round(0).cast(pl.Int64))
     out = _eval(series, value=value)["value"]
     return out, _present(series) & out.is_null()
 

@@ -60,6 +60,37 @@ _SQL_TYPES: Final = {
 }
 
 
+class StoreError(Exception):
+    """The store cannot be opened as given (a bad URL, a folder that does not exist), said in one line."""
+
+
+# What the database's own words for a failure mean for a person (matched in its message, lower case).
+_FAILURES: Final = (
+    (("database or disk is full", "no space left", "could not extend file"),
+     "the disk that holds the store is full; free some space and try again"),
+    (("database is locked", "lock timeout", "canceling statement due to lock"),
+     "the store is busy: another process held its write lock for over {seconds:g} s; try again"),
+    (("file is not a database", "malformed", "not a database"),
+     "the store file is damaged or is not a database; restore it from a backup or choose another with --db"),
+    (("unable to open database file", "readonly database", "read-only"),
+     "the store file cannot be opened for writing; check its folder and permissions"),
+    (("could not connect", "connection refused", "connection to server", "password authentication failed",
+      "does not exist"),
+     "cannot connect to the store's database"),
+)
+
+
+def describe_failure(store: Store | None, error: BaseException) -> str:
+    """One line about a failure of the store (a full disk, a damaged file, a lock held too long), naming it."""
+    text = str(error)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    said = next((meaning for words, meaning in _FAILURES if any(w in text.lower() for w in words)), None)
+    where = repr(store)[len("Store("):-1] if store is not None else "the store"
+    if said:
+        return f"{where}: {said.format(seconds=BUSY_TIMEOUT_MS / 1000)} ({first})"
+    return f"{where}: {first}"
+
+
 def default_url() -> str:
     """The store's URL: RELIEF_LIVE_DB, else the SQLite file under data/."""
     return os.environ.get(ENV_DB) or f"sqlite:///{DEFAULT_PATH}"
@@ -155,18 +186,27 @@ class Store:
     def __init__(self, url: str | None = None):
         self.url = url or default_url()
         self._idle: deque[tuple[Any, float]] = deque()  # PostgreSQL connections between operations, and since when
-        parsed = make_url(self.url)
+        try:
+            parsed = make_url(self.url)
+        except sa.exc.ArgumentError:
+            # (not echoed: a mistyped URL may still hold a password)
+            raise StoreError("the store's URL cannot be read: use sqlite:///PATH or postgresql://USER@HOST/DB") from None
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self._target = parsed.database or ":memory:"
             if self._target != ":memory:":
-                Path(self._target).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(self._target).parent
+                if Path(self._target).resolve() == DEFAULT_PATH:  # the first run's store, in the project's data/
+                    folder.mkdir(parents=True, exist_ok=True)
+                elif not folder.is_dir():  # a mistyped path makes no new, empty store somewhere else
+                    raise StoreError(f"the store's folder {folder} does not exist: check the path, or create "
+                                     "the folder first")
             self._sa_dialect: sa.Dialect = sqlite_dialect.dialect()
         elif self.dialect == "postgresql":
             self._target = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             self._sa_dialect = postgresql_dialect.dialect()
         else:
-            raise ValueError(f"unsupported store {parsed.drivername}: use sqlite:///PATH or postgresql://…")
+            raise StoreError(f"unsupported store {parsed.drivername}: use sqlite:///PATH or postgresql://…")
 
     def __repr__(self) -> str:
         return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -225,6 +265,8 @@ class Store:
             if deferred:  # the commit leaves the new pages in the WAL: checkpointed after it, in a thread
                 cursor.execute("PRAGMA wal_autocheckpoint = 0")
             cursor.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            if self.dialect == "postgresql":  # a lock held elsewhere is waited on as long as SQLite's busy timeout
+                cursor.execute(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS}")
             try:
                 yield cursor
             except BaseException:
@@ -256,7 +298,10 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------------
     def create(self) -> None:
-        """Create the tables if they are missing (safe when several processes start at once)."""
+        """Create the tables if they are missing (safe when several processes start at once). A store that has
+        them all already is only read: a read-only command never waits on another process's write lock."""
+        if self._is_current():
+            return
         for attempt in range(10):
             try:
                 with self._cursor(write=True) as cursor:
@@ -299,6 +344,32 @@ class Store:
                     raise
                 time.sleep(0.1 * (attempt + 1))
         self._migrate()
+
+    def _is_current(self) -> bool:
+        """Whether the store holds every table, index and setting `create` makes, and no rows to migrate."""
+        wanted = {t.name for t in metadata.sorted_tables} | {i.name for t in metadata.sorted_tables for i in t.indexes}
+        with self._cursor() as cursor:
+            if self.dialect == "sqlite":
+                cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+                held = {str(name) for (name,) in cursor.fetchall()}
+                cursor.execute("PRAGMA journal_mode")
+                if str(cursor.fetchall()[0][0]).lower() != "wal":
+                    return False
+            else:
+                cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() UNION ALL "
+                               "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+                held = {str(name) for (name,) in cursor.fetchall()}
+                if parts_table.name in held:
+                    cursor.execute("SELECT attstorage FROM pg_attribute WHERE attname = 'data' "
+                                   f"AND attrelid = '{parts_table.name}'::regclass")
+                    storage = cursor.fetchall()
+                    cursor.execute(f"SELECT 1 FROM pg_trigger WHERE tgname = '{_PART_TRIGGER}' "
+                                   f"AND tgrelid = '{parts_table.name}'::regclass")
+                    if storage != [("e",)] or not cursor.fetchall():
+                        return False
+            if not wanted <= held or self._row_tables_held(cursor):
+                return False
+            return bool(self._rows(cursor, sa.select(meta_table.c.id)))
 
     def needs_upgrade(self) -> bool:
         """Whether the store was written by a version before the Parquet parts (`create` then moves its rows)."""

@@ -293,7 +293,7 @@ class _PiecesAhead:
 def _looks_across(kind: str, typed: pl.DataFrame, hashes: pl.Series | None) -> bool:
     """Whether a piece's rows cannot be derived on their own: times of day alone (placed in file order within
     their session) or a sales key that repeats within the piece (its rows' occurrences)."""
-    if kind in ("ticks", "sales") and typed.select((pl.col("ts") < 0).any()).item():
+    if kind in ("ticks", "sales") and typed.select(_only_time_of_day(pl.col("ts")).any()).item():
         return True
     return hashes is not None and _repeats([hashes])
 
@@ -421,16 +421,19 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
         checks.append((f.name, header, bad, f"number:{t}"))
         checks.append((f.name, header, negative, "is negative; quantities, counts and amounts must be 0 or more"))
         return value
-    if t == schema.TIME:
+    if t in (schema.TIME, schema.DATE):
         ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
+        far = ms.is_not_null() & ((ms < read.EARLIEST_MS) | (ms > read.LATEST_MS))
+        checks.append((f.name, header, far, read.FAR_TIME))
+        ms = pl.select(pl.when(~pl.lit(far)).then(pl.lit(ms))).to_series()
+    if t == schema.TIME:
         if (kind, f.name) in _TIME_OF_DAY_OK:
             checks.append((f.name, header, bad, _TIME_HINT))
-            # A time of day alone is kept as (ms since midnight - 1 day), negative, until _derive places it.
-            return ms.fill_null(tod - 86_400_000)
+            # A time of day alone is kept as ms since midnight + _TIME_OF_DAY_BASE until _derive places it.
+            return ms.fill_null(tod + _TIME_OF_DAY_BASE)
         checks.append((f.name, header, bad | tod.is_not_null(), _TIME_HINT))
         return ms
     if t == schema.DATE:
-        ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
         checks.append((f.name, header, bad | tod.is_not_null(), _DATE_HINT))
         return ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
     if t == schema.DURATION:
@@ -512,10 +515,19 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionSta
     return frame
 
 
+# Times of day alone are held, until placed on their session's date, this far below any time a file can give
+# (epoch ms of the years 1 to 9999 are within ±2.6e14), so that a real time before 1970 is never taken for one.
+_TIME_OF_DAY_BASE: Final = -(2**62)
+
+
+def _only_time_of_day(ts: pl.Expr) -> pl.Expr:
+    return ts < _TIME_OF_DAY_BASE + 86_400_000
+
+
 def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: SessionStarts,
                         tz: str) -> pl.DataFrame:
     """Put `19:01`-only times on their session's start date, rolling over midnight."""
-    tod = pl.col("ts") < 0
+    tod = _only_time_of_day(pl.col("ts"))
     if frame.select(tod.fill_null(False).any()).item() is False:
         return frame
     starts = session_starts() if callable(session_starts) else session_starts
@@ -535,7 +547,7 @@ def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: SessionS
         )])
     start = pl.col("__start").cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(tz)
     midnight = start.dt.truncate("1d").dt.epoch("ms")
-    day_ms = pl.col("ts") + 86_400_000
+    day_ms = pl.col("ts") - _TIME_OF_DAY_BASE
     # Within each session, in file order, a time earlier than the one before it is the next day.
     rolled = (day_ms < day_ms.shift(1)).fill_null(False).cast(pl.Int64).cum_sum().over("session_id")
     first_late = ((midnight + day_ms.first()) < pl.col("__start") - 12 * 3_600_000).cast(pl.Int64).over("session_id")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Final
 
-from relief_live import ingest
-from relief_live.read import XLSX_MAGIC, Rejected
-from relief_live.store import Store
+from relief_live import ingest, read
+from relief_live.read import XLSX_MAGIC, Problem, Rejected
+from relief_live.store import Store, describe_failure
 
 SUFFIXES: Final = (".csv", ".xlsx", ".txt")
 DEFAULT_INTERVAL: Final = 2.0  # seconds between looks at the folder
@@ -38,16 +39,24 @@ class Watcher:
     seen: dict[Path, _Seen] = field(default_factory=dict)
 
     def poll(self) -> int:
-        """Look once; ingest what changed. Returns how many files were ingested."""
+        """Look once; ingest what changed. Returns how many files were ingested.
+
+        Only regular files in the folder itself are read: a symbolic link (which could lead anywhere the
+        watcher may read), a pipe or a device is named once in the log and left alone, its contents never read."""
         count = 0
         for path in sorted(self.folder.iterdir()):
-            if path.suffix.lower() not in SUFFIXES or not path.is_file() or path.name.startswith((".", "~$")):
+            if path.suffix.lower() not in SUFFIXES or path.name.startswith((".", "~$")):
                 continue
             try:
-                stat = path.stat()
+                stat = path.lstat()
             except FileNotFoundError:
                 continue
             seen = self.seen.setdefault(path, _Seen())
+            if not S_ISREG(stat.st_mode):
+                if not S_ISDIR(stat.st_mode):
+                    what = "a symbolic link" if S_ISLNK(stat.st_mode) else "not a file (a pipe or a device)"
+                    self._say(path, seen, f"refused {path.name}: {what}; only files in {self.folder} are read")
+                continue
             if (stat.st_size, stat.st_mtime_ns) == (seen.size, seen.mtime_ns):
                 if seen.tail:  # unchanged for a whole interval: the file ends without a newline
                     seen.tail = False
@@ -57,8 +66,35 @@ class Watcher:
             count += self._take(path, seen)
         return count
 
+    def _say(self, path: Path, seen: _Seen, message: str) -> None:
+        """Log `message` about a file unless it is the last one said about it (a bad file is named once)."""
+        if message != seen.reported:
+            seen.reported = message
+            self.log(message)
+
     def _take(self, path: Path, seen: _Seen, *, whole: bool = False) -> int:
-        data = path.read_bytes()
+        """Ingest a file as it is now; any failure is logged (once) and the watcher goes on with the others."""
+        try:
+            return self._ingest(path, seen, whole=whole)
+        except Rejected as rejected:
+            # Where and what, without the cells' values: the log may be read by people the files are not for.
+            message = "; ".join(str(replace(p, value=None)) for p in rejected.problems[:3])
+            self._say(path, seen, f"rejected {path.name}: {message}")
+        except Exception as error:
+            if not ingest.store_failure(error):
+                raise
+            seen.size = seen.mtime_ns = -1  # tried again at the next look
+            self._say(path, seen, f"failed {path.name}: nothing was stored: {describe_failure(self.store, error)}")
+        return 0
+
+    def _ingest(self, path: Path, seen: _Seen, *, whole: bool) -> int:
+        try:
+            with read.open_file(path, follow_symlinks=False) as f:
+                data = f.read()
+        except FileNotFoundError:  # gone since the folder was listed
+            return 0
+        except OSError as error:
+            raise Rejected([Problem(str(path), None, None, f"cannot be read: {error.strerror or error}")]) from None
         if not whole and not data.startswith(XLSX_MAGIC):
             # A line still being written is left for the next look: cut at the last newline.
             end = data.rfind(b"\n") + 1
@@ -66,15 +102,8 @@ class Watcher:
             if end <= seen.done:
                 return 0
             data = data[:end]
-        try:
-            result = ingest.ingest_bytes(self.store, str(path), data, kind=self.kind,
-                                         session_id=self.session_id, host_kind=self.host_kind, by="watch")
-        except Rejected as rejected:
-            message = "; ".join(str(p) for p in rejected.problems[:3])
-            if message != seen.reported:
-                seen.reported = message
-                self.log(f"rejected {path.name}: {message}")
-            return 0
+        result = ingest.ingest_bytes(self.store, str(path), data, kind=self.kind, session_id=self.session_id,
+                                     host_kind=self.host_kind, by="watch")
         seen.done, seen.reported = len(data), ""
         if result.status == "unchanged":
             return 0

@@ -1,0 +1,201 @@
+"""The hostile-file corpus (tests/hostile) through the CLI, `watch` and the Upload page's ingest: every file
+gives its rows or a clear message naming it, never a traceback, and a refused file leaves the store as it was."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from relief_live import ingest
+from relief_live.__main__ import main
+from relief_live.store import Store
+from relief_live.terminal import safe
+from relief_live.watch import Watcher
+from tests.conftest import sqlite_store
+from tests.hostile import Hostile, corpus
+
+CORPUS = corpus()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def stored(store: Store, kind: str) -> pl.DataFrame:
+    return store.read(kind)
+
+
+def assert_terminal_safe(text: str) -> None:
+    assert not any((ord(c) < 0x20 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f for c in text), repr(text)
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+def test_the_cli_ingests_or_names_each_hostile_file(case: Hostile, tmp_path: Path) -> None:
+    path = tmp_path / case.name
+    path.write_bytes(case.data)
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    code, out, err = cli("ingest", "--db", db, str(path))
+    assert "Traceback" not in out + err
+    assert_terminal_safe(out + err)
+    store = Store(db)
+    if case.refused:
+        assert code == 1 and err.startswith(f"rejected: {path}\n"), err
+        assert case.refused in err
+        if case.line is not None:
+            assert f"{path} line {case.line}" in err
+        assert store.batches().height == 0 and store.version() == 0
+    else:
+        assert code == 0, err
+        assert out.startswith(f"ingested: {path} ({case.kind}, {case.rows} rows, batch 1)")
+        frame = stored(store, case.kind)
+        assert frame.height == case.rows and (case.check is None or case.check(frame))
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+def test_the_upload_page_ingest_gives_rows_or_problems(case: Hostile, tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    inspection = ingest.inspect_bytes(case.name, case.data, store=store, max_bytes=ingest.MAX_UPLOAD_BYTES)
+    if case.refused:
+        assert not inspection.ok
+        # (`refused` is written as a terminal shows it: a cell's control characters as escapes)
+        assert any(case.refused in safe(str(p)) and str(p).startswith(case.name) for p in inspection.problems), \
+            inspection.problems
+        with pytest.raises(ingest.Rejected) as caught:
+            ingest.ingest_bytes(store, case.name, case.data)
+        assert case.refused in safe(str(caught.value))
+        assert store.batches().height == 0 and store.version() == 0
+    else:
+        assert inspection.ok and inspection.frame is not None and inspection.frame.height == case.rows
+        result = ingest.ingest_bytes(store, case.name, case.data)
+        assert (result.status, result.kind, result.rows) == ("ingested", case.kind, case.rows)
+        frame = stored(store, case.kind)
+        assert case.check is None or case.check(frame)
+
+
+def test_watch_names_each_bad_file_once_and_goes_on_also_after_a_restart(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for case in CORPUS:
+        (folder / case.name).write_bytes(case.data)
+    store = sqlite_store(tmp_path)
+    for _ in range(2):  # a restarted watcher reads the same folder again
+        log: list[str] = []
+        watcher = Watcher(store, folder, log=log.append)
+        watcher.poll()
+        watcher.poll()
+        for case in CORPUS:
+            said = [line for line in log if f" {case.name}" in line]
+            if not case.data:  # a file just made, its first line not written yet: waited for
+                assert said == []
+            elif case.refused:
+                assert len(said) == 1 and said[0].startswith(f"rejected {case.name}: "), (case.name, log)
+                # Where and what, not the cell's value ("...": the value is left out of the log).
+                words = case.refused.split(": ", 1)[-1] if case.refused.startswith('"') else case.refused
+                assert words.split('" ')[-1] in said[0]
+            else:
+                assert not said or said[0].endswith(f"ingested {case.name}: {case.kind}, {case.rows} rows, "
+                                                    f"batch {said[0].rsplit(' ', 1)[-1]}")
+            assert_terminal_safe("\n".join(log))
+    accepted = [c for c in CORPUS if not c.refused]
+    assert store.batches().height == len(accepted)
+    assert store.read("sales").height == sum(c.rows for c in accepted if c.kind == "sales")
+
+
+def test_watch_refuses_links_pipes_and_devices_without_reading_them(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    secret = tmp_path / "secret.env"
+    secret.write_text("RELIEF_LIVE_STAFF_PASSWORD=hunter2\n", encoding="utf-8")
+    (folder / "x.csv").symlink_to(secret)
+    (folder / "inside.csv").symlink_to(folder / "x.csv")
+    os.mkfifo(folder / "pipe.csv")
+    store = sqlite_store(tmp_path)
+    log: list[str] = []
+    watcher = Watcher(store, folder, log=log.append)
+    watcher.poll()
+    watcher.poll()
+    assert sorted(log) == [
+        f"refused inside.csv: a symbolic link; only files in {folder} are read",
+        f"refused pipe.csv: not a file (a pipe or a device); only files in {folder} are read",
+        f"refused x.csv: a symbolic link; only files in {folder} are read",
+    ]
+    assert "hunter2" not in "\n".join(log) and store.batches().height == 0
+
+
+def test_the_cli_refuses_devices_and_folders(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    code, _out, err = cli("ingest", "--db", db, "/dev/zero", str(tmp_path))
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines() == [
+        "rejected: /dev/zero",
+        "  /dev/zero: is not a file (a folder, a device or a pipe); give an exported CSV or XLSX file",
+        f"rejected: {tmp_path}",
+        f"  {tmp_path}: is not a file (a folder, a device or a pipe); give an exported CSV or XLSX file",
+    ]
+
+
+def test_bad_store_urls_end_in_one_line_and_create_nothing(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database at all " * 1000)
+    for db, words in ((f"sqlite:///{tmp_path / 'typo' / 'x.sqlite3'}",
+                       f"the store's folder {tmp_path / 'typo'} does not exist"),
+                      ("sqlite+nonsense::://x", "the store's URL cannot be read"),
+                      ("mysql://u@h/db", "unsupported store mysql"),
+                      (f"sqlite:///{damaged}", "the store file is damaged or is not a database")):
+        for command in ("batches", "report"):
+            code, out, err = cli(command, "--db", db)
+            assert code == 1 and out == "", (db, out)
+            assert len(err.splitlines()) == 1 and err.startswith("relief-live: ") and words in err, (db, err)
+    assert not (tmp_path / "typo").exists()
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_read_only_commands_take_no_write_lock_and_writers_give_up_with_a_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from relief_live import store as store_module
+
+    path = tmp_path / "held.sqlite3"
+    db = f"sqlite:///{path}"
+    assert cli("ingest", "--db", db, str(_write(tmp_path, CORPUS[0])))[0] == 0
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 1_000)
+        for command in ("batches", "report"):
+            began = time.monotonic()
+            code, _out, err = cli(command, "--db", db)
+            assert code == 0 and err == "" and time.monotonic() - began < 5, (command, err)
+        assert "fullwidth.csv" in cli("batches", "--db", db)[1]
+        code, _, err = cli("retract", "--db", db, "1")
+        assert code == 1 and err.startswith("relief-live: ")
+        assert "the store is busy: another process held its write lock for over 1 s; try again" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Store(db).batches().height == 1 and not Store(db).batches()["retracted"][0]
+
+
+def _write(folder: Path, case: Hostile) -> Path:
+    path = folder / case.name
+    path.write_bytes(case.data)
+    return path
