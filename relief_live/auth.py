@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import streamlit as st
 
-from relief_live.i18n import t
+from relief_live.i18n import plain, t
 
 ENV_PASSWORD: Final = "RELIEF_LIVE_STAFF_PASSWORD"
 SECRET_PASSWORD: Final = "staff_password"
@@ -106,7 +106,7 @@ def sign_in_box(lang: str, where: Any = st.sidebar) -> None:
     box = where.container()
     if how == "oidc":
         if st.user.get("is_logged_in"):
-            box.caption(t("signed_in_as", lang, who=st.user.get("email") or st.user.get("name") or ""))
+            box.caption(t("signed_in_as", lang, who=plain(st.user.get("email") or st.user.get("name"))))
             if box.button(t("sign_out", lang), key="sign_out"):
                 st.logout()
         elif box.button(t("sign_in", lang), key="sign_in"):
@@ -135,4 +135,4 @@ def sign_in_box(lang: str, where: Any = st.sidebar) -> None:
         box.caption(t("viewer_only_local", lang))
         why = not_local_because(*_connection())
         if why is not None:
-            box.caption(t(why[0], lang, detail=why[1]))
+            box.caption(t(why[0], lang, detail=plain(why[1])))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from collections.abc import Callable
+from typing import Any, Final, ParamSpec
 
 import plotly.graph_objects as go
 import polars as pl
@@ -18,6 +20,54 @@ PREVIOUS_COLOUR: Final = "#7F7F7F"
 FONT: Final = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 DISPLAY_TZ: Final = "Asia/Shanghai"
 WAN: Final = 10_000
+P = ParamSpec("P")
+
+# Plotly draws a subset of HTML in every string of a figure (titles, axis and tick labels, hover, legend, bar
+# text): <a href> makes a live link, <span style> restyles, <br> breaks. Names come from uploaded files, so
+# their markup characters are written as the entities plotly shows literally.
+_ENTITIES: Final = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+
+
+def inert(text: str) -> str:
+    """`text` as plotly shows it literally: &, < and > as entities, so no tag or entity in it takes effect."""
+    for char, entity in _ENTITIES:
+        text = text.replace(char, entity)
+    return text
+
+
+def _shown(text: str) -> str:
+    """The text an `inert` string stands for (to cut it without cutting an entity in two)."""
+    for char, entity in reversed(_ENTITIES):
+        text = text.replace(entity, char)
+    return text
+
+
+def _inert_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text:
+        return frame
+    exprs = []
+    for name in text:
+        expr = pl.col(name)
+        for char, entity in _ENTITIES:
+            expr = expr.str.replace_all(char, entity, literal=True)
+        exprs.append(expr)
+    return frame.with_columns(exprs)
+
+
+def _inert_arg(value: Any) -> Any:
+    if isinstance(value, pl.DataFrame):
+        return _inert_frame(value)
+    return inert(value) if isinstance(value, str) else value
+
+
+def figure(build: Callable[P, go.Figure]) -> Callable[P, go.Figure]:
+    """A chart builder whose frames' text columns and text arguments are made `inert` on the way in: the one
+    place where uploaded text meets plotly. (Column names and vocabulary keys hold no &, < or >.)"""
+    @functools.wraps(build)
+    def made(*args: P.args, **kwargs: P.kwargs) -> go.Figure:
+        return build(*(_inert_arg(a) for a in args), **{k: _inert_arg(v) for k, v in kwargs.items()})  # type: ignore[arg-type]
+    return made
 
 
 def host_colour(kind: str | None) -> str:
@@ -68,6 +118,7 @@ def empty(title: str, lang: str, *, big: bool = False) -> go.Figure:
     return style(fig, title, big=big, height=240)
 
 
+@figure
 def gmv_per_day(frame: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figure:
     """Stacked bars of GMV per day, one colour per host kind. frame: day, host_kind, gmv (fen)."""
     title = t("chart_gmv_per_day", lang)
@@ -91,6 +142,7 @@ def gmv_per_day(frame: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figu
     return style(fig, f"{title} ({unit})", big=big)
 
 
+@figure
 def host_compare(host_kinds: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figure:
     """Broadcast vs cadre: GMV per hour, median GPM, median conversion side by side."""
     title = t("chart_host_compare", lang)
@@ -132,6 +184,7 @@ def host_compare(host_kinds: pl.DataFrame, lang: str, *, big: bool = False) -> g
     return fig
 
 
+@figure
 def session_curves(curves: pl.DataFrame, lang: str, *, title: str, host_kind: str | None = None,
                    big: bool = False) -> go.Figure:
     """Viewers online, orders per minute and cumulative GMV against time, the viewer peak marked.
@@ -172,6 +225,7 @@ def session_curves(curves: pl.DataFrame, lang: str, *, title: str, host_kind: st
     return style(fig, title, big=big, height=720 if big else 620)
 
 
+@figure
 def breakdown(frame: pl.DataFrame, by: str, lang: str, *, title: str, host_kind: str | None = None,
               top: int = 15, big: bool = False) -> go.Figure:
     """Horizontal bars of sales amount per `by` (product or village), largest first. frame: by, amount (fen)."""
@@ -189,6 +243,7 @@ def breakdown(frame: pl.DataFrame, by: str, lang: str, *, title: str, host_kind:
     return style(fig, f"{title} ({unit})", big=big, height=max(260, 40 + 28 * frame.height))
 
 
+@figure
 def previous_compare(current: pl.DataFrame, previous: pl.DataFrame, lang: str, *, current_start, previous_start,
                      previous_title: str, host_kind: str | None = None, big: bool = False) -> go.Figure:
     """Cumulative GMV against minutes since start, this session and the previous episode."""
@@ -217,11 +272,14 @@ LABEL_CHARS = 36  # longer category names are cut on the axis (the hover keeps t
 
 
 def _short_axis_labels(fig: go.Figure, labels: list[str]) -> None:
-    """Cut long y-axis category names with an ellipsis, keeping each bar its own category."""
+    """Cut long y-axis category names with an ellipsis, keeping each bar its own category (labels are `inert`:
+    cut as shown, so no entity is cut in two)."""
+    shown = [_shown(lab) for lab in labels]
     fig.update_yaxes(tickmode="array", tickvals=labels,
-                     ticktext=[lab if len(lab) <= LABEL_CHARS else lab[: LABEL_CHARS - 1] + "…" for lab in labels])
+                     ticktext=[inert(lab if len(lab) <= LABEL_CHARS else lab[: LABEL_CHARS - 1] + "…") for lab in shown])
 
 
+@figure
 def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: bool = False) -> go.Figure:
     """Sold and remaining share of each village product's unsold baseline, with quantities in its unit on hover."""
     title = t("chart_village_progress", lang)
@@ -252,6 +310,7 @@ def village_progress(villages: pl.DataFrame, lang: str, *, top: int = 25, big: b
     return style(fig, title, big=big, height=max(300, 90 + (34 if big else 26) * frame.height))
 
 
+@figure
 def ranked(frame: pl.DataFrame, label: str, metric: str, lang: str, *, title: str, money: bool,
            percent: bool = False, top: int = 20, big: bool = False, legend: bool = True) -> go.Figure:
     """Horizontal bars of `metric` per `label`, best first, each bar in its host kind's colour.

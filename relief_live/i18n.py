@@ -1,8 +1,9 @@
-"""Every string the dashboard shows, in English and Chinese, and the lookup that picks one."""
+"""Every string the dashboard shows, in English and Chinese, the lookup that picks one, and `plain` for text from files."""
 
 from __future__ import annotations
 
-from typing import Final
+import re
+from typing import Any, Final
 
 LANGS: Final[tuple[str, ...]] = ("en", "zh")
 DEFAULT_LANG: Final = "en"
@@ -239,3 +240,22 @@ def vocab(prefix: str, value: str | None, lang: str = DEFAULT_LANG) -> str:
         return t(f"{prefix}_unknown", lang) if f"{prefix}_unknown" in TEXT else ""
     key = f"{prefix}_{value}"
     return t(key, lang) if key in TEXT else value
+
+
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and between them they start
+# all of markdown (links, images, emphasis, HTML, lists) and Streamlit's own additions (:red[…], :material/…:,
+# $LaTeX$). A newline could start a new block, so lines are joined.
+_MARKDOWN: Final = re.compile(r"([!-/:-@\[-`{-~])")
+# GitHub-flavoured markdown also makes links of bare addresses (http://…, www.…, a@b.cn) found in the text
+# after escapes are read; an invisible word joiner where they start keeps them text.
+_BARE_LINK: Final = re.compile(r"(?=://)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER: Final = "\u2060"
+
+
+def plain(value: Any) -> str:
+    """Text from a file (a name, a title, a header, a file name) as markdown that shows exactly that text: for
+    st.markdown, captions, messages and widget labels, which all read markdown. A bare address gets an invisible
+    word joiner, so it is shown but not linked. (HTML, as in small_table, is escaped with html.escape; charts
+    make text inert in charts.figure.)"""
+    text = _BARE_LINK.sub(WORD_JOINER, " ".join(("" if value is None else str(value)).splitlines()))
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -309,3 +309,70 @@ def test_broadcast_against_cadre_writes_each_value_with_its_unit_on_the_bar() ->
     assert [list(bar.text) for bar in fig.data] == [["39.0 万元", "80.3 万元"], ["13,863 元", "30,398 元"], ["3.0%", "2.6%"]]
     assert all(axis.showticklabels is False for axis in (fig.layout.yaxis, fig.layout.yaxis2, fig.layout.yaxis3))
     assert fig.layout.uniformtext.minsize == 12  # labels wider than a bar are not shrunk out of sight
+
+
+# -- uploaded text stays text ---------------------------------------------------------------------------------
+MARKUP = ['<a href="http://127.0.0.1:9/x">X</a>', '<span style="font-size:80px">big</span>', "a<br>b", "&lt;b&gt;",
+          "![px](http://127.0.0.1:9/md.png)", "**b** :red[x] $x$ www.example.com"]
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    if hasattr(value, "tolist"):  # numpy arrays in a figure's JSON
+        return _strings(value.tolist())
+    return []
+
+
+def test_no_string_in_any_chart_carries_markup_from_a_file() -> None:
+    """Plotly draws <a href>, <span style>, <br> and entities in every string of a figure: names from files must
+    reach it as the text they are. Only the charts' own <br> and <extra> may remain."""
+    name = " ".join(MARKUP)
+    start = datetime(2020, 9, 6, 11, 0, tzinfo=UTC)
+    curves = pl.DataFrame({"ts": [start + timedelta(minutes=i) for i in range(3)], "viewers_online": [10, 15, 30],
+                           "orders": [0, 2, 1], "gmv_cum": [0, 20_000, 30_000]})
+    figures = [
+        charts.breakdown(pl.DataFrame({"product": [name, "芒果"], "amount": [500, 100]}), "product", "en", title=name),
+        charts.ranked(pl.DataFrame({"host_name": [name, "王"], "gmv": [5, 7], "host_kind": [name, "cadre"]}),
+                      "host_name", "gmv", "en", title=name, money=True),
+        charts.village_progress(pl.DataFrame({"village": [name], "product": [name], "unit": [name],
+                                              "unsold_qty": [10.0], "sold_qty": [2.0], "remaining_qty": [8.0],
+                                              "sell_through": [0.2]}), "en"),
+        charts.session_curves(curves, "en", title=name, host_kind=name),
+        charts.previous_compare(curves, curves, "en", current_start=start, previous_start=start,
+                                previous_title=name),
+        charts.host_compare(pl.DataFrame({"host_kind": [name], "gmv_per_hour": [100], "median_gpm": [10],
+                                          "median_conversion": [0.1]}), "en"),
+    ]
+    for fig in figures:
+        strings = _strings(fig.to_plotly_json())
+        assert any(charts.inert(name) in s for s in strings), fig.layout.title.text  # the name is there, inert
+        for s in strings:
+            assert not re.search(r"<(?!/?(br|extra)>)", s), s
+            assert not re.search(r"&(?!amp;|lt;|gt;)", s), s  # every & starts an entity the chart wrote
+
+
+def test_inert_text_shows_as_written_and_cuts_as_shown() -> None:
+    shown = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+    for text in MARKUP:
+        assert re.sub(r"&(amp|lt|gt);", lambda m: shown[m[0]], charts.inert(text)) == text
+    labels = ["<" * 50, "王主持"]
+    fig = charts.ranked(pl.DataFrame({"host_name": labels, "gmv": [2, 1], "host_kind": ["cadre", "cadre"]}),
+                        "host_name", "gmv", "en", title="GMV", money=True)
+    assert fig.layout.yaxis.ticktext[1] == "&lt;" * (charts.LABEL_CHARS - 1) + "…"  # no entity cut in two
+
+
+def test_plain_escapes_every_markdown_character() -> None:
+    for text in MARKUP:
+        escaped = i18n.plain(text)
+        # CommonMark shows an escaped character as itself; the word joiner is invisible
+        assert re.sub(r"\\(.)", r"\1", escaped).replace(i18n.WORD_JOINER, "") == text
+        assert not re.search(r"(?<!\\)[!-/:-@\[-`{-~]", re.sub(r"\\.", "", escaped)), escaped
+    # A bare address is no autolink: http://, www. and a@ are broken by the word joiner.
+    assert not re.search(r"https?://|www\.|@\w", re.sub(r"\\", "", i18n.plain("http://a.cn www.b.cn c@d.cn")))
+    assert i18n.plain("第一行\n# 第二行") == "第一行 \\# 第二行"  # a newline cannot start a heading
+    assert i18n.plain(None) == ""

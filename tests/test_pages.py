@@ -230,9 +230,10 @@ def test_staff_upload_shows_problems_then_commits_a_good_file(tmp_path: Path, mo
     host_kind = at.selectbox(key="hk_0")  # the file has no host kind: asked for
     host_kind.set_value("cadre").run()
     assert "sessions" in at.markdown[0].value or any("sessions" in m.value for m in at.markdown)
-    next(b for b in at.button if b.label == "Commit sessions_up.csv").click().run()
+    shown = i18n.plain("sessions_up.csv")  # file names reach markdown escaped (sessions\_up\.csv)
+    next(b for b in at.button if b.label == f"Commit {shown}").click().run()
     assert not at.exception
-    assert at.success[0].value.startswith("sessions_up.csv: 1 rows stored as batch")
+    assert at.success[0].value.startswith(f"{shown}: 1 rows stored as batch")
     up = store.read("sessions").filter(pl.col("session_id") == "up1").row(0, named=True)
     assert (up["host_kind"], up["gmv"], up["platform"]) == ("cadre", 1_234_560, "kuaishou")
     assert store.batches()["by"][-1] == "staff"

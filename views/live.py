@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from relief_live import charts, live, state, ui
-from relief_live.i18n import t, vocab
+from relief_live.i18n import plain, t, vocab
 
 lang, big = state.lang(), state.kiosk()
 st.title(t("page_live", lang))
@@ -59,8 +59,8 @@ def session_view() -> None:
     with head[0]:
         if info["live"]:
             st.badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
-        st.markdown(f"**{info['host_name'] or ''}** {info['host_role'] or ''} · "
-                    f"{vocab('hk', info['host_kind'], lang)} · {vocab('pf', info['platform'], lang)}")
+        st.markdown(f"**{plain(info['host_name'])}** {plain(info['host_role'])} · "
+                    f"{plain(vocab('hk', info['host_kind'], lang))} · {plain(vocab('pf', info['platform'], lang))}")
     head[1].caption(t("updated_at", lang, time=ui.local_time(now, "%H:%M:%S")), help=(
         t("refresh_every", lang, seconds=f"{live.refresh_seconds():g}") if is_live else None))
 

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from relief_live import auth, ingest, schema, state, ui
-from relief_live.i18n import t, vocab
+from relief_live.i18n import plain, t, vocab
 
 lang = state.lang()
 st.title(t("page_upload", lang))
@@ -23,7 +23,7 @@ else:
     for number, file in enumerate(files or []):
         data = file.getvalue()
         with st.container(border=True):
-            st.subheader(file.name)
+            st.subheader(plain(file.name))
             supplied: dict[str, str | None] = {"session_id": None, "host_kind": None, "platform": None}
             first = ingest.inspect_bytes(file.name, data, store=store, max_bytes=ingest.MAX_UPLOAD_BYTES)
             if first.needs:
@@ -52,7 +52,7 @@ else:
                     })
                     st.dataframe(mapping, hide_index=True)
                 if inspection.unknown:
-                    st.caption(t("unknown_headers", lang, headers=", ".join(inspection.unknown)))
+                    st.caption(t("unknown_headers", lang, headers=plain(", ".join(inspection.unknown))))
             if inspection.problems:
                 st.error(t("problems", lang), icon=":material/error:")
                 problems = pl.DataFrame({
@@ -68,15 +68,15 @@ else:
                 st.caption(t("preview", lang, rows=f"{frame.height:,}"))
                 st.dataframe(ui.preview(inspection.kind, frame.head(50)), hide_index=True, height=220, placeholder=ui.MISSING,
                              key=f"preview_{number}")
-                if st.button(t("commit", lang, name=file.name), type="primary", key=f"commit_{number}"):
+                if st.button(t("commit", lang, name=plain(file.name)), type="primary", key=f"commit_{number}"):
                     try:
                         result = ingest.ingest_bytes(store, file.name, data, by=auth.who(), **supplied)
                     except ingest.Rejected as rejected:
-                        st.error("\n".join(str(p) for p in rejected.problems))
+                        st.error("\n".join(plain(p) for p in rejected.problems))
                     else:
                         key = "committed" if result.status == "ingested" else "unchanged"
                         st.session_state.setdefault("upload_done", []).append(
-                            t(key, lang, name=file.name, rows=f"{result.rows:,}", batch=result.batch))
+                            t(key, lang, name=plain(file.name), rows=f"{result.rows:,}", batch=result.batch))
                         st.rerun()
 
 st.header(t("history", lang))
@@ -100,5 +100,5 @@ else:
             sure = st.checkbox(t("retract_confirm", lang, batch=batch), key=f"retract_sure_{batch}")
             if st.button(t("retract_button", lang, batch=batch), disabled=not sure, key="retract_go"):
                 path = store.retract(int(batch))
-                st.session_state.setdefault("upload_done", []).append(t("retracted", lang, batch=batch, path=path))
+                st.session_state.setdefault("upload_done", []).append(t("retracted", lang, batch=batch, path=plain(path)))
                 st.rerun()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
@@ -16,8 +18,18 @@ import polars as pl
 import pytest
 
 from relief_live import download, ingest
+from relief_live.i18n import WORD_JOINER
 from relief_live.store import Store
-from tests.e2e.conftest import ROOT, chromium_path, open_page, shot, start_server, stop_server
+from tests.e2e.conftest import (
+    ROOT,
+    chromium_path,
+    free_port,
+    open_page,
+    shot,
+    start_server,
+    stop_server,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +97,116 @@ def test_hostile_names_are_stored_verbatim_and_inert_in_the_browser(tmp_path: Pa
         context.close()
     finally:
         stop_server(server)
+
+
+class _Listener(http.server.ThreadingHTTPServer):
+    """A web server on loopback that records every path asked of it: a page that fetches from it has drawn
+    uploaded text as markup."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                listener.asked.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def _markup_names(port: int) -> dict[str, str]:
+    return {
+        "image": f"![px](http://127.0.0.1:{port}/md.png)",
+        "link": f'<a href="http://127.0.0.1:{port}/x">X</a>',
+        "big": '<span style="font-size:80px">big</span>',
+        "markdown_link": f"[点我](http://127.0.0.1:{port}/md-link)",
+    }
+
+
+def _markup_on_page(page, port: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """Elements (HTML or SVG) that link to or load from the listener, or take the hostile style (text in a
+    title attribute is text, and allowed)."""
+    return page.evaluate("""(port) => [...document.querySelectorAll('*')].flatMap(el => [...el.attributes]
+        .filter(a => (['href', 'xlink:href', 'src', 'srcset', 'action', 'poster'].includes(a.name) && a.value.includes(':' + port))
+                     || (a.name === 'style' && a.value.replace(/ /g, '').includes('font-size:80px')))
+        .map(a => el.tagName + ' ' + a.name + '=' + a.value))""", port)
+
+
+def test_uploaded_markup_makes_no_request_and_no_link_on_any_page(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """Names from files are text on every page: a host named as a markdown image fetches nothing, a product
+    written as a plotly <a href> is no link, a <span style> draws no huge text."""
+    from playwright.sync_api import expect
+
+    chromium_path()
+    listener = _Listener()
+    port = listener.server_address[1]
+    names = _markup_names(port)
+    server = start_server(tmp_path, load=False)
+    try:
+        now = datetime.now(ZoneInfo("Asia/Shanghai"))
+        start, end = f"{now - timedelta(hours=1):%Y-%m-%d %H:%M}", f"{now + timedelta(hours=2):%Y-%m-%d %H:%M}"
+        ingest.ingest_bytes(server.store, f"{names['markdown_link']}.csv", _csv([
+            ["直播ID", "直播标题", "直播类型", "主播", "职务", "平台", "开播时间", "下播时间", "观看人次"],
+            ["m0", names["image"], "干部直播", names["image"], names["markdown_link"], "抖音", start, end, "1000"],
+            ["m1", names["link"], "达人直播", names["link"], "", "抖音", "2020-09-01 19:00", "2020-09-01 20:00", "10"]]))
+        ingest.ingest_bytes(server.store, "stock.csv", _csv([
+            ["村", "产品", "滞销数量", "单位", "统计日期", "单价", "带贫户数"],
+            [names["big"], names["link"], "100", "斤", "2020-08-01", "5", "3"],
+            [names["link"], names["big"], "100", "斤", "2020-08-01", "5", "3"]]))
+        ingest.ingest_bytes(server.store, "sales.csv", _csv([
+            ["订单编号", "下单时间", "商品名称", "村", "商品数量", "单位", "实付金额", "直播ID"],
+            ["o1", f"{now - timedelta(minutes=30):%Y-%m-%d %H:%M}", names["link"], names["big"], "2", "斤", "10.00", "m0"],
+            ["o2", f"{now - timedelta(minutes=20):%Y-%m-%d %H:%M}", names["big"], names["link"], "3", "斤", "15.00", "m0"],
+            ["o3", "2020-09-01 19:30", names["link"], names["big"], "2", "斤", "10.00", "m1"]]))
+        assert set(server.store.read("sessions")["host_name"]) == {names["image"], names["link"]}
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url) if f":{port}" in request.url else None)
+        for path in ("", "live?session=m0", "live?session=m1", "villages", "hosts", "upload"):
+            open_page(page, f"{server.url}/{path}")
+            page.wait_for_timeout(500)  # images and charts fetch and draw after the script has run
+            assert _markup_on_page(page, port) == [], path
+            assert fetched == [] and listener.asked == [], path
+        open_page(page, f"{server.url}/live?session=m0")
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+        # The host line and the products on the chart axis show the names as written.
+        shown = [text.replace(WORD_JOINER, "") for text in page.locator("[data-testid='stMarkdown']").all_inner_texts()]
+        assert any(f"{names['image']} {names['markdown_link']}" in text for text in shown), shown
+        ticks = page.locator(".js-plotly-plot .ytick text").all_text_contents()
+        assert names["link"] in ticks and names["big"] in ticks, ticks
+
+        # A staff upload (this browser is on the server's machine) of a file whose name and header are markup.
+        open_page(page, f"{server.url}/upload")
+        name = f"{names['image']}.csv"
+        page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(files=[{
+            "name": name, "mimeType": "text/csv",
+            "buffer": _csv([["直播ID", "直播标题", "主播", "平台", "开播时间", "下播时间", names["link"]],
+                            ["u1", "上传", "赵", "抖音", "2020-09-06 19:00", "2020-09-06 20:00", "x"]])}])
+        shown_name = name.replace("://", WORD_JOINER + "://")  # how plain() keeps the address from linking
+        page.get_by_text("Unknown headers (kept out):", exact=False).wait_for(timeout=20_000)
+        unknown = page.get_by_text("Unknown headers (kept out):", exact=False).inner_text().replace(WORD_JOINER, "")
+        assert unknown == f"Unknown headers (kept out): {names['link']}"
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Host kind").click()
+        page.get_by_role("option", name="Cadre-hosted").click()
+        page.get_by_role("button", name=f"Commit {shown_name}").wait_for(timeout=20_000)
+        page.get_by_role("button", name=f"Commit {shown_name}").click()
+        expect(page.get_by_text(f"{shown_name}: 1 rows stored as batch", exact=False)).to_have_count(1)
+        wait_ready(page)
+        page.wait_for_timeout(500)
+        assert _markup_on_page(page, port) == []
+        shot(page, "hostile_markup_upload")
+        assert fetched == [] and listener.asked == []
+        context.close()
+    finally:
+        stop_server(server)
+        listener.shutdown()
 
 
 def test_downloads_neutralise_formulas_but_keep_the_text() -> None:
