@@ -376,3 +376,12 @@ def test_plain_escapes_every_markdown_character() -> None:
     assert not re.search(r"https?://|www\.|@\w", re.sub(r"\\", "", i18n.plain("http://a.cn www.b.cn c@d.cn")))
     assert i18n.plain("第一行\n# 第二行") == "第一行 \\# 第二行"  # a newline cannot start a heading
     assert i18n.plain(None) == ""
+
+
+def test_every_chart_builder_makes_its_text_inert() -> None:
+    """A new chart takes uploaded text through charts.figure too (style and empty take only the charts' own)."""
+    builders = [name for name, value in vars(charts).items() if callable(value) and not name.startswith("_")
+                and getattr(value, "__module__", "") == charts.__name__
+                and "Figure" in str(getattr(value, "__annotations__", {}).get("return", ""))]
+    assert len(builders) >= 9
+    assert [name for name in builders if name not in ("style", "empty", "figure") and not hasattr(vars(charts)[name], "__wrapped__")] == []
