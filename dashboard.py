@@ -19,8 +19,12 @@ sticky = state.sticky()
 lang, kiosk = sticky["lang"], sticky["kiosk"] == "1"
 
 PAGES = [
+    # The Overview is the root page, and /overview opens it too (a hidden twin): a link written by hand, or
+    # copied while there, must not open "Page not found". A default page's own path is reserved, not served.
     st.Page("views/overview.py", title=t("page_overview", lang), icon=":material/dashboard:",
-            url_path="overview", default=True),
+            url_path="home", default=True),
+    st.Page("views/overview.py", title=t("page_overview", lang), icon=":material/dashboard:",
+            url_path="overview", visibility="hidden"),
     st.Page("views/live.py", title=t("page_live", lang), icon=":material/live_tv:", url_path="live"),
     st.Page("views/villages.py", title=t("page_villages", lang), icon=":material/agriculture:",
             url_path="villages"),

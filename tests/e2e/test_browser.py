@@ -152,6 +152,35 @@ def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Serv
     fresh.close()
 
 
+SIDEBAR_PAGES = [("Overview", ""), ("Live session", "live?session=live1"), ("Villages", "villages"),
+                 ("Hosts", "hosts"), ("Upload", "upload")]
+
+
+@pytest.mark.parametrize("start", ["", "overview", "hosts"])
+def test_every_page_s_share_link_copied_from_the_sidebar_opens_that_page(server: Server, browser, page,
+                                                                         start: str) -> None:  # type: ignore[no-untyped-def]
+    """Each page reached through the sidebar, from the root, from /overview (a link written by hand) and from
+    another page: its share link opened in a fresh browser shows the same page, never "Page not found"."""
+    open_page(page, f"{server.url}/{start}")
+    assert page.get_by_text("Page not found").count() == 0
+    nav = page.locator("[data-testid='stSidebarNav'] a")
+    assert [text.splitlines()[-1] for text in nav.all_inner_texts()] == [title for title, _ in SIDEBAR_PAGES]
+    for title, path in SIDEBAR_PAGES:
+        nav.filter(has_text=title).first.click()
+        wait_ready(page)
+        link = share_link(page)
+        assert link == f"{server.url}/{path}".rstrip("/")
+        fresh = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+        other = fresh.new_page()
+        open_page(other, link)
+        assert other.get_by_text("Page not found").count() == 0, link
+        assert other.locator("h1").first.inner_text() == title
+        fresh.close()
+    # Where the Overview's share link was copied on /overview itself, it says so and opens the Overview.
+    open_page(page, f"{server.url}/overview")
+    assert page.locator("h1").first.inner_text() == "Overview" and share_link(page) == f"{server.url}/overview"
+
+
 def test_a_share_link_keeps_the_session_and_the_language(server: Server, browser, page) -> None:  # type: ignore[no-untyped-def]
     open_page(page, f"{server.url}/live?session=tv1&lang=zh")
     link = share_link(page)
