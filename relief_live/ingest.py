@@ -6,6 +6,7 @@ import contextlib
 import functools
 import getpass
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -215,7 +216,7 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
         hashed = hasher.submit(_sha256, data)
         pieces = _pieces(name, data)
         if len(pieces) == 1:
-            held = store.holding(hashed.result(), kind)
+            held = store.holding(_batch_key(hashed.result(), session_id, host_kind, platform), kind)
             if held is not None:
                 report("done", 1.0)
                 return FileResult(name, held.kind, held.rows, held.batch, held.status)
@@ -279,7 +280,8 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
 
     checking = checked()
     try:
-        return store.write(mapping.kind, checking, path=name, sha256=sha, by=by or who())
+        key = _batch_key(sha, args["session_id"], args["host_kind"], args["platform"])
+        return store.write(mapping.kind, checking, path=name, sha256=key, by=by or who())
     finally:
         checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
 
@@ -298,6 +300,15 @@ def _then(pieces: list[Callable[[], read.RawTable]], done: Callable[[], None]) -
         return table
 
     return [functools.partial(counted, piece) for piece in pieces]
+
+
+def _batch_key(sha: str, session_id: str | None, host_kind: str | None, platform: str | None) -> str:
+    """What finds a file already stored: its bytes' sha256, and the values given with it when there are any (the
+    same file given another session id is a correction to ingest, not `unchanged`)."""
+    given = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
+    if not any(given.values()):
+        return sha
+    return hashlib.sha256(json.dumps([sha, given], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _sha256(data: bytes, chunk: int = 8 * 1024 * 1024) -> str:

@@ -13,7 +13,9 @@ import struct
 import threading
 import time
 import unicodedata
+import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -392,6 +394,14 @@ def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
     `short_lines`: no line after the header is as long as two steps of _newlines (known from counting them)."""
     if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends
         raw = raw.replace(b"\r", b"\n")
+    nul = raw.find(b"\x00")  # past the start a binary file is told by (utf8_bytes): a damaged or joined file
+    if nul >= 0:
+        line_start = raw.rfind(b"\n", 0, nul) + 1
+        raise Rejected([Problem(name, raw.count(b"\n", 0, nul) + 1, None,
+                                f"holds a NUL byte at character {len(raw[line_start:nul].decode('utf-8', 'replace')) + 1}"
+                                " of the line: the file is damaged or not text; export it again")])
+    if _BOM in raw:  # a byte order mark after the start (two exports joined): no part of any cell's text
+        raw = raw.replace(_BOM, b"")
     header_end = _first_record_end(raw)
     columns = raw.count(b",", 0, header_end) + 1
     if columns > MAX_COLUMNS:
@@ -430,6 +440,9 @@ def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
         if not mask.all():
             frame, lines = frame.filter(mask), lines.filter(mask)
     return RawTable(name, [h.strip() for h in headers], frame, lines)
+
+
+_BOM: Final = "\ufeff".encode()
 
 
 def _cells(raw: bytes) -> pl.DataFrame:
@@ -567,8 +580,130 @@ def _check_zip(name: str, data: bytes) -> None:
                                                   "refused as a zip bomb")])
 
 
+class _TooLarge(Exception):
+    """Raised by an _Inflated stream past its cap."""
+
+
+class _Inflated(io.RawIOBase):
+    """A zip member's bytes, inflated from where its data starts until its deflate stream ends, whatever sizes
+    the zip declares (they may lie: a reader that trusts them stops early, while another inflates all), and
+    counted: past `cap` bytes it raises _TooLarge."""
+
+    def __init__(self, data: bytes, info: zipfile.ZipInfo, cap: int):
+        header = data[info.header_offset:info.header_offset + 30]
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"no local header for {info.filename}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        self._data, self._at = data, info.header_offset + 30 + name_length + extra_length
+        self.left = cap
+        if info.compress_type == zipfile.ZIP_STORED:
+            self._inflate, self._end = None, min(len(data), self._at + info.compress_size)
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            self._inflate, self._end = zlib.decompressobj(-15), len(data)
+        else:
+            raise zipfile.BadZipFile(f"{info.filename} is compressed in a way Excel does not write")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        want = min(len(buffer), 1024 * 1024)
+        if self._inflate is None:
+            chunk = self._data[self._at:min(self._end, self._at + want)]
+            self._at += len(chunk)
+        else:
+            chunk = b""
+            while not chunk and not self._inflate.eof and (self._at < self._end or self._inflate.unconsumed_tail):
+                source = self._inflate.unconsumed_tail or self._data[self._at:self._at + 64 * 1024]
+                if not self._inflate.unconsumed_tail:
+                    self._at += len(source)
+                chunk = self._inflate.decompress(source, want)
+        self.left -= len(chunk)
+        if self.left < 0:
+            raise _TooLarge
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+_SHEET: Final = re.compile(r"xl/worksheets/[^/]+\.xml")
+_MAIN_NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _column_number(cell: str) -> int:
+    """1 for the A of `A7`, 27 for the AA of `AA7`."""
+    number = 0
+    for letter in cell:
+        if not "A" <= letter <= "Z":
+            break
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _check_xlsx(name: str, data: bytes) -> None:
+    """Read a workbook's zip as it will be read, under the limits: every member inflated (not its declared size)
+    within MAX_XLSX_UNPACKED and MAX_XLSX_RATIO, no sheet row past MAX_COLUMNS, and no formula cell without a
+    value Excel computed (a workbook written by a program holds none, or 0, until it is opened and saved)."""
+    cap = min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * max(len(data), 1))
+    formulas: list[Problem] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            # fullCalcOnLoad: the writer asks for every formula to be computed when opened (none was).
+            workbook = b""
+            if "xl/workbook.xml" in names:
+                workbook = _Inflated(data, archive.getinfo("xl/workbook.xml"), 16 * 1024 * 1024).read()
+            uncomputed = re.search(rb'fullCalcOnLoad="(1|true)"', workbook) is not None
+            for info in archive.infolist():
+                member = _Inflated(data, info, cap)
+                if _SHEET.fullmatch(info.filename):
+                    _check_sheet(name, io.BufferedReader(member, 1024 * 1024), uncomputed, formulas)
+                else:
+                    while member.read(1024 * 1024):
+                        pass
+                cap = member.left
+    except _TooLarge:
+        raise Rejected([Problem(name, None, None, f"unpacks to more than {min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * len(data)):,} "
+                                                  f"bytes from {len(data):,}; refused as a zip bomb")]) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ET.ParseError, zlib.error) as error:
+        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+    if formulas:
+        raise Rejected(formulas[:MAX_PROBLEMS], len(formulas))
+
+
+def _check_sheet(name: str, stream: io.BufferedReader, uncomputed: bool, formulas: list[Problem]) -> None:
+    """The rows of one sheet's XML, streamed: none wider than MAX_COLUMNS; formula cells without a computed value
+    added to `formulas`."""
+    parent = None
+    for event, element in ET.iterparse(stream, events=("start", "end")):
+        if event == "start":
+            if element.tag == f"{_MAIN_NS}sheetData":
+                parent = element
+            continue
+        if element.tag == f"{_MAIN_NS}c":
+            formula = element.find(f"{_MAIN_NS}f")
+            if formula is not None:
+                value = element.find(f"{_MAIN_NS}v")
+                if uncomputed or value is None or not (value.text or "").strip():
+                    cell = element.get("r", "?")
+                    row = re.sub(r"^[A-Z]+", "", cell)
+                    formulas.append(Problem(
+                        name, int(row) if row.isdigit() else None, None,
+                        f"cell {cell} is a formula whose value was never computed (the workbook was written by a "
+                        "program and not saved by Excel or WPS since); open it and save it, or export CSV"))
+        elif element.tag == f"{_MAIN_NS}row":
+            last = element[-1].get("r", "") if len(element) else ""
+            width = max(len(element), _column_number(last))
+            if width > MAX_COLUMNS:
+                raise Rejected([Problem(name, int(element.get("r", "0")) or None, None,
+                                        f"has {width:,} columns; exports have at most {MAX_COLUMNS:,}")])
+            element.clear()
+            if parent is not None:
+                parent.remove(element)
+
+
 def _read_xlsx(name: str, data: bytes) -> RawTable:
     _check_zip(name, data)
+    _check_xlsx(name, data)
     try:
         frame = pl.read_excel(io.BytesIO(data), infer_schema_length=0, drop_empty_rows=False,
                               drop_empty_cols=False, raise_if_empty=False)

@@ -17,9 +17,9 @@ from relief_live.store import Store
 from relief_live.terminal import safe
 from relief_live.watch import Watcher
 from tests.conftest import sqlite_store
-from tests.hostile import Hostile, corpus
+from tests.hostile import Hostile, corpus, workbooks
 
-CORPUS = corpus()
+CORPUS = corpus() + workbooks()
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -199,3 +199,14 @@ def _write(folder: Path, case: Hostile) -> Path:
     path = folder / case.name
     path.write_bytes(case.data)
     return path
+
+
+def test_the_same_file_with_another_session_id_is_a_correction_not_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "trend.csv"
+    path.write_text("时间,实时在线人数\n2020-09-06 19:01,100\n2020-09-06 19:02,120\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    said = [cli("ingest", "--db", db, "--session-id", session, str(path))[1] for session in ("s-wrong", "s1", "s1")]
+    assert said == [f"ingested: {path} (ticks, 2 rows, batch 1)\n", f"ingested: {path} (ticks, 2 rows, batch 2)\n",
+                    f"unchanged: {path} (ticks, 2 rows, batch 2)\n"]
+    assert cli("retract", "--db", db, "1")[0] == 0
+    assert Store(db).read("ticks")["session_id"].to_list() == ["s1", "s1"]
