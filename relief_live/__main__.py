@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[db], help="sessions, host kinds and villages (docs/metrics.md)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--from", dest="start", type=_day, metavar="DATE", help="only sessions and sales from this day on")
+    p.add_argument("--to", dest="end", type=_day, metavar="DATE", help="only sessions, sales and baselines up to this day")
+    p.add_argument("--county", help="only this county's sessions and villages")
     p.set_defaults(run=_report)
 
     p = sub.add_parser("backup", parents=[db], help="a consistent copy of the store, while it runs")
@@ -198,11 +201,24 @@ def _retract(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2020-09-13") from None
+
+
 def _report(store: Store, args: argparse.Namespace) -> int:
     from relief_live import metrics
+    from relief_live.metrics.period import of_county, period_report
 
-    report = metrics.build_report(store.read("sessions"), store.read("ticks"), store.read("sales"),
-                                  store.read("stock"), now=datetime.now(UTC))
+    frames = [store.read(kind) for kind in ("sessions", "ticks", "sales", "stock")]
+    if args.start is not None or args.end is not None:
+        report = period_report(*frames, start=args.start, end=args.end or date.max - timedelta(days=1),
+                               now=datetime.now(UTC), county=args.county)
+    else:
+        report = metrics.build_report(*frames, now=datetime.now(UTC))
+        report = of_county(report, args.county) if args.county else report
     if args.json:
         print(json.dumps(metrics.report_json(report), ensure_ascii=False))
     else:

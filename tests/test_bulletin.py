@@ -1,0 +1,146 @@
+"""The bulletin on the demo programme: its figures are `report --json`'s over the same days."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from relief_live.__main__ import main
+from relief_live.bulletin import content
+from relief_live.demo import CLOCK_TICKS, load_demo
+from relief_live.metrics.period import window
+from relief_live.store import Store
+
+WEEK = ("2020-09-07", "2020-09-13")  # a Monday to Sunday: a kiwi show that crosses midnight, a TV special
+BEFORE = ("2020-08-31", "2020-09-06")
+NOW = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('bulletin')}/demo.sqlite3"
+    store = Store(url)
+    store.create()
+    load_demo(store)
+    store.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def demo(demo_url: str) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    store = Store(demo_url)
+    frames = {kind: store.read(kind) for kind in content.FRAMES}
+    batches = store.batches()
+    store.dispose()
+    return frames, batches
+
+
+def report_json(url: str, capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["report", "--db", url, "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_week_keeps_a_show_that_crosses_midnight_whole_and_counts_sales_by_their_day(demo) -> None:
+    frames, _ = demo
+    sessions, ticks, sales, stock = window(*(frames[k] for k in content.FRAMES), start=date(2020, 9, 7),
+                                           end=date(2020, 9, 13))
+    assert sorted(sessions.get_column("session_id")) == ["KS20200910004", "SZTV-20200912"]
+    all_ticks = frames["ticks"].filter(pl.col("session_id") == CLOCK_TICKS).height
+    assert ticks.filter(pl.col("session_id") == CLOCK_TICKS).height == all_ticks == 130
+    assert ticks.get_column("ts").max() > datetime(2020, 9, 10, 16, 0, tzinfo=UTC)  # past midnight in Shanghai
+    assert sales.get_column("ts").drop_nulls().dt.convert_time_zone("Asia/Shanghai").dt.date().is_between(
+        date(2020, 9, 7), date(2020, 9, 13)).all()
+    assert stock.get_column("as_of").max() <= date(2020, 9, 13)
+
+
+def test_periods_are_monday_to_sunday_weeks_and_calendar_months() -> None:
+    week = content.period_containing("week", date(2020, 9, 10))
+    assert (week.start, week.end) == (date(2020, 9, 7), date(2020, 9, 13))
+    assert (week.previous().start, week.previous().end) == (date(2020, 8, 31), date(2020, 9, 6))
+    month = content.period_containing("month", date(2020, 3, 31))
+    assert (month.start, month.end, month.previous().start) == (date(2020, 3, 1), date(2020, 3, 31), date(2020, 2, 1))
+    # The last complete week before a Wednesday; a store whose data end earlier gets its last week with data.
+    assert content.default_period("week", date(2026, 12, 9), date(2026, 12, 8)).start == date(2026, 11, 30)
+    assert content.default_period("week", date(2026, 12, 9), date(2020, 12, 12)).start == date(2020, 12, 7)
+    assert content.default_period("month", date(2026, 12, 9), None).start == date(2026, 11, 1)
+
+
+def test_week_figures_and_changes_are_the_reports(demo, demo_url: str, capsys) -> None:
+    frames, batches = demo
+    bulletin = content.make(frames, batches, "week", ending=date(2020, 9, 13), now=NOW)
+    assert (bulletin.period.label(), bulletin.previous.label()) == ("2020-09-07 – 2020-09-13",
+                                                                  "2020-08-31 – 2020-09-06")
+    now = report_json(demo_url, capsys, "--from", WEEK[0], "--to", WEEK[1])
+    before = report_json(demo_url, capsys, "--from", BEFORE[0], "--to", BEFORE[1])
+    figures = {row["key"]: row for row in bulletin.headline.iter_rows(named=True)}
+    assert figures["sessions"]["current"] == now["totals"]["sessions"] == 2
+    assert figures["orders"]["current"] == now["totals"]["orders"]
+    assert figures["gmv"]["current"] / 100 == pytest.approx(now["totals"]["gmv"])
+    assert figures["gmv"]["previous"] / 100 == pytest.approx(before["totals"]["gmv"])
+    assert figures["gmv"]["change"] == pytest.approx(now["totals"]["gmv"] / before["totals"]["gmv"] - 1)
+    assert figures["viewers"]["current"] == sum(s["viewers"] or 0 for s in now["sessions"])
+    assert figures["hours"]["current"] == pytest.approx(sum(k["hours"] for k in now["host_kinds"]), abs=0.01)
+    assert figures["sold_value"]["current"] / 100 == pytest.approx(now["totals"]["sold_value"])
+    kinds = {row["host_kind"]: row for row in bulletin.host_kinds.iter_rows(named=True)}
+    [broadcast] = [k for k in now["host_kinds"] if k["host_kind"] == "broadcast"]
+    assert kinds["broadcast"]["gmv_per_hour"] / 100 == pytest.approx(broadcast["gmv_per_hour"])
+    assert kinds["broadcast"]["median_conversion"] == pytest.approx(broadcast["median_conversion"], abs=1e-6)
+    assert kinds["cadre"]["sessions"] == 0 and kinds["cadre"]["gmv_per_hour_before"] is not None
+    top = bulletin.top_sessions.get_column("session_id").to_list()
+    assert top == [s["session_id"] for s in sorted(now["sessions"], key=lambda s: -s["gmv"])]
+    assert "成交额环比上升" in bulletin.summary and "个村滞销未动" in bulletin.summary
+
+
+def test_villages_stand_as_at_the_periods_end_with_what_sold_in_it(demo, demo_url: str, capsys) -> None:
+    frames, batches = demo
+    bulletin = content.make(frames, batches, "week", ending=date(2020, 9, 9), now=NOW)
+    so_far = report_json(demo_url, capsys, "--to", WEEK[1])
+    now = report_json(demo_url, capsys, "--from", WEEK[0], "--to", WEEK[1])
+    villages = {(v["village"], v["product"]): v for v in so_far["villages"]}
+    sold = {(v["village"], v["product"]): v["sold_value"] for v in now["villages"]}
+    for row in bulletin.villages.iter_rows(named=True):
+        want = villages[(row["village"], row["product"])]
+        assert row["sell_through"] == pytest.approx(want["sell_through"], abs=1e-6)
+        assert (row["status"], row["remaining_value"] / 100) == (want["status"], want["remaining_value"])
+        assert row["sold_period"] / 100 == pytest.approx(sold[(row["village"], row["product"])])
+    stalled = [(v["village"], v["product"]) for v in so_far["villages"] if v["status"] == "stalled"]
+    statuses = bulletin.villages.get_column("status").to_list()
+    assert len(stalled) == 7 and statuses[:len(stalled)] == ["stalled"] * len(stalled)
+    assert set(zip(bulletin.villages["village"][:7], bulletin.villages["product"][:7], strict=True)) == set(stalled)
+    sold_villages = bulletin.villages.filter(pl.col("sold_period") > 0)
+    assert sorted(sold_villages.get_column("village")) == ["弄福村", "新田村", "火卖村", "马宫村"]
+    assert bulletin.households == sold_villages.get_column("households").sum() == 29 + 73 + 44 + 61
+    counties = {row["county"]: row for row in bulletin.counties.iter_rows(named=True)}
+    haifeng = [v for v in so_far["villages"] if v["county"] == "海丰县"]
+    assert counties["海丰县"]["value_sell_through"] == pytest.approx(
+        sum(v["sold_value"] for v in haifeng) / sum(v["unsold_value"] for v in haifeng))
+    assert counties["陆河县"]["sold_period"] / 100 == pytest.approx(sold[("新田村", "陆河青梅")])
+
+
+def test_a_county_bulletin_is_the_county_report(demo, demo_url: str, capsys) -> None:
+    frames, batches = demo
+    bulletin = content.make(frames, batches, "month", ending=date(2020, 8, 1), county="海丰县", lang="en", now=NOW)
+    now = report_json(demo_url, capsys, "--from", "2020-08-01", "--to", "2020-08-31", "--county", "海丰县")
+    figures = {row["key"]: row for row in bulletin.headline.iter_rows(named=True)}
+    assert figures["sessions"]["current"] == now["totals"]["sessions"] == 2
+    assert figures["gmv"]["current"] / 100 == pytest.approx(now["totals"]["gmv"])
+    assert set(bulletin.villages.get_column("county")) == {"海丰县"}
+    assert bulletin.summary.startswith(("GMV", "Sessions", "Viewers", "Orders", "Hours", "Refunds", "Sold"))
+
+
+def test_provenance_names_the_files_behind_the_period(demo, demo_url: str, capsys) -> None:
+    frames, batches = demo
+    bulletin = content.make(frames, batches, "week", ending=date(2020, 9, 13), now=NOW)
+    files = [Path(p).name for p in bulletin.provenance.get_column("path")]
+    assert "ticks_KS20200910004_clock_times.csv" in files and "sessions_tv_2020.xlsx" in files
+    assert "ticks_zhaotong_pdd.xlsx" not in files  # December's show is not of this week
+    assert set(bulletin.provenance.get_column("kind")) == {"stock", "sessions", "ticks", "sales"}
+    july = content.make(frames, batches, "month", ending=date(2020, 7, 31), now=NOW)  # the mango show's boxes
+    now = report_json(demo_url, capsys, "--from", "2020-07-01", "--to", "2020-07-31")
+    assert july.unconvertible == (now["unconvertible"]["rows"], round(now["unconvertible"]["amount"] * 100)) == (
+        2, 14970)
+    assert july.unattributed[0] == now["unattributed"]["rows"] > 0
