@@ -264,7 +264,7 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
 
         def read_all() -> None:
             if not mapped.unchanged():
-                again.append(hasher.submit(_sha256, mapped))
+                again.append(hasher.submit(_sha256, mapped.source()))
 
         pieces = _then(pieces, read_all)
     mapping, frames = _typed(name, data, pieces, **args, whole=whole)
@@ -273,7 +273,7 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
     def checked() -> Iterator[pl.DataFrame]:
         yield from frames
         if (isinstance(data, read.MappedFile) and not data.unchanged()
-                and (again[0].result() if again else _sha256(data)) != sha):
+                and (again[0].result() if again else _sha256(data.source())) != sha):
             raise Rejected([Problem(name, None, None, "changed while it was being read; "
                                                       "ingest it again once it is complete")])
         args["progress"]("writing", 0.95)
@@ -311,8 +311,14 @@ def _batch_key(sha: str, session_id: str | None, host_kind: str | None, platform
     return hashlib.sha256(json.dumps([sha, given], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _sha256(data: bytes, chunk: int = 8 * 1024 * 1024) -> str:
-    """The sha256 of a file's bytes; a mapped file's pages are let go as they are hashed."""
+def _sha256(data: bytes | read.FileSource, chunk: int = 8 * 1024 * 1024) -> str:
+    """The sha256 of a file's bytes (of a FileSource: what the file holds now); a mapped file's pages are let go
+    as they are hashed."""
+    if isinstance(data, read.FileSource):
+        sha = hashlib.sha256()
+        for part in data.chunks(chunk):
+            sha.update(part)
+        return sha.hexdigest()
     if not isinstance(data, read.MappedFile):
         return hashlib.sha256(data).hexdigest()
     sha = hashlib.sha256()

@@ -10,13 +10,14 @@ import mmap
 import os
 import re
 import struct
+import tempfile
 import threading
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,11 +189,11 @@ class MappedFile(mmap.mmap):
     """A file's bytes mapped from disk (read-only), read like `bytes` where the readers need it.
 
     `release` lets go of the pages read so far (the OS keeps them cached; a later read maps them again), so a
-    large export read piece by piece is never all resident in the process. The file must not be truncated
-    while it is mapped (reading past its new end is a bus error).
+    large export read piece by piece is never all resident in the process. What is mapped is a private copy
+    of the file (map_file): a mapped file cut short by another program would end the process with a bus error.
     """
 
-    path: str
+    path: str  # the file's own path (`source`), not the copy's
     _stat: os.stat_result  # the file's, when it was mapped
     _at_rest: bool  # whether it was last written AT_REST_NS or more before it was mapped
 
@@ -208,6 +209,10 @@ class MappedFile(mmap.mmap):
     def release(self) -> None:
         if hasattr(mmap, "MADV_DONTNEED"):
             self.madvise(mmap.MADV_DONTNEED)
+
+    def source(self) -> FileSource:
+        """The file itself, to hash what it holds now."""
+        return FileSource(self.path)
 
     def unchanged(self) -> bool:
         """Whether the file is known to hold the bytes it held when it was mapped, from its stat alone: at rest
@@ -244,13 +249,45 @@ def open_file(path: str | Path, *, follow_symlinks: bool = True) -> io.BufferedR
     return open(fd, "rb")
 
 
+@dataclass(frozen=True)
+class FileSource:
+    """A file on disk by its path: what it holds now is read (never mapped) when hashed again."""
+
+    path: str
+
+    def __len__(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """Its bytes as they are now; none when it is gone or is no longer a regular file."""
+        try:
+            with open_file(self.path) as f:
+                while chunk := f.read(size):
+                    yield chunk
+        except (OSError, Rejected):
+            return
+
+
 def map_file(path: str | Path) -> bytes:
-    """A file's bytes: mapped (MappedFile) when it is large enough to be read in pieces, else read."""
+    """A file's bytes: mapped (MappedFile) when it is large enough to be read in pieces, else read.
+
+    A large file is copied (by the kernel) into a temporary file no other process can name, and the copy is
+    mapped: the file itself may be rewritten or cut short meanwhile (ingest then hashes it again and refuses
+    it as changed), the mapped bytes cannot."""
     with open_file(path) as f:
         stat = os.fstat(f.fileno())
         if stat.st_size <= PIECE_BYTES:
             return f.read()
-        mapped = MappedFile(f.fileno(), 0, access=mmap.ACCESS_READ)
+        with tempfile.TemporaryFile(prefix="relief-live-") as copy:
+            offset = 0
+            while sent := os.sendfile(copy.fileno(), f.fileno(), offset, 64 * 1024 * 1024):
+                offset += sent
+            if offset == 0:
+                return b""
+            mapped = MappedFile(copy.fileno(), 0, access=mmap.ACCESS_READ)
         mapped.path, mapped._stat = str(path), stat
         mapped._at_rest = time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) >= AT_REST_NS
         return mapped  # type: ignore[return-value]

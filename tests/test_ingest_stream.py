@@ -279,6 +279,30 @@ def test_a_file_rewritten_while_it_is_read_is_refused(
     assert sqlite.batches().height == 0 and sqlite.version() == 0
 
 
+def test_a_file_cut_short_while_it_is_read_is_refused_not_a_bus_error(
+        sqlite: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pieces(monkeypatch, PIECE)
+    path = tmp_path / "orders.csv"
+    path.write_bytes((HEAD + "".join(lines(300))).encode())
+    data = read.map_file(path)
+    assert isinstance(data, read.MappedFile)
+    path.write_bytes(b"")  # truncated in place, as a program saving over it does
+    assert data[-7:] == b"309.50\n"  # the mapped bytes are still there to read (not a bus error)
+    data.close()
+
+    def truncate(stage: str, fraction: float) -> None:
+        if stage == "checking values" and fraction > 0.5:
+            with path.open("r+b") as f:
+                f.truncate(10)
+
+    path.write_bytes((HEAD + "".join(lines(300))).encode())
+    with pytest.raises(Rejected) as caught:
+        ingest.ingest_file(sqlite, path, progress=truncate)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: changed while it was being read; ingest it again once it is complete"]
+    assert sqlite.batches().height == 0 and sqlite.version() == 0
+
+
 @pytest.fixture
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of each file's bytes hashed (the first hash finds the same bytes stored; a second refuses a
