@@ -210,3 +210,80 @@ def test_the_same_file_with_another_session_id_is_a_correction_not_unchanged(tmp
                     f"unchanged: {path} (ticks, 2 rows, batch 2)\n"]
     assert cli("retract", "--db", db, "1")[0] == 0
     assert Store(db).read("ticks")["session_id"].to_list() == ["s1", "s1"]
+
+
+def test_the_upload_page_shows_each_hostile_file_as_problems_or_a_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from relief_live import i18n
+    from relief_live import store as store_module
+    from tests.test_pages import PASSWORD, app
+
+    url = f"sqlite:///{tmp_path / 'upload.sqlite3'}"
+    store = Store(url)
+    store.create()
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    for case in CORPUS:
+        at.file_uploader[0].set_value((case.name, case.data, "text/csv")).run()
+        assert not at.exception, (case.name, [e.value for e in at.exception])
+        commit = [b for b in at.button if b.label.startswith("Commit")]
+        if case.refused:
+            assert at.error[0].value == i18n.t("problems") and not commit, case.name
+            problems = next(d.value for d in at.dataframe if "Line" in d.value.columns)
+            said = [safe(f'"{v}" {m}' if isinstance(v, str) else m) for v, m in zip(problems["Value"],
+                                                                                   problems["Problem"], strict=True)]
+            assert any(case.refused.split(": ")[-1] in s for s in said), (case.name, said)
+        else:
+            assert len(commit) == 1, case.name
+    # A commit while another process holds the store's write lock past the busy timeout: said on the page.
+    at.file_uploader[0].set_value(("fullwidth.csv", CORPUS[0].data, "text/csv")).run()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(tmp_path / "upload.sqlite3")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 500)
+        next(b for b in at.button if b.label.startswith("Commit")).click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        busy = "the store is busy: another process held its write lock for over 0.5 s; try again"
+        assert at.error[0].value.startswith(i18n.plain("fullwidth.csv: ")) and i18n.plain(busy) in at.error[0].value
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.batches().height == 0
+
+
+def test_postgresql_writers_give_up_on_a_held_lock_with_a_message_and_readers_never_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import sqlalchemy as sa
+
+    from relief_live import store as store_module
+    from tests.conftest import PG_URL, _drop_pg_schema, pg_store
+
+    pg, schema_name = pg_store()
+    try:
+        ingest.ingest_bytes(pg, CORPUS[0].name, CORPUS[0].data)
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 1_000)
+        engine = sa.create_engine(str(PG_URL))
+        with engine.connect() as holder:
+            holder.exec_driver_sql(f'SELECT version FROM "{schema_name}".store_meta FOR UPDATE')  # held, not committed
+            began = time.monotonic()
+            with pytest.raises(Exception) as caught:
+                ingest.ingest_bytes(pg, "mathbold.csv", CORPUS[1].data)
+            assert ingest.store_failure(caught.value) and time.monotonic() - began < 10
+            assert "the store is busy: another process held its write lock for over 1 s" in \
+                store_module.describe_failure(pg, caught.value)
+            began = time.monotonic()
+            pg.create()  # current already: only read
+            assert pg.batches().height == 1 and time.monotonic() - began < 5
+            holder.rollback()
+        engine.dispose()
+        assert ingest.ingest_bytes(pg, "mathbold.csv", CORPUS[1].data).status == "ingested"
+    finally:
+        pg.dispose()
+        _drop_pg_schema(schema_name)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from relief_live import auth, ingest, schema, state, ui
 from relief_live.i18n import plain, t, vocab
+from relief_live.store import describe_failure
 
 lang = state.lang()
 st.title(t("page_upload", lang))
@@ -73,6 +74,10 @@ else:
                         result = ingest.ingest_bytes(store, file.name, data, by=auth.who(), **supplied)
                     except ingest.Rejected as rejected:
                         st.error("\n".join(plain(p) for p in rejected.problems))
+                    except Exception as error:  # the store's (a full disk, a lock held too long): said, not a traceback
+                        if not ingest.store_failure(error):
+                            raise
+                        st.error(plain(f"{file.name}: {describe_failure(store, error)}"))
                     else:
                         key = "committed" if result.status == "ingested" else "unchanged"
                         st.session_state.setdefault("upload_done", []).append(
