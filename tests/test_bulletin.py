@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import fastexcel
 import polars as pl
 import pytest
 
 from relief_live.__main__ import main
-from relief_live.bulletin import content
+from relief_live.bulletin import content, xlsx
 from relief_live.demo import CLOCK_TICKS, load_demo
 from relief_live.metrics.period import window
 from relief_live.store import Store
@@ -144,3 +146,45 @@ def test_provenance_names_the_files_behind_the_period(demo, demo_url: str, capsy
     assert july.unconvertible == (now["unconvertible"]["rows"], round(now["unconvertible"]["amount"] * 100)) == (
         2, 14970)
     assert july.unattributed[0] == now["unattributed"]["rows"] > 0
+
+
+def test_the_workbook_holds_the_figures_as_numbers_in_yuan(demo, demo_url: str, capsys, tmp_path: Path) -> None:
+    frames, batches = demo
+    path = tmp_path / "bulletin.xlsx"
+    path.write_bytes(xlsx.to_xlsx(content.make(frames, batches, "week", ending=date(2020, 9, 13), now=NOW)))
+    now = report_json(demo_url, capsys, "--from", WEEK[0], "--to", WEEK[1])
+    so_far = report_json(demo_url, capsys, "--to", WEEK[1])
+    sheets = fastexcel.read_excel(path).sheet_names
+    assert sheets == ["主要指标", "主播类型对比", "成交额前十场次", "分县区", "分村", "数据来源"]
+    headline = pl.read_excel(path, sheet_name="主要指标").head(7)
+    gmv = headline.filter(pl.col("指标") == "成交额（元）").row(0, named=True)
+    assert gmv["本期"] == pytest.approx(now["totals"]["gmv"]) and headline.schema["本期"] == pl.Float64
+    top = pl.read_excel(path, sheet_name="成交额前十场次")
+    assert top.schema["成交额（元）"] == pl.Float64
+    assert top.get_column("成交额（元）").to_list() == sorted((s["gmv"] for s in now["sessions"]), reverse=True)
+    villages = pl.read_excel(path, sheet_name="分村")
+    assert villages.schema["剩余货值（元）"] == pl.Float64 and villages.schema["累计售出比例"] == pl.Float64
+    [kiwi] = villages.filter(pl.col("村") == "火卖村").iter_rows(named=True)
+    [want] = [v for v in so_far["villages"] if v["village"] == "火卖村"]
+    assert kiwi["累计售出比例"] == pytest.approx(want["sell_through"], abs=1e-6)
+    assert kiwi["剩余货值（元）"] == want["remaining_value"]
+    assert villages.get_column("状态").head(7).to_list() == ["滞销未动"] * 7
+    with zipfile.ZipFile(path) as book:  # money shown in ¥, ratios as %, headings frozen
+        styles = book.read("xl/styles.xml").decode()
+        sheet = book.read("xl/worksheets/sheet5.xml").decode()
+    assert "¥#,##0.00" in styles and "0.0%" in styles
+    assert 'state="frozen"' in sheet and "<col " in sheet
+
+
+def test_text_that_starts_like_a_formula_stays_text_in_the_workbook(demo, tmp_path: Path) -> None:
+    frames, batches = demo
+    sessions = frames["sessions"].with_columns(
+        title=pl.when(pl.col("session_id") == CLOCK_TICKS).then(pl.lit("=HYPERLINK(\"http://x\")"))
+        .otherwise("title"))
+    bulletin = content.make({**frames, "sessions": sessions}, batches, "week", ending=date(2020, 9, 13), now=NOW)
+    path = tmp_path / "b.xlsx"
+    path.write_bytes(xlsx.to_xlsx(bulletin))
+    titles = pl.read_excel(path, sheet_name="成交额前十场次").get_column("场次").to_list()
+    assert "'=HYPERLINK(\"http://x\")" in titles
+    with zipfile.ZipFile(path) as book:
+        assert not any("<f>" in book.read(name).decode() for name in book.namelist() if name.endswith(".xml"))
