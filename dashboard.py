@@ -17,6 +17,7 @@ st.set_page_config(page_title="relief-live", page_icon=":material/storefront:", 
 
 sticky = state.sticky()
 lang, kiosk = sticky["lang"], sticky["kiosk"] == "1"
+auth.refuse_unknown_host(lang)  # with no password or OIDC: a page of another site pointed at this machine
 
 PAGES = [
     # The Overview is the root page, and /overview opens it too (a hidden twin): a link written by hand, or

@@ -52,6 +52,15 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "conn_proxy": ("This browser's connection was relayed by a proxy ({detail}).",
                    "本浏览器的连接经代理转发（{detail}）。"),
     "conn_remote": ("This browser connects from {detail}.", "本浏览器从 {detail} 连接。"),
+    "conn_host": ("This browser asked for {detail}, which is not a name of this machine.",
+                  "本浏览器访问的是 {detail}，不是本机的名称。"),
+    "unknown_host": ("This server does not answer to {host}. Open it by its IP address or localhost; a name of "
+                     "your own goes in Streamlit's server.allowedHosts.",
+                     "本服务器不接受 {host} 这个名称。请用 IP 地址或 localhost 打开；自己的域名请加入 Streamlit 的 "
+                     "server.allowedHosts。"),
+    "sign_in_wait": ("Too many wrong passwords: try again in {seconds} s.", "密码错误次数过多：请 {seconds} 秒后再试。"),
+    "sign_in_needs_cookies": ("Signing in needs this browser to accept cookies from this site.",
+                              "登录需要浏览器允许本站的 Cookie。"),
     # KPIs
     "kpi_gmv": ("GMV", "成交额"),
     "kpi_orders": ("Orders", "订单数"),

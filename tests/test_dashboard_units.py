@@ -144,20 +144,91 @@ def test_password_comparison() -> None:
 
 
 def test_only_an_unproxied_loopback_browser_is_local() -> None:
-    assert auth.is_local(None, {})
-    assert auth.is_local("127.0.0.1", {})
-    assert auth.is_local("::1", {})
-    assert not auth.is_local("192.168.1.20", {})
-    assert not auth.is_local(None, {"X-Forwarded-For": "203.0.113.9"})  # a proxy on the same machine
-    assert not auth.is_local("not an ip", {})
-    assert auth.is_local("::ffff:127.0.0.1", {})
+    here = {"Host": "127.0.0.1:8501"}
+    assert auth.is_local(None, here)
+    assert auth.is_local("127.0.0.1", here)
+    assert auth.is_local("::1", {"host": "[::1]:8501"})
+    assert auth.is_local("::1", {"Host": "localhost:8501"})
+    assert not auth.is_local("192.168.1.20", here)
+    assert not auth.is_local(None, {**here, "X-Forwarded-For": "203.0.113.9"})  # a proxy on the same machine
+    assert not auth.is_local("not an ip", here)
+    assert auth.is_local("::ffff:127.0.0.1", here)
+
+
+def test_a_page_of_another_site_pointed_at_loopback_is_not_local() -> None:
+    """DNS rebinding: a browser on this machine loads attacker.example, whose name then resolves to 127.0.0.1;
+    its requests come from loopback but carry the other site's name."""
+    assert not auth.is_local(None, {"Host": "attacker.example:8501"})
+    assert not auth.is_local(None, {})  # no Host: no browser's page
+    assert not auth.is_local(None, {"Host": "localhost.attacker.example"})
+    assert not auth.is_local(None, {"Host": "127.0.0.1@attacker.example"})
+    assert not auth.is_local(None, {"Host": "attacker.example"}, ["*"])  # "any name" names nothing
+    assert auth.is_local(None, {"Host": "relief.lan:8501"}, ["relief.lan"])  # a name of this machine, listed
+    assert auth.is_local(None, {"Host": "a.relief.lan"}, ["*.relief.lan"])
+    assert auth.not_local_because(None, {"Host": "attacker.example:8501"}) == ("conn_host", "attacker.example:8501")
+
+
+def test_only_unknown_names_are_refused_the_app() -> None:
+    assert auth.host_is_unknown("attacker.example:8501", [])
+    assert auth.host_is_unknown("bad host:x", [])
+    for host in ("127.0.0.1:8501", "192.168.1.20:8501", "[::1]:8501", "localhost", "LocalHost:1", None):
+        assert not auth.host_is_unknown(host, []), host  # addresses can be viewed from any machine
+    assert not auth.host_is_unknown("relief.lan", ["relief.lan"])
 
 
 def test_a_view_only_browser_is_told_why() -> None:
-    assert auth.not_local_because(None, {}) is None
+    assert auth.not_local_because(None, {"Host": "localhost"}) is None
     assert auth.not_local_because("192.168.1.20", {}) == ("conn_remote", "192.168.1.20")
     assert auth.not_local_because(None, {"x-forwarded-for": "203.0.113.9", "Via": "1.1 squid"}) == (
         "conn_proxy", "x-forwarded-for")
+
+
+def test_staff_rights_follow_the_browser_cookie_not_the_session() -> None:
+    token = bytes(range(32))
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(token))
+    cookie = f"2|{mask.hex()}|{masked.hex()}|1700000000"
+    other_mask = b"\x09\x08\x07\x06"
+    same_token = f"2|{other_mask.hex()}|{bytes(b ^ other_mask[i % 4] for i, b in enumerate(token)).hex()}|1700000000"
+    secret = auth.browser_secret({auth.XSRF_COOKIE: cookie})
+    assert secret is not None
+    assert auth.browser_secret({auth.XSRF_COOKIE: same_token}) == secret  # a new mask on the next page load
+    assert auth.browser_secret({auth.XSRF_COOKIE: token.hex()}) == secret  # the unmasked form
+    assert auth.browser_secret({auth.XSRF_COOKIE: bytes(32).hex()}) != secret  # another browser
+    assert auth.browser_secret({}) is None
+    assert auth.browser_secret({auth.XSRF_COOKIE: "2|zz|zz|1"}) is None
+
+
+def test_wrong_passwords_wait_longer_and_longer(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    throttle = auth.Throttle(clock=lambda: now[0])
+
+    def tries_in(seconds: float, client: str) -> int:
+        """Wrong passwords a client gets in `seconds`, trying again the moment it may."""
+        end, tried = now[0] + seconds, 0
+        while True:
+            now[0] += throttle.wait(client)
+            if now[0] >= end:
+                return tried
+            throttle.failed(client)
+            tried += 1
+            now[0] += 0.05  # 20 tries a second when nothing stops them
+
+    with caplog.at_level("WARNING", logger="relief_live.auth"):
+        assert tries_in(60, "203.0.113.9") == 10  # 5 at once, then after 1, 2, 4, 8 and 16 s
+    assert "wrong password from 203.0.113.9 (10 in a row" in caplog.records[-1].getMessage()
+    assert tries_in(3600, "203.0.113.9") < 16  # an hour: each wait doubles, up to 15 minutes
+    assert throttle.wait("203.0.113.9") <= auth.MAX_WAIT_SECONDS
+    now[0] += auth.FORGET_SECONDS + auth.MAX_WAIT_SECONDS + 1
+    throttle.succeeded("203.0.113.9")
+    assert throttle.wait("203.0.113.9") == 0
+
+    # Many clients (or forged addresses) together: after 20 wrong passwords on the server, everyone waits.
+    fresh = auth.Throttle(clock=lambda: now[0])
+    for i in range(auth.SERVER_FREE_FAILURES):
+        assert fresh.wait(f"10.0.0.{i}") == 0
+        fresh.failed(f"10.0.0.{i}")
+    assert fresh.wait("10.0.0.250") > 0
 
 
 def test_oidc_allow_list() -> None:

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from relief_live import i18n
+from relief_live import auth, i18n
 from relief_live.store import Store
 from tests import dashboard_data
 from tests.conftest import csv_bytes
@@ -20,6 +20,19 @@ from tests.conftest import csv_bytes
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["views/overview.py", "views/live.py", "views/villages.py", "views/hosts.py", "views/upload.py"]
 PASSWORD = "s3cret-staff"
+
+
+BROWSER = bytes(range(32)).hex()  # the token of Streamlit's XSRF cookie in the browser these tests stand for
+
+
+@pytest.fixture(autouse=True)
+def browser_cookie(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """AppTest has no browser, so no cookies: each test stands for one browser holding Streamlit's XSRF cookie
+    (change it to stand for another browser), with a throttle of its own."""
+    cookies = {auth.XSRF_COOKIE: BROWSER}
+    monkeypatch.setattr(auth, "_cookies", lambda: dict(cookies))
+    monkeypatch.setattr(auth, "THROTTLE", auth.Throttle())
+    return cookies
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +209,44 @@ def test_wrong_password_is_refused(loaded: str) -> None:
     assert at.sidebar.error[0].value == i18n.t("wrong_password")
     at.switch_page("views/upload.py").run()
     assert len(at.file_uploader) == 0
+
+
+def test_a_session_resumed_by_another_browser_has_no_staff_rights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  browser_cookie: dict[str, str]) -> None:
+    """The session id is in every upload's URL (and so in a proxy's log): another browser that resumes the
+    session gets its state, but not the signed-in browser's cookie, so no upload, retract or demo clearing."""
+    url = f"sqlite:///{tmp_path / 'takeover.sqlite3'}"
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    assert len(at.file_uploader) == 1 and at.button(key="retract_go")
+    browser_cookie[auth.XSRF_COOKIE] = bytes(32).hex()  # the same session, driven by another browser
+    at.run()
+    assert len(at.file_uploader) == 0 and at.info[0].value == i18n.t("upload_denied")
+    assert not [b for b in at.button if b.key == "retract_go"]
+    assert at.sidebar.text_input(key="staff_password")  # asked to sign in
+    browser_cookie[auth.XSRF_COOKIE] = BROWSER  # back in the browser that signed in
+    at.run()
+    assert len(at.file_uploader) == 1
+
+
+def test_sign_in_waits_after_five_wrong_passwords(loaded: str, caplog: pytest.LogCaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "_connection", lambda: ("203.0.113.9", {}))  # AppTest's client has no address
+    at = app(secrets={"staff_password": PASSWORD})
+    for _ in range(auth.FREE_FAILURES - 1):
+        _sign_in(at, "guess")
+        assert at.sidebar.error[0].value == i18n.t("wrong_password")
+    _sign_in(at, "guess")
+    assert at.sidebar.error[0].value == f"{i18n.t('wrong_password')} {i18n.t('sign_in_wait', seconds=1)}"
+    _sign_in(at, PASSWORD)  # at once: even the right password waits its turn
+    assert at.sidebar.error[0].value == i18n.t("sign_in_wait", seconds=1)
+    at.switch_page("views/upload.py").run()
+    assert len(at.file_uploader) == 0
+    assert any(f"from 203.0.113.9 ({auth.FREE_FAILURES} in a row" in r.getMessage() for r in caplog.records)
 
 
 BAD_SALES = """\

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from relief_live import download, ingest
+from relief_live import download, i18n, ingest
 from relief_live.i18n import WORD_JOINER
 from relief_live.store import Store
 from tests.e2e.conftest import (
+    CHROMIUM_ARGS,
     ROOT,
     chromium_path,
     free_port,
@@ -207,6 +208,98 @@ def test_uploaded_markup_makes_no_request_and_no_link_on_any_page(tmp_path: Path
     finally:
         stop_server(server)
         listener.shutdown()
+
+
+UPLOAD = """\
+直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,观看人次
+r1,改名测试,干部直播,赵书记,快手,2020-09-06 19:00,2020-09-06 21:00,40
+"""
+
+
+def test_another_site_pointed_at_this_machine_gets_no_app_and_no_rights(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """DNS rebinding, with neither a password nor OIDC: a page of attacker.example whose name now resolves to
+    127.0.0.1 connects from loopback, as a browser on this machine does; it carries its own name in Host."""
+    from playwright.sync_api import expect
+
+    chromium_path()
+    server = start_server(tmp_path)
+    port = server.url.rsplit(":", 1)[1]
+    rebound = browser.browser_type.launch(executable_path=chromium_path(), headless=True, args=[
+        *CHROMIUM_ARGS, "--host-resolver-rules=MAP attacker.example 127.0.0.1"])
+    try:
+        batches = server.store.batches().height
+        page = rebound.new_context().new_page()
+        open_page(page, f"http://attacker.example:{port}/upload")
+        expect(page.get_by_text(i18n.t("unknown_host", host="attacker.example:" + port), exact=False)).to_have_count(1)
+        assert page.locator("[data-testid='stFileUploader']").count() == 0
+        assert page.get_by_text(i18n.t("page_upload")).count() == 0  # no page at all, so no data to read
+        assert page.get_by_text("Retract").count() == 0
+        # The same browser by this machine's own address is staff (the server's machine, no password).
+        open_page(page, f"http://127.0.0.1:{port}/upload")
+        page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(files=[{
+            "name": "local.csv", "mimeType": "text/csv", "buffer": UPLOAD.encode("utf-8")}])
+        page.get_by_role("button", name="Commit local.csv").click()
+        expect(page.get_by_text("local.csv: 1 rows stored as batch", exact=False)).to_have_count(1)
+        assert server.store.batches().height == batches + 1
+    finally:
+        rebound.close()
+        stop_server(server)
+    assert "refused a browser that asked for 'attacker.example:" in server.log.read_text(errors="replace")
+
+
+# Streamlit's page opens its websocket with the subprotocols ["streamlit", XSRF token, last session id]; this
+# makes a fresh browser resume the session whose id it was given, as one read from a proxy's access log.
+RESUME = """(stolen) => {
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+        constructor(url, protocols) {
+            if (String(url).includes('_stcore/stream') && Array.isArray(protocols)) {
+                protocols = [protocols[0], protocols[1], stolen];
+            }
+            super(url, protocols);
+        }
+    };
+}"""
+
+
+def test_a_session_id_from_the_proxy_log_gives_no_staff_rights(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """Password mode: staff sign in and upload (the upload's URL, in the proxy's log, holds the session id);
+    another browser that resumes that session by its id has the session, not the staff member's cookie."""
+    from playwright.sync_api import expect
+
+    chromium_path()
+    password = "e2e-staff-pass"
+    server = start_server(tmp_path, env={"RELIEF_LIVE_STAFF_PASSWORD": password})
+    try:
+        staff = browser.new_context().new_page()
+        logged: list[str] = []
+        staff.on("request", lambda r: logged.append(r.url) if "/_stcore/upload_file/" in r.url else None)
+        open_page(staff, f"{server.url}/upload?lang=zh")  # the session is Chinese: seen again when resumed
+        staff.get_by_label(i18n.t("password", "zh")).fill(password)
+        staff.get_by_role("button", name=i18n.t("sign_in", "zh")).click()
+        uploader = staff.locator("[data-testid='stFileUploader'] input[type=file]")
+        uploader.wait_for(state="attached", timeout=20_000)
+        uploader.set_input_files(files=[{"name": "staff.csv", "mimeType": "text/csv", "buffer": UPLOAD.encode()}])
+        staff.get_by_role("button", name=i18n.t("commit", "zh", name="staff.csv")).wait_for(timeout=20_000)
+        session_id = logged[0].split("/_stcore/upload_file/")[1].split("/")[0]
+        staff.context.close()  # the staff member goes; the session waits to be resumed
+
+        batches = server.store.batches()
+        intruder = browser.new_context()
+        intruder.add_init_script(f"({RESUME})({session_id!r})")
+        page = intruder.new_page()
+        open_page(page, f"{server.url}/upload")
+        # The intruder is in the staff member's session (its language, chosen there, is Chinese)…
+        expect(page.get_by_role("heading", name=i18n.t("page_upload", "zh"))).to_have_count(1)
+        # …but has no staff rights: no uploader, no retract, asked for the password.
+        expect(page.get_by_text(i18n.t("upload_denied", "zh"))).to_have_count(1)
+        assert page.locator("[data-testid='stFileUploader']").count() == 0
+        assert page.get_by_text(i18n.t("retract", "zh")).count() == 0
+        expect(page.get_by_label(i18n.t("password", "zh"))).to_have_count(1)
+        assert server.store.batches().equals(batches)
+        intruder.close()
+    finally:
+        stop_server(server)
 
 
 def test_downloads_neutralise_formulas_but_keep_the_text() -> None:
