@@ -17,7 +17,7 @@ from relief_live.store import Store
 from relief_live.terminal import safe
 from relief_live.watch import Watcher
 from tests.conftest import sqlite_store
-from tests.hostile import Hostile, corpus, workbooks
+from tests.hostile import Hostile, corpus, table, workbooks
 
 CORPUS = corpus() + workbooks()
 
@@ -287,3 +287,21 @@ def test_postgresql_writers_give_up_on_a_held_lock_with_a_message_and_readers_ne
     finally:
         pg.dispose()
         _drop_pg_schema(schema_name)
+
+
+def test_report_and_batches_print_a_cells_escape_codes_as_text(tmp_path: Path) -> None:
+    title = "\x1b]0;owned\x07\x1b[2J清屏\u202e场"
+    path = tmp_path / "场次\x1b[31m.csv"
+    path.write_bytes(table([["e1", title, "干部直播", "2020-09-06 19:00", "1000"]],
+                           ["直播ID", "直播标题", "直播类型", "开播时间", "观看人次"]))
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    code, out, err = cli("ingest", "--db", db, str(path))
+    assert code == 0 and out.startswith(f"ingested: {tmp_path}/场次\\x1b[31m.csv (sessions, 1 rows"), out + err
+    assert Store(db).read("sessions")["title"].to_list() == [title]  # stored as it was written
+    for command in ("report", "batches"):
+        code, out, err = cli(command, "--db", db)
+        assert code == 0 and err == ""
+        assert_terminal_safe(out)
+        assert "\u202e" not in out
+    assert "\\x1b]0;owned\\x07\\x1b[2J清屏\\u202e场" in cli("report", "--db", db)[1]
+    assert "场次\\x1b[31m.csv" in cli("batches", "--db", db)[1]
