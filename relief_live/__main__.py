@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from relief_live import ingest, schema, terminal
+from relief_live import alerts, ingest, schema, terminal
 from relief_live.i18n import t
 from relief_live.read import Rejected
 from relief_live.store import Store, StoreError, default_url, describe_failure
@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", type=_day, metavar="DATE", help="only sessions, sales and baselines up to this day")
     p.add_argument("--county", help="only this county's sessions and villages")
     p.set_defaults(run=_report)
+
+    p = sub.add_parser("alerts", parents=[db], help="evaluate the alert rules, send what is new, list the alerts; "
+                                                    "`alerts test CHANNEL` sends a test message (docs/alerts.md)")
+    p.add_argument("test", nargs="*", metavar="test CHANNEL")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=lambda store, args: alerts.command(store, args.test, as_json=args.json, say=_say))
 
     p = sub.add_parser("backup", parents=[db], help="a consistent copy of the store, while it runs")
     p.add_argument("path", type=Path, help="the new SQLite file")
@@ -158,6 +164,7 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
             _say(f"{result.status}: {result.path} ({result.kind}, {result.rows} rows, batch {result.batch})")
     if args.json:
         print(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False))
+    alerts.after_ingest(store)
     return 1 if failed else 0
 
 
@@ -198,6 +205,7 @@ def _retract(store: Store, args: argparse.Namespace) -> int:
         _say(f"cannot retract: {error.args[0]}", sys.stderr)
         return 1
     _say(f"retracted batch {args.batch} ({path})")
+    alerts.after_ingest(store)
     return 0
 
 

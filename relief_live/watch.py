@@ -9,7 +9,7 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Final
 
-from relief_live import ingest, read
+from relief_live import alerts, ingest, read
 from relief_live.read import XLSX_MAGIC, Problem, Rejected
 from relief_live.store import Store, describe_failure
 
@@ -116,6 +116,7 @@ class Watcher:
         self.log(f"watching {self.folder} every {interval:g}s (Ctrl-C to stop)")
         while True:
             self.poll()
+            alerts.after_watch(self)
             if until is not None and until():
                 return
             time.sleep(interval)

@@ -1,0 +1,188 @@
+"""Alerts: the rules evaluated where data changes (once per store version and minute), stored, and sent once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from relief_live.alerts import deliver, record, rules
+from relief_live.alerts.rules import RULES, holding
+from relief_live.store import Store
+
+__all__ = ["RULES", "Outcome", "after_change", "after_ingest", "after_watch", "check", "command", "deliver_due",
+           "test_channel"]
+log = logging.getLogger(__name__)
+_held: dict[str, Any] = {}  # store URL -> live.LiveFrames of a process with no frames of its own (CLI, watcher)
+_held_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check did: the (store version, minute) evaluated (None: already evaluated), the alerts that began
+    and resolved, and the messages sent."""
+
+    key: tuple[int, int] | None
+    fired: list[int]
+    resolved: list[int]
+    sent: int
+
+
+def _frames_of(store: Store, live: Any = None) -> Any:
+    if live is not None:
+        return live
+    from relief_live.live import LiveFrames
+
+    with _held_lock:
+        if store.url not in _held:
+            _held[store.url] = LiveFrames(store)
+        return _held[store.url]
+
+
+def check(store: Store, *, live: Any = None, watched: tuple[str, Mapping[str, str]] | None = None,
+          now: datetime | None = None, send: bool = True, force: bool = False) -> Outcome:
+    """Evaluate every rule on the store as it is, record what began and what cleared, and send what is due.
+
+    Skipped when this (store version, minute) was evaluated already, by this process or another, unless
+    `watched` (a watcher's rejected files) or `force`. `live`: the caller's LiveFrames (the dashboard's),
+    whose report is refreshed from new batches only; else one kept for the store in this process."""
+    now = now or datetime.now(UTC)
+    key = (store.version(), int(now.timestamp() // 60))
+    if not force and watched is None and record.evaluated(store) == key:
+        return Outcome(None, [], [], deliver_due(store) if send else 0)
+    from relief_live.live import live_minutes
+
+    frames = _frames_of(store, live)
+    version, report = frames.report(now=now, live_minutes=live_minutes())
+    held = holding(report, frames.frames["ticks"], frames.frames["sales"], now=now, watched=watched)
+    done = record.record(store, held, key=(version, key[1]))
+    sent = deliver_due(store) if send else 0
+    return Outcome((version, key[1]), done.fired, done.resolved, sent)
+
+
+def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: Any = time.sleep,
+                delays: tuple[float, ...] = deliver.DELAYS) -> int:
+    """Send the firing and resolved messages that are due on every configured channel; returns how many messages
+    were sent (on at least one channel). Without a channel nothing is claimed: the alerts wait for one."""
+    given = rules.secrets() if given is None else given
+    configured = deliver.channels(given)
+    if not configured:
+        return 0
+    firing, resolved = record.claim(store)
+    lang, base = deliver.language(given), deliver.configured("public_url", given)
+    sent = 0
+    for frame, kind in ((firing, "firing"), (resolved, "resolved")):
+        done = []
+        for alert in frame.iter_rows(named=True):
+            msg = deliver.message(alert, kind, lang=lang, base=base)
+            took = [deliver.send(name, config, msg, delays=delays, sleep=sleep,
+                                 log=_logger(store, alert["id"], kind, name))
+                    for name, config in configured.items()]
+            sent += any(took)
+            done.append(alert["id"])
+        record.delivered(store, done, resolved=kind == "resolved")
+    return sent
+
+
+def _logger(store: Store, alert: int | None, kind: str, channel: str) -> Any:
+    def write(attempt: int, ok: bool, detail: str) -> None:
+        if not ok:
+            log.warning("alert %s: %s message on %s, attempt %d: %s", alert, kind, channel, attempt, detail)
+        record.log_delivery(store, alert=alert, message=kind, channel=channel, attempt=attempt, ok=ok, detail=detail)
+    return write
+
+
+def test_channel(store: Store, channel: str, *, given: Mapping[str, Any] | None = None, sleep: Any = time.sleep,
+                 delays: tuple[float, ...] = deliver.DELAYS) -> bool:
+    """Send a test message on one configured channel (KeyError when it is not configured)."""
+    given = rules.secrets() if given is None else given
+    configured = deliver.channels(given)
+    if channel not in configured:
+        raise KeyError(channel)
+    msg = deliver.test_message(lang=deliver.language(given), base=deliver.configured("public_url", given))
+    return deliver.send(channel, configured[channel], msg, delays=delays, sleep=sleep,
+                        log=_logger(store, None, "test", channel))
+
+
+def after_change(store: Store, *, live: Any = None, watched: tuple[str, Mapping[str, str]] | None = None) -> None:
+    """The hook after an ingest, a retraction or a watcher's look: check, and never fail the caller (its data is
+    stored either way); a failure is logged."""
+    try:
+        check(store, live=live, watched=watched)
+    except Exception as error:  # an endpoint, a setting or the store: the ingest itself went through
+        log.warning("alerts were not evaluated: %s", error)
+
+
+_watched: dict[str, tuple[tuple[int, int], frozenset[tuple[str, str]]]] = {}
+
+
+def after_watch(watcher: Any) -> None:
+    """After a watcher's look: the rules, with the files it rejects now (upload_rejected), when the store, the
+    minute or those files changed since its last look."""
+    prefix = "rejected "
+    files = {str(path): seen.reported.split(": ", 1)[-1] for path, seen in watcher.seen.items()
+             if seen.reported.startswith(prefix)}
+    folder = str(watcher.folder)
+    try:
+        key = (watcher.store.version(), int(time.time() // 60))
+    except Exception as error:
+        log.warning("alerts were not evaluated: %s", error)
+        return
+    state = (key, frozenset(files.items()))
+    if _watched.get(folder) == state:
+        return
+    _watched[folder] = state
+    after_change(watcher.store, watched=(folder, files))
+
+
+def after_ingest(store: Store) -> None:
+    """The command line's hook after an ingest or a retraction: evaluated only when a channel is configured
+    (then messages are due now); otherwise the dashboard and the watcher evaluate when they next look, and an
+    ingest does not wait for a report over every row."""
+    if deliver.channels():
+        after_change(store)
+
+
+def command(store: Store, words: list[str], *, as_json: bool, say: Any = print) -> int:
+    """`alerts [--json]`: check now and list every alert; `alerts test CHANNEL`: a test message."""
+    import json
+    import sys
+
+    if words:
+        if len(words) != 2 or words[0] != "test" or words[1] not in deliver.CHANNELS:
+            say(f"usage: alerts test CHANNEL (one of {', '.join(deliver.CHANNELS)})", sys.stderr)
+            return 2
+        try:
+            ok = test_channel(store, words[1])
+        except KeyError:
+            say(f"{words[1]} is not configured (docs/alerts.md names its settings)", sys.stderr)
+            return 1
+        say(f"test message {'sent' if ok else 'NOT sent (the delivery log says why)'} on {words[1]}")
+        return 0 if ok else 1
+    try:
+        outcome = check(store, force=True)
+    except rules.SettingError as error:
+        say(f"relief-live: {error}", sys.stderr)
+        return 2
+    listed = record.alerts(store)
+    rows = [{
+        "id": r["id"], "rule": r["rule"], "subject": r["subject"], "county": r["county"], "state": r["state"],
+        "first_seen": deliver._iso(r["first_seen"]), "last_seen": deliver._iso(r["last_seen"]),
+        "resolved_at": deliver._iso(r["resolved_at"]), "delivered": r["delivered_at"] is not None,
+        "acknowledged_by": r["acknowledged_by"], "muted": bool(r["muted"]), "facts": json.loads(r["facts"]),
+    } for r in listed.iter_rows(named=True)]
+    if as_json:
+        print(json.dumps({"alerts": rows, "sent": outcome.sent}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no alerts")
+    for r in rows:
+        mark = "  (muted)" if r["muted"] else "  (acknowledged)" if r["acknowledged_by"] else ""
+        say(f"{r['state']:<9} {r['rule']:<21} {r['subject']}{mark}")
+    if outcome.sent:
+        say(f"{outcome.sent} message(s) sent")
+    return 0

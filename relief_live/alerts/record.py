@@ -1,0 +1,248 @@
+"""The alerts' state in the store: one row per alert (firing until resolved), the delivery log, the last evaluation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from relief_live.alerts.rules import Holding
+from relief_live.store import Store
+
+CLAIM_SECONDS: Final = 600  # a delivery claimed longer ago than this (its process ended meanwhile) is taken again
+
+metadata = sa.MetaData()
+_id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+alerts_table = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("county", sa.Text),
+    sa.Column("page", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON: the dashboard view's URL params
+    sa.Column("facts", sa.Text, nullable=False),  # JSON: the figures the message states, as last seen
+    sa.Column("first_seen", sa.BigInteger, nullable=False),  # epoch ms
+    sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("resolved_at", sa.BigInteger),  # null: firing
+    sa.Column("delivered_at", sa.BigInteger),  # the firing message sent
+    sa.Column("resolved_delivered_at", sa.BigInteger),  # the resolved message sent
+    sa.Column("claimed_at", sa.BigInteger),  # a process is sending its message now
+    sa.Column("acknowledged_at", sa.BigInteger),
+    sa.Column("acknowledged_by", sa.Text),
+    sa.Column("muted", sa.Integer, nullable=False),  # 1: no more messages, not counted on the bell
+    sa.Index("alerts_open", "rule", "subject", "resolved_at"),
+)
+deliveries_table = sa.Table(
+    "alert_deliveries", metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("alert", sa.BigInteger),  # null: a test message
+    sa.Column("message", sa.Text, nullable=False),  # firing | resolved | test
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("ok", sa.Integer, nullable=False),  # 1: the endpoint took it
+    sa.Column("detail", sa.Text, nullable=False),  # the endpoint's answer or the error, in one line
+)
+runs_table = sa.Table(
+    "alert_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),  # the store version last evaluated
+    sa.Column("minute", sa.BigInteger, nullable=False),  # and the minute (time-based rules change with it)
+)
+_ready: set[str] = set()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ensure(store: Store) -> None:
+    """Create the alerts' tables when missing (once per store URL in a process)."""
+    if store.url in _ready:
+        return
+    for attempt in range(5):
+        try:
+            with store._cursor(write=True) as cursor:
+                for table in metadata.sorted_tables:
+                    cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=store._sa_dialect)))
+                    for index in table.indexes:
+                        cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=store._sa_dialect)))
+            break
+        except Exception as error:  # another process created them at the same moment
+            if attempt == 4 or not any(w in str(error).lower() for w in ("already exists", "duplicate", "locked")):
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    _ready.add(store.url)
+
+
+def _frame(store: Store, query: sa.Select, table: sa.Table) -> pl.DataFrame:
+    return store._query_frame(query, table)
+
+
+def evaluated(store: Store) -> tuple[int, int] | None:
+    """(store version, minute) of the last evaluation recorded, or None."""
+    ensure(store)
+    with store._cursor() as cursor:
+        rows = store._rows(cursor, sa.select(runs_table.c.version, runs_table.c.minute))
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one evaluation changed: ids of alerts that began and that resolved."""
+
+    fired: list[int]
+    resolved: list[int]
+
+
+def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None, at: int | None = None) -> Recorded:
+    """Lay what holds now over the stored alerts, in one write transaction (processes evaluating at once each
+    see the other's rows: a condition is one alert, never two): a new condition becomes a firing alert, a
+    held one is renewed (last_seen, facts), and a firing alert of an evaluated rule that no longer holds is
+    resolved. `key`: the (store version, minute) evaluated, recorded with it."""
+    ensure(store)
+    at = now_ms() if at is None else at
+    a = alerts_table
+    scope = a.c.rule.in_(holding.rules)
+    with store._cursor(write=True) as cursor:
+        open_rows = store._rows(cursor, sa.select(a.c.id, a.c.rule, a.c.subject).where(
+            a.c.resolved_at.is_(None), scope))
+        held = {(rule, subject): int(id_) for id_, rule, subject in open_rows}
+        now_holding = {(r["rule"], r["subject"]): r for r in holding.rows.iter_rows(named=True)}
+        fired, resolved = [], []
+        for key_, row in now_holding.items():
+            if key_ in held:
+                cursor.execute(store._sql(a.update().where(a.c.id == held[key_]).values(
+                    last_seen=at, facts=row["facts"], county=row["county"])))
+            else:
+                cursor.execute(store._sql(a.insert().values(
+                    rule=row["rule"], subject=row["subject"], county=row["county"], page=row["page"],
+                    params=row["params"], facts=row["facts"], first_seen=at, last_seen=at, muted=0)))
+                fired.append(key_)
+        for key_, id_ in held.items():
+            if key_ in now_holding:
+                continue
+            if key_[0] == "upload_rejected" and not _in_folder(key_[1], holding.folder):
+                continue  # another watcher's file
+            cursor.execute(store._sql(a.update().where(a.c.id == id_).values(resolved_at=at)))
+            resolved.append(id_)
+        if key is not None:
+            runs = runs_table
+            if store._rows(cursor, sa.select(runs.c.id)):
+                cursor.execute(store._sql(runs.update().values(version=key[0], minute=key[1])))
+            else:
+                cursor.execute(store._sql(runs.insert().values(id=1, version=key[0], minute=key[1])))
+        fired_ids = []
+        if fired:
+            rows = store._rows(cursor, sa.select(a.c.id, a.c.rule, a.c.subject).where(
+                a.c.resolved_at.is_(None), a.c.first_seen == at, scope))
+            began = set(fired)
+            fired_ids = [int(i) for i, rule, subject in rows if (rule, subject) in began]
+    return Recorded(fired_ids, resolved)
+
+
+def _in_folder(path: str, folder: str | None) -> bool:
+    if folder is None:
+        return False
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def alerts(store: Store, *, firing_only: bool = False) -> pl.DataFrame:
+    """Every alert (columns of the alerts table), firing first, newest first."""
+    ensure(store)
+    a = alerts_table
+    query = sa.select(a)
+    if firing_only:
+        query = query.where(a.c.resolved_at.is_(None))
+    frame = _frame(store, query, a)
+    return frame.with_columns(state=pl.when(pl.col("resolved_at").is_null()).then(pl.lit("firing"))
+                              .otherwise(pl.lit("resolved"))).sort(
+        [pl.col("resolved_at").is_not_null(), "last_seen"], descending=[False, True])
+
+
+def firing_count(store: Store) -> int:
+    """Firing alerts that are not muted: the bell's count."""
+    ensure(store)
+    a = alerts_table
+    with store._cursor() as cursor:
+        rows = store._rows(cursor, sa.select(sa.func.count()).select_from(a).where(
+            a.c.resolved_at.is_(None), a.c.muted == 0))
+    return int(rows[0][0])
+
+
+def claim(store: Store, *, at: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(firing alerts whose message is due, resolved alerts whose message is due), claimed by this process in one
+    write transaction so that no other process sends them too. Muted alerts send nothing; a resolved message
+    goes only where the firing one went."""
+    ensure(store)
+    at = now_ms() if at is None else at
+    a = alerts_table
+    free = a.c.claimed_at.is_(None) | (a.c.claimed_at < at - CLAIM_SECONDS * 1000)
+    due_firing = a.c.resolved_at.is_(None) & a.c.delivered_at.is_(None)
+    due_resolved = (a.c.resolved_at.is_not(None) & a.c.delivered_at.is_not(None)
+                    & a.c.resolved_delivered_at.is_(None))
+    with store._cursor(write=True) as cursor:
+        ids = [int(i) for (i,) in store._rows(cursor, sa.select(a.c.id).where(
+            free, a.c.muted == 0, due_firing | due_resolved))]
+        if ids:
+            cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values(claimed_at=at)))
+    if not ids:
+        empty = _frame(store, sa.select(a).where(sa.false()), a)
+        return empty, empty
+    rows = _frame(store, sa.select(a).where(a.c.id.in_(ids)).order_by(a.c.id), a)
+    return (rows.filter(pl.col("resolved_at").is_null()), rows.filter(pl.col("resolved_at").is_not_null()))
+
+
+def delivered(store: Store, ids: list[int], *, resolved: bool, at: int | None = None) -> None:
+    """Mark messages sent (or given up on: the delivery log says which) and let go of their claim."""
+    if not ids:
+        return
+    at = now_ms() if at is None else at
+    a = alerts_table
+    column = "resolved_delivered_at" if resolved else "delivered_at"
+    with store._cursor(write=True) as cursor:
+        cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values({column: at, "claimed_at": None})))
+
+
+def log_delivery(store: Store, *, alert: int | None, message: str, channel: str, attempt: int, ok: bool,
+                 detail: str) -> None:
+    ensure(store)
+    with store._cursor(write=True) as cursor:
+        cursor.execute(store._sql(deliveries_table.insert().values(
+            alert=alert, message=message, channel=channel, attempt=attempt, at=now_ms(), ok=int(ok),
+            detail=detail[:500])))
+
+
+def delivery_log(store: Store) -> pl.DataFrame:
+    ensure(store)
+    d = deliveries_table
+    return _frame(store, sa.select(d).order_by(d.c.id), d)
+
+
+def acknowledge(store: Store, alert: int, by: str) -> None:
+    ensure(store)
+    a = alerts_table
+    with store._cursor(write=True) as cursor:
+        cursor.execute(store._sql(a.update().where(a.c.id == alert).values(acknowledged_at=now_ms(),
+                                                                          acknowledged_by=by)))
+
+
+def mute(store: Store, alert: int, by: str) -> None:
+    """No further message about this alert (nor its resolution), and off the bell's count."""
+    ensure(store)
+    a = alerts_table
+    with store._cursor(write=True) as cursor:
+        cursor.execute(store._sql(a.update().where(a.c.id == alert).values(
+            muted=1, acknowledged_at=sa.func.coalesce(a.c.acknowledged_at, now_ms()),
+            acknowledged_by=sa.func.coalesce(a.c.acknowledged_by, by))))
+
+
+def row(store: Store, alert: int) -> dict[str, Any] | None:
+    a = alerts_table
+    frame = _frame(store, sa.select(a).where(a.c.id == alert), a)
+    return frame.row(0, named=True) if frame.height else None

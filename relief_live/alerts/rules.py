@@ -1,0 +1,279 @@
+"""The alert rules as data, their thresholds as settings, and what holds now: pure polars over the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from relief_live.metrics.common import TIME
+from relief_live.metrics.report import Report
+from relief_live.metrics.villages import PACE_DAYS, latest_sale
+
+ENV_PREFIX: Final = "RELIEF_LIVE_"  # a setting `name` is read from secrets.toml, else from RELIEF_LIVE_<NAME>
+
+
+@dataclass(frozen=True)
+class Param:
+    """One threshold of a rule: its setting (a key of secrets.toml; RELIEF_LIVE_<KEY> in the environment),
+    its default, and what it means."""
+
+    setting: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.setting.upper()
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title: str  # Chinese first: the staff's group chat reads it
+    title_en: str
+    help: str
+    params: tuple[Param, ...] = ()
+
+
+RULES: Final[tuple[Rule, ...]] = (
+    Rule("village_stalled", "帮扶村滞销停滞", "Village stalled",
+         f"stock remains, under 90% of it sold, and none sold in the {PACE_DAYS} days that end at the latest sale "
+         "in the store: the village's status `stalled` (docs/metrics.md), read as it is, at the data's own clock"),
+    Rule("village_deadline", "帮扶村将无法按期清零", "Village will miss its target date",
+         "stock remains (the village is not stalled: that is its own alert) and, at the pace of the last "
+         f"{PACE_DAYS} days, its projected clear date falls after the target date, or there is no pace",
+         (Param("alert_village_deadline", None,
+                "the target date (YYYY-MM-DD); unset: 31 December of the year of the latest sale"),)),
+    Rule("session_viewers_drop", "直播在线人数骤降", "Viewers online fell",
+         "a live session's viewers online at its latest tick are this many percent below their highest in the "
+         "5 minutes before it",
+         (Param("alert_session_viewers_drop", 40, "percent fallen within 5 minutes"),)),
+    Rule("session_no_orders", "直播长时间无成交", "No order while viewers watch",
+         "a live session with at least 200 viewers online at its latest tick has had no order in its ticks "
+         "for this many minutes",
+         (Param("alert_session_no_orders", 10, "minutes without an order"),
+          Param("alert_session_no_orders_viewers", 200, "viewers online at least"))),
+    Rule("session_gmv_slow", "直播每小时成交额偏低", "GMV per hour low",
+         "a live session on air for over 30 minutes makes GMV per hour (its GMV over the time since it started) "
+         "below this share of the median GMV per hour of the finished sessions of its host kind",
+         (Param("alert_session_gmv_slow", 0.5, "share of the host kind's median"),)),
+    Rule("ticks_stopped", "直播数据中断", "Ticks stopped arriving",
+         "a live session's latest minute tick is this many minutes old or more (the platform's export or the "
+         "folder watcher stalled)",
+         (Param("alert_ticks_stopped", 3, "minutes since the latest tick"),)),
+    Rule("upload_rejected", "上传文件被拒收", "Upload rejected",
+         "a file in the watched folder was rejected (its problems are named by line and column); resolved when "
+         "a later version of the file is taken"),
+)
+RULE_NAMES: Final = tuple(rule.name for rule in RULES)
+PARAMS: Final[dict[str, Param]] = {p.setting: p for rule in RULES for p in rule.params}
+_GMV_AFTER: Final = timedelta(minutes=30)
+_DROP_WINDOW: Final = timedelta(minutes=5)
+
+# Where Streamlit reads secrets.toml (the working folder's .streamlit, then the user's), so the CLI and the
+# watcher read the same settings as the dashboard.
+SECRETS_FILES: Final = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+
+
+def secrets() -> dict[str, Any]:
+    """The top-level keys of the secrets.toml files Streamlit reads (the first file's key wins)."""
+    found: dict[str, Any] = {}
+    for path in reversed(SECRETS_FILES):
+        try:
+            found.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+    return found
+
+
+def setting(name: str, given: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, *,
+            env_name: str | None = None) -> Any:
+    """A setting: secrets.toml's `name`, else the environment's `env_name` (default RELIEF_LIVE_<NAME>), else None."""
+    given = secrets() if given is None else given
+    env = os.environ if env is None else env
+    value = given.get(name)
+    if value in (None, ""):
+        value = env.get(env_name or ENV_PREFIX + name.upper())
+    return None if value in (None, "") else value
+
+
+class SettingError(ValueError):
+    """A threshold setting that cannot be read, named with its value."""
+
+
+def thresholds(given: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every rule's thresholds, by setting name: the configured value, else the default."""
+    given = secrets() if given is None else given
+    out: dict[str, Any] = {}
+    for name, param in PARAMS.items():
+        value = setting(name, given, env)
+        if value is None:
+            out[name] = param.default
+            continue
+        try:
+            if param.default is None:  # a date
+                out[name] = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+            else:
+                out[name] = type(param.default)(value)
+        except ValueError:
+            raise SettingError(f"{param.env} (or {name} in secrets.toml) is {value!r}: not "
+                               f"{'a date YYYY-MM-DD' if param.default is None else 'a number'}") from None
+    return out
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What holds now: the conditions of the evaluated rules, one row per (rule, subject), with the facts a
+    message states, and the rules that were evaluated (an alert of another rule is neither renewed nor resolved)."""
+
+    rows: pl.DataFrame  # rule, subject, county, page, params (JSON), facts (JSON)
+    rules: tuple[str, ...]
+    folder: str | None = None  # upload_rejected: the watched folder whose files were looked at
+    notes: list[str] = field(default_factory=list)
+
+
+HOLDING_SCHEMA: Final = {"rule": pl.String, "subject": pl.String, "county": pl.String, "page": pl.String,
+                         "params": pl.String, "facts": pl.String}
+
+
+def _rows(rule: str, frame: pl.DataFrame, subject: pl.Expr, county: pl.Expr, page: str,
+          params: dict[str, pl.Expr], facts: dict[str, pl.Expr]) -> pl.DataFrame:
+    """Conditions of one rule from a frame of the subjects where it holds (a few rows: cheap to make JSON)."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=HOLDING_SCHEMA)
+    picked = frame.select(subject.alias("subject"), county.alias("county"),
+                          **{f"p_{k}": v for k, v in params.items()}, **{f"f_{k}": v for k, v in facts.items()})
+    rows = []
+    for r in picked.iter_rows(named=True):
+        rows.append({
+            "rule": rule, "subject": r["subject"], "county": r["county"], "page": page,
+            "params": json.dumps({k: r[f"p_{k}"] for k in params if r[f"p_{k}"] is not None}, ensure_ascii=False),
+            "facts": json.dumps({k: _plain(r[f"f_{k}"]) for k in facts}, ensure_ascii=False),
+        })
+    return pl.DataFrame(rows, schema=HOLDING_SCHEMA)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) -> pl.DataFrame:
+    """village_stalled and village_deadline over Report.villages (status, projected_clear_date, remaining)."""
+    v = report.villages
+    subject = pl.concat_str([pl.col("village"), pl.col("product")], separator=" · ")
+    params = {"county": pl.col("county"), "product": pl.col("product")}
+    facts = {"village": pl.col("village"), "product": pl.col("product"), "unit": pl.col("unit"),
+             "remaining_qty": pl.col("remaining_qty"), "sell_through": pl.col("sell_through"),
+             "clear_date": pl.col("projected_clear_date")}
+    stalled = v.filter(pl.col("status") == "stalled")
+    target = limits.get("alert_village_deadline") or (date((clock or datetime.now(UTC)).year, 12, 31))
+    late = v.filter(pl.col("status").is_in(["at_risk", "on_track"])
+                    & (pl.col("projected_clear_date").is_null() | (pl.col("projected_clear_date") > target)))
+    return pl.concat([
+        _rows("village_stalled", stalled, subject, pl.col("county"), "villages", params, facts),
+        _rows("village_deadline", late, subject, pl.col("county"), "villages", params,
+              {**facts, "target": pl.lit(target)}),
+    ])
+
+
+def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:
+    """The live-session rules over Report.sessions (live, last_tick, gmv, host_kind) and the live sessions' ticks."""
+    live = report.sessions.filter(pl.col("live"))
+    if live.height == 0:
+        return pl.DataFrame(schema=HOLDING_SCHEMA)
+    moment = pl.lit(now.astimezone(UTC)).cast(TIME)
+    subject, county = pl.col("session_id"), pl.col("county")
+    params = {"session": pl.col("session_id")}
+    named = {"title": pl.coalesce("title", "session_id"), "host": pl.col("host_name")}
+    out = []
+
+    # Each live session's ticks up to its latest, as much as the widest window needs.
+    reach = max(_DROP_WINDOW, timedelta(minutes=float(limits["alert_session_no_orders"])))
+    recent = (ticks.filter(pl.col("session_id").is_in(live.get_column("session_id").implode()))
+              .join(live.select("session_id", "last_tick"), on="session_id")
+              .filter(pl.col("ts") >= pl.col("last_tick") - reach)
+              .sort("session_id", "ts"))
+    per = recent.group_by("session_id").agg(
+        a_latest=pl.col("viewers_online").last(),
+        a_peak=pl.col("viewers_online").filter(pl.col("ts") >= pl.col("last_tick") - _DROP_WINDOW).max(),
+    )
+    drop = float(limits["alert_session_viewers_drop"]) / 100
+    fell = live.join(per, on="session_id").filter(
+        (pl.col("a_peak") > 0) & (pl.col("a_latest") <= pl.col("a_peak") * (1 - drop)))
+    out.append(_rows("session_viewers_drop", fell, subject, county, "live", params,
+                     {**named, "peak": pl.col("a_peak"), "latest": pl.col("a_latest"),
+                      "fall": 1 - pl.col("a_latest") / pl.col("a_peak")}))
+
+    minutes = float(limits["alert_session_no_orders"])
+    quiet = timedelta(minutes=minutes)
+    orders = recent.filter(pl.col("ts") >= pl.col("last_tick") - quiet).group_by("session_id").agg(
+        first=pl.col("ts").min(),
+        online=pl.col("viewers_online").last(),
+        per_tick=pl.col("orders").filter(pl.col("ts") > pl.col("ts").min()).sum(),
+        known=pl.col("orders").is_not_null().any() | pl.col("orders_cum").is_not_null().any(),
+        cum_moved=pl.col("orders_cum").max() - pl.col("orders_cum").min(),
+    )
+    none = live.join(orders, on="session_id").filter(
+        pl.col("known") & (pl.col("first") <= pl.col("last_tick") - quiet)
+        & (pl.col("online") >= int(limits["alert_session_no_orders_viewers"]))
+        & (pl.col("per_tick") == 0) & (pl.col("cum_moved").fill_null(0) == 0))
+    out.append(_rows("session_no_orders", none, subject, county, "live", params,
+                     {**named, "viewers": pl.col("online"), "minutes": pl.lit(minutes)}))
+
+    finished = report.sessions.filter(~pl.col("live") & pl.col("gmv_per_hour").is_not_null())
+    medians = finished.group_by("host_kind").agg(median=pl.col("gmv_per_hour").median())
+    share = float(limits["alert_session_gmv_slow"])
+    slow = (live.filter(pl.col("started_at") <= moment - _GMV_AFTER)
+            .join(medians, on="host_kind", how="inner")
+            .with_columns(rate=(pl.col("gmv").fill_null(0) * 3600
+                                / (moment - pl.col("started_at")).dt.total_seconds()).round(0).cast(pl.Int64))
+            .filter(pl.col("rate") < pl.col("median") * share))
+    out.append(_rows("session_gmv_slow", slow, subject, county, "live", params,
+                     {**named, "host_kind": pl.col("host_kind"), "gmv_per_hour": pl.col("rate"),
+                      "median": pl.col("median").round(0).cast(pl.Int64)}))
+
+    stale = timedelta(minutes=float(limits["alert_ticks_stopped"]))
+    stopped = live.filter(pl.col("last_tick").is_not_null() & (moment - pl.col("last_tick") >= stale))
+    out.append(_rows("ticks_stopped", stopped, subject, county, "live", params,
+                     {**named, "last_tick": pl.col("last_tick"),
+                      "minutes": ((moment - pl.col("last_tick")).dt.total_seconds() // 60).cast(pl.Int64)}))
+    return pl.concat(out)
+
+
+def rejected(files: Mapping[str, str]) -> pl.DataFrame:
+    """upload_rejected: each file the watcher rejects now, with its problems."""
+    if not files:
+        return pl.DataFrame(schema=HOLDING_SCHEMA)
+    frame = pl.DataFrame({"path": list(files), "problem": list(files.values())})
+    return _rows("upload_rejected", frame, pl.col("path"), pl.lit(None, pl.String), "upload", {},
+                 {"file": pl.col("path"), "problem": pl.col("problem")})
+
+
+def holding(report: Report, ticks: pl.DataFrame, sales: pl.DataFrame, *, now: datetime,
+            limits: Mapping[str, Any] | None = None, watched: tuple[str, Mapping[str, str]] | None = None) -> Holding:
+    """Every rule's conditions now. Villages at the data's own clock (the latest sale); sessions at `now`.
+    `watched`: (folder, {file: problem}) of a watcher, whose rejected files are then evaluated too."""
+    limits = thresholds() if limits is None else limits
+    clock = latest_sale(sales, report.sessions.select("session_id", "started_at")) if sales.height else None
+    parts = [villages(report, limits, clock), sessions(report, ticks, limits, now)]
+    evaluated = [r.name for r in RULES if r.name != "upload_rejected"]
+    folder = None
+    if watched is not None:
+        folder, files = watched
+        parts.append(rejected(files))
+        evaluated.append("upload_rejected")
+    return Holding(pl.concat(parts), tuple(evaluated), folder)
