@@ -119,26 +119,32 @@ def empty(title: str, lang: str, *, big: bool = False) -> go.Figure:
 
 
 @figure
-def gmv_per_day(frame: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figure:
-    """Stacked bars of GMV per day, one colour per host kind. frame: day, host_kind, gmv (fen)."""
-    title = t("chart_gmv_per_day", lang)
-    if frame.height == 0:
-        return empty(title, lang, big=big)
-    frame = frame.with_columns(yuan("gmv").alias("yuan")).sort("day")
-    daily_max = frame.group_by("day").agg(pl.col("yuan").sum())["yuan"].max()
-    div, unit, fmt = money_scale(daily_max, lang)  # type: ignore[arg-type]
+def gmv_per_day(frame: pl.DataFrame, lang: str, *, grain: str = "day", big: bool = False) -> go.Figure:
+    """Stacked bars of GMV per day, week or month (`grain`), one colour per host kind. frame: day (each
+    period's first day), host_kind, gmv (fen). The labels carry the year when the bars span more than one;
+    a week is labelled by its Monday."""
+    title = t(f"chart_gmv_per_{grain}", lang)
+    if frame.height == 0 or not (frame.get_column("gmv") != 0).any():
+        return empty(title, lang, big=big)  # nothing sold in the span: a message, not an empty frame of axes
+    days = frame.get_column("day")
+    one_year = days.min().year == days.max().year  # type: ignore[union-attr]
+    fmt_day = "%Y-%m" if grain == "month" else "%m-%d" if one_year else "%Y-%m-%d"
+    frame = frame.with_columns(yuan("gmv").alias("yuan"), label=pl.col("day").dt.strftime(fmt_day)).sort("day")
+    labels = frame.get_column("label").unique(maintain_order=True).to_list()
+    period_max = frame.group_by("day").agg(pl.col("yuan").sum())["yuan"].max()
+    div, unit, fmt = money_scale(period_max, lang)  # type: ignore[arg-type]
     fig = go.Figure()
     for kind in ("broadcast", "cadre", None):
         part = frame.filter(pl.col("host_kind").is_null() if kind is None else pl.col("host_kind") == kind)
         if part.height == 0:
             continue
         name = vocab("hk", kind, lang)
-        fig.add_bar(x=part["day"].to_list(), y=(part["yuan"] / div).to_list(), name=name,
+        fig.add_bar(x=part["label"].to_list(), y=(part["yuan"] / div).to_list(), name=name,
                     marker_color=host_colour(kind),
-                    hovertemplate=f"%{{x|%Y-%m-%d}}<br>{name}: %{{y:{fmt}}} {unit}<extra></extra>")
-    fig.update_layout(barmode="stack")
+                    hovertemplate=f"%{{x}}<br>{name}: %{{y:{fmt}}} {unit}<extra></extra>")
+    fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_yaxes(title=f"{t('kpi_gmv', lang)} ({unit})", tickformat=axis_format(fmt))
-    fig.update_xaxes(title=t("day", lang), tickformat="%m-%d")
+    fig.update_xaxes(title=t(grain, lang), type="category", categoryorder="array", categoryarray=labels)
     return style(fig, f"{title} ({unit})", big=big)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -93,6 +94,35 @@ def multiselect(name: str, label: str, options: Sequence[str], *, format_func: C
     values = where.multiselect(label, options, key=key, format_func=format_func, **kwargs)
     _write(name, list(values), [])
     return list(values)
+
+
+def date_range(name: str, label: str, first: date, last: date, *, where: Any = st, **kwargs: Any) -> tuple[date, date]:
+    """A date range bound to URL param `name` (`2020-09-01..2020-10-31`) within first..last; the whole span
+    when the URL has none (and then the URL stays without it)."""
+    key = _key(name)
+    if key not in st.session_state:
+        st.session_state[key] = _parse_range(st.query_params.get(name), first, last)
+    else:  # the span can change under a kept choice (new data): clip it
+        st.session_state[key] = _clip_range(tuple(st.session_state[key]), first, last)
+    chosen = where.date_input(label, key=key, min_value=first, max_value=last, format="YYYY-MM-DD", **kwargs)
+    picked = tuple(chosen) if isinstance(chosen, (tuple, list)) else (chosen,)
+    start, end = (*picked, last)[:2] if picked else (first, last)  # one end picked so far: up to the last day
+    _write(name, f"{start.isoformat()}..{end.isoformat()}", f"{first.isoformat()}..{last.isoformat()}")
+    return start, end
+
+
+def _parse_range(text: str | None, first: date, last: date) -> tuple[date, date]:
+    try:
+        start, end = (date.fromisoformat(part) for part in (text or "").split(".."))
+    except ValueError:
+        return first, last
+    return _clip_range((start, end), first, last)
+
+
+def _clip_range(picked: tuple[Any, ...], first: date, last: date) -> tuple[date, date]:
+    start, end = (*picked, last)[:2] if picked else (first, last)
+    start, end = max(first, min(start, last)), max(first, min(end, last))
+    return (start, end) if start <= end else (first, last)
 
 
 def share_url(base: str | None = None) -> str:

@@ -75,6 +75,25 @@ def test_money_in_wan_yuan_from_100000_yuan() -> None:
     assert charts.money_scale(99_999, "en")[1] == "元"
 
 
+def test_gmv_bars_carry_the_year_when_they_span_years_and_say_when_there_is_nothing() -> None:
+    from datetime import date
+
+    one_year = pl.DataFrame({"day": [date(2020, 9, 6), date(2020, 9, 7)], "host_kind": ["cadre"] * 2,
+                             "gmv": [100_00, 0]})
+    assert charts.gmv_per_day(one_year, "en").data[0].x == ("09-06", "09-07")
+    years = pl.DataFrame({"day": [date(2020, 9, 1), date(2026, 12, 1)], "host_kind": ["cadre"] * 2,
+                          "gmv": [100_00, 200_00]})
+    fig = charts.gmv_per_day(years, "zh", grain="month")
+    assert fig.data[0].x == ("2020-09", "2026-12")
+    assert fig.layout.title.text == "按主播类型的每月成交额 (元)"
+    assert charts.gmv_per_day(years, "en").data[0].x == ("2020-09-01", "2026-12-01")
+    # No sale in the span, or no day at all: the chart says so instead of drawing empty axes.
+    for nothing in (years.with_columns(gmv=pl.lit(0)), years.clear()):
+        fig = charts.gmv_per_day(nothing, "zh", grain="week")
+        assert [a.text for a in fig.layout.annotations] == [i18n.t("no_chart_data", "zh")]
+        assert fig.layout.title.text == "按主播类型的每周成交额"
+
+
 def test_session_curves_mark_the_peak_and_show_shanghai_time() -> None:
     start = datetime(2020, 9, 6, 11, 0, tzinfo=UTC)  # 19:00 in Shanghai
     curves = pl.DataFrame({"ts": [start + timedelta(minutes=i) for i in range(3)], "viewers_online": [10, 1500, 30],

@@ -18,6 +18,8 @@ from relief_live.metrics import (
     build_report,
     format_report,
     gmv_per_day,
+    grain_for,
+    per_period,
     previous_episode,
     report_json,
     session_curves,
@@ -358,6 +360,33 @@ def test_the_report_schema_names_every_village_status() -> None:
 
 
 # -- curves, days, episodes --------------------------------------------------------------------------------
+
+def test_gmv_per_week_and_month_sum_the_days_weeks_from_monday() -> None:
+    rep = report(sessions=(
+        {"session_id": "a", "host_kind": "broadcast", "started_at": at("2020-09-06 20:00"), "gmv": 100},  # a Sunday
+        {"session_id": "b", "host_kind": "broadcast", "started_at": at("2020-09-07 20:00"), "gmv": 50},  # Monday
+        {"session_id": "c", "host_kind": "cadre", "started_at": at("2020-10-01 19:00"), "gmv": 70},
+    ))
+    daily = gmv_per_day(rep.sessions)
+    weeks = per_period(daily, "week")
+    assert weeks.filter(pl.col("host_kind") == "broadcast").rows()[:2] == [
+        (date(2020, 8, 31), "broadcast", 100), (date(2020, 9, 7), "broadcast", 50)]
+    assert weeks.height == 2 * 5  # five weeks from 08-31 to 09-28, both kinds
+    assert per_period(daily, "month").rows() == [
+        (date(2020, 9, 1), "broadcast", 150), (date(2020, 9, 1), "cadre", 0),
+        (date(2020, 10, 1), "broadcast", 0), (date(2020, 10, 1), "cadre", 70)]
+    # A chosen span: only the days from 09-07 to 09-30.
+    assert gmv_per_day(rep.sessions, date(2020, 9, 7), date(2020, 9, 30)).filter(pl.col("gmv") > 0).rows() == [
+        (date(2020, 9, 7), "broadcast", 50)]
+
+
+def test_bars_a_day_up_to_two_months_a_week_up_to_a_year_then_a_month() -> None:
+    def span(days: int) -> pl.DataFrame:
+        return pl.DataFrame({"day": [date(2020, 1, 1), date(2020, 1, 1) + timedelta(days=days - 1)]})
+
+    assert [grain_for(span(n)) for n in (1, 62, 63, 366, 367, 2200)] == ["day", "day", "week", "week", "month",
+                                                                          "month"]
+
 
 def test_curves_derive_per_interval_and_running_series() -> None:
     ticks = frame("ticks", *({"session_id": "s1", "ts": at(f"2020-09-06 19:0{i}"), "viewers_online": 10 * i,

@@ -363,6 +363,24 @@ def test_overview_tables_list_the_top_and_the_stalled_villages(loaded: str) -> N
     assert shown == [(v, ui.money(fen, "en")) for v, fen in stalled.select("village", "remaining_value").rows()]
 
 
+def test_gmv_bars_follow_the_grain_and_the_dates_in_the_url(loaded: str) -> None:
+    at = app()
+    assert at.selectbox(key="qp_grain").value == "auto"
+    whole = _chart(at, "gmv_per_day")
+    assert whole["layout"]["title"]["text"].startswith("GMV per day")  # eight days of sessions: a bar a day
+    first, last = at.date_input(key="qp_days").value
+    assert (last - first).days == 8 and len(whole["data"][0]["x"]) == 9
+    at = app(params={"grain": "week", "days": f"{last - timedelta(days=1)}..{last}"})
+    assert at.date_input(key="qp_days").value == (last - timedelta(days=1), last)
+    week = _chart(at, "gmv_per_day")
+    assert week["layout"]["title"]["text"].startswith("GMV per week")
+    assert len(week["data"][0]["x"]) in (1, 2)  # two days lie in one week or two
+    # Only tv2 (yesterday) and the live session (today) are in those two days.
+    assert sum(sum(trace["y"]) for trace in week["data"]) < sum(sum(trace["y"]) for trace in whole["data"])
+    at = app(params={"days": "nonsense"})
+    assert at.date_input(key="qp_days").value == (first, last)  # a bad range: the whole span
+
+
 STATUS_STOCK = """村,产品,滞销数量,单位,登记日期,单价
 售完村,蜂蜜,100,斤,2020-08-01,10
 滞销村,蜂蜜,1000,斤,2020-08-01,10

@@ -59,8 +59,20 @@ def overview() -> None:
 
     left, right = st.columns(2)  # figures made once per report and language, for every visitor
     with left:
-        ui.shared_chart("gmv_per_day", (*key, lang, big), lambda: charts.gmv_per_day(
-            metrics.gmv_per_day(sessions), lang, big=big))
+        daily = metrics.gmv_per_day(sessions)
+        grain, first, last = "auto", None, None
+        chart = st.container()  # the chart above its controls, in line with the chart beside it
+        if daily.height and not big:  # a wall screen has no controls: the whole span, bars as it suits
+            pick = st.columns([1, 2])
+            grain = state.select("grain", t("grain", lang), ["auto", *metrics.GRAINS], where=pick[0],
+                                 format_func=lambda g: t(f"grain_{g}", lang)) or "auto"
+            first, last = state.date_range("days", t("date_range", lang), daily["day"].min(), daily["day"].max(),
+                                           where=pick[1])
+            daily = metrics.gmv_per_day(sessions, first, last)
+        grain = metrics.grain_for(daily) if grain == "auto" else grain
+        with chart:
+            ui.shared_chart("gmv_per_day", (*key, lang, big, grain, first, last), lambda: charts.gmv_per_day(
+                metrics.per_period(daily, grain), lang, grain=grain, big=big))
     with right:
         ui.shared_chart("host_compare", (*key, lang, big), lambda: charts.host_compare(
             report.host_kinds, lang, big=big))

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from relief_live.metrics.curves import gmv_per_day, previous_episode, session_curves
+from relief_live.metrics.curves import (
+    GRAINS,
+    gmv_per_day,
+    grain_for,
+    per_period,
+    previous_episode,
+    session_curves,
+)
 from relief_live.metrics.render import format_report, report_json
 from relief_live.metrics.report import Report, build_report
 
 __all__ = [
+    "GRAINS",
     "Report",
     "build_report",
     "format_report",
     "gmv_per_day",
+    "grain_for",
+    "per_period",
     "previous_episode",
     "report_json",
     "session_curves",

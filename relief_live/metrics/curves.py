@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Final
 
 import polars as pl
@@ -87,8 +88,9 @@ def _downsample(curves: pl.DataFrame, buckets: int) -> pl.DataFrame:
     )
 
 
-def gmv_per_day(sessions_metrics: pl.DataFrame) -> pl.DataFrame:
-    """GMV (fen) per calendar day (Asia/Shanghai, by session start) and host kind, every day of the programme.
+def gmv_per_day(sessions_metrics: pl.DataFrame, first: date | None = None, last: date | None = None) -> pl.DataFrame:
+    """GMV (fen) per calendar day (Asia/Shanghai, by session start) and host kind, every day of the programme
+    (or of `first`..`last`, both included, when given).
 
     Days without a session of a kind have 0; sessions with unknown start or GMV are left out.
     """
@@ -98,6 +100,10 @@ def gmv_per_day(sessions_metrics: pl.DataFrame) -> pl.DataFrame:
         .group_by(day=local_date(pl.col("started_at")), host_kind="host_kind")
         .agg(gmv=pl.col("gmv").sum())
     )
+    if first is not None:
+        daily = daily.filter(pl.col("day") >= first)
+    if last is not None:
+        daily = daily.filter(pl.col("day") <= last)
     if daily.height == 0:
         return pl.DataFrame(schema=schema)
     days = pl.date_range(daily.get_column("day").min(), daily.get_column("day").max(), "1d", eager=True)
@@ -106,6 +112,31 @@ def gmv_per_day(sessions_metrics: pl.DataFrame) -> pl.DataFrame:
         grid.join(daily, on=["day", "host_kind"], how="left", nulls_equal=True)
         .with_columns(pl.col("gmv").fill_null(0))
         .select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+        .sort("day", "host_kind", nulls_last=True)
+    )
+
+
+# Bars per period: a day, a week (from Monday) or a calendar month, as polars truncates dates.
+GRAINS: Final[dict[str, str]] = {"day": "1d", "week": "1w", "month": "1mo"}
+MOST_DAYS: Final = 62  # a span up to this many days is drawn a bar a day (about two months)
+MOST_WEEKS_DAYS: Final = 366  # up to a year, a bar a week; longer, a bar a month
+
+
+def grain_for(daily: pl.DataFrame) -> str:
+    """The period for bars over gmv_per_day's days: enough bars to read a trend, few enough to see each."""
+    if daily.height == 0:
+        return "day"
+    span = (daily.get_column("day").max() - daily.get_column("day").min()).days + 1  # type: ignore[operator]
+    return "day" if span <= MOST_DAYS else "week" if span <= MOST_WEEKS_DAYS else "month"
+
+
+def per_period(daily: pl.DataFrame, grain: str) -> pl.DataFrame:
+    """gmv_per_day's rows summed per `grain` (one of GRAINS); `day` is each period's first day."""
+    if grain == "day":
+        return daily
+    return (
+        daily.group_by(pl.col("day").dt.truncate(GRAINS[grain]), "host_kind")
+        .agg(pl.col("gmv").sum())
         .sort("day", "host_kind", nulls_last=True)
     )
 
