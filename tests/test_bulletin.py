@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from datetime import UTC, date, datetime
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import fastexcel
 import polars as pl
+import pypdf
 import pytest
 
 from relief_live.__main__ import main
-from relief_live.bulletin import content, xlsx
+from relief_live.bulletin import content, pdf, xlsx
 from relief_live.demo import CLOCK_TICKS, load_demo
 from relief_live.metrics.period import window
 from relief_live.store import Store
@@ -188,3 +190,52 @@ def test_text_that_starts_like_a_formula_stays_text_in_the_workbook(demo, tmp_pa
     assert "'=HYPERLINK(\"http://x\")" in titles
     with zipfile.ZipFile(path) as book:
         assert not any("<f>" in book.read(name).decode() for name in book.namelist() if name.endswith(".xml"))
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+
+
+def test_the_pdf_is_a4_with_its_fonts_embedded_and_the_reports_figures(demo, demo_url: str, capsys) -> None:
+    frames, batches = demo
+    made = datetime(2020, 9, 14, 1, 30, tzinfo=UTC)
+    data = pdf.to_pdf(content.make(frames, batches, "week", ending=date(2020, 9, 13), now=made))
+    now = report_json(demo_url, capsys, "--from", WEEK[0], "--to", WEEK[1])
+    so_far = report_json(demo_url, capsys, "--to", WEEK[1])
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    assert all((round(p.mediabox.width), round(p.mediabox.height)) == (595, 842) for p in reader.pages)
+    pages = pdf_pages(data)
+    assert "统计期：2020-09-07 至 2020-09-13" in pages[0] and "对比上期：2020-08-31 至 2020-09-06" in pages[0]
+    for number, page in enumerate(pages, start=1):  # the period, the time it was made and its number, on every page
+        assert "统计期：2020-09-07 至 2020-09-13" in page and "生成时间：2020-09-14 09:30" in page
+        assert f"第 {number} 页 / 共 {len(pages)} 页" in page
+    text = "\n".join(pages)
+    for heading in ("消费帮扶直播带货周通报", "主要指标", "成交额前十场次", "分县区滞销货值消化情况", "数据来源"):
+        assert heading in text
+    assert f"成交额（元） ¥{now['totals']['gmv']:,.2f}" in text
+    stalled = [v for v in so_far["villages"] if v["status"] == "stalled"]
+    for village in stalled:  # in red, before every other village
+        assert f"{village['village']} {village['product']} 滞销未动" in text
+    assert text.index("滞销未动 ¥") < text.index("正常销售 ¥")
+    [kiwi] = [v for v in so_far["villages"] if v["village"] == "火卖村"]
+    assert f"火卖村 红心猕猴桃 正常销售 ¥{kiwi['unsold_value']:,.2f}" in text and f"{kiwi['sell_through']:.1%}" in text
+    fonts = set()
+    for page in reader.pages:
+        assert not page.images  # the charts are drawn, not pictures
+        for font in page["/Resources"]["/Font"].values():
+            descriptor = font.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+            assert "/FontFile3" in descriptor or "/FontFile2" in descriptor
+            fonts.add(str(font.get_object()["/BaseFont"]).split("+")[1])
+    assert fonts <= {"NotoSansCJKsc-Regular-Identity-H", "NotoSansCJKsc-Bold-Identity-H"}
+    assert "每日成交额（按主播类型）" in text and "各县区滞销货值售出比例" in text  # the charts' titles, as text
+
+
+def test_an_english_county_bulletin(demo) -> None:
+    frames, batches = demo
+    data = pdf.to_pdf(content.make(frames, batches, "month", ending=date(2020, 8, 31), county="海丰县", lang="en",
+                                   now=NOW))
+    pages = pdf_pages(data)
+    assert "Period: 2020-08-01 to 2020-08-31" in pages[0] and "Scope: 海丰县" in pages[0]
+    assert "Key figures" in pages[0] and "Page 1 of" in pages[0]
+    text = "\n".join(pages)
+    assert "莲花村" in text and "陆丰市" not in text.split("Where the figures come from")[0]

@@ -60,6 +60,8 @@ def sheet_frame(frame: pl.DataFrame, columns: Columns, lang: str) -> pl.DataFram
             column = column.dt.convert_time_zone("Asia/Shanghai").dt.replace_time_zone(None)
         elif name == "host_kind":
             column = column.map_elements(lambda k: host_kind_name(k, lang), return_dtype=pl.String, skip_nulls=False)
+        elif name == "kind":
+            column = column.map_elements(lambda k: vocab("kind", k, lang), return_dtype=pl.String)
         elif name == "platform":
             column = column.map_elements(lambda p: vocab("pf", p, lang), return_dtype=pl.String)
         elif name == "status":
