@@ -217,9 +217,12 @@ def test_the_upload_page_shows_each_hostile_file_as_problems_or_a_commit(
     import subprocess
     import sys
 
-    from relief_live import i18n
+    from relief_live import auth, i18n
     from relief_live import store as store_module
-    from tests.test_pages import PASSWORD, app
+    from tests.test_pages import BROWSER, PASSWORD, app
+
+    monkeypatch.setattr(auth, "_cookies", lambda: {auth.XSRF_COOKIE: BROWSER})  # one browser, as in test_pages
+    monkeypatch.setattr(auth, "THROTTLE", auth.Throttle())
 
     url = f"sqlite:///{tmp_path / 'upload.sqlite3'}"
     store = Store(url)
