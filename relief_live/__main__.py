@@ -1,4 +1,4 @@
-"""Command line: python -m relief_live ingest | batches | retract | report | demo."""
+"""Command line: python -m relief_live ingest | batches | retract | report | bulletin | demo."""
 
 from __future__ import annotations
 
@@ -87,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("test", nargs="*", metavar="test CHANNEL")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=lambda store, args: alerts.command(store, args.test, as_json=args.json, say=_say))
+
+    p = sub.add_parser("bulletin", parents=[db], help="the week's or month's bulletin as PDF and XLSX (docs/cli.md)")
+    p.add_argument("--period", choices=["week", "month"], default="week")
+    p.add_argument("--ending", type=_day, metavar="DATE",
+                   help="a day of the period (default: the last complete one; docs/cli.md)")
+    p.add_argument("--county", help="only this county's sessions and villages")
+    p.add_argument("--format", choices=["pdf", "xlsx", "both"], default="both")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder for the files (default: .)")
+    p.set_defaults(run=_bulletin)
 
     p = sub.add_parser("backup", parents=[db], help="a consistent copy of the store, while it runs")
     p.add_argument("path", type=Path, help="the new SQLite file")
@@ -231,6 +241,33 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         print(json.dumps(metrics.report_json(report), ensure_ascii=False))
     else:
         print(terminal.safe_lines(metrics.format_report(report)))
+    return 0
+
+
+def _bulletin(store: Store, args: argparse.Namespace) -> int:
+    from relief_live import bulletin
+    from relief_live.bulletin import content
+    from relief_live.bulletin.charts import FontMissing
+
+    frames = {kind: store.read(kind) for kind in content.FRAMES}
+    if args.county is not None:
+        known = set(frames["stock"].get_column("county").drop_nulls()) | set(
+            frames["sessions"].get_column("county").drop_nulls())
+        if args.county not in known:
+            _say(f"no county named {args.county!r}; the store has: {', '.join(sorted(known)) or 'none'}", sys.stderr)
+            return 1
+    made = content.make(frames, store.batches(), args.period, ending=args.ending, county=args.county,
+                        lang=args.lang)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for fmt in bulletin.FORMATS if args.format == "both" else (args.format,):
+        try:
+            data = bulletin.render(made, fmt)
+        except FontMissing as error:
+            _say(f"cannot make the PDF: {error}", sys.stderr)
+            return 1
+        path = args.out / bulletin.file_name(made, fmt)
+        path.write_bytes(data)
+        _say(f"wrote {path} ({made.period.start} to {made.period.end})")
     return 0
 
 

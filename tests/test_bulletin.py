@@ -239,3 +239,23 @@ def test_an_english_county_bulletin(demo) -> None:
     assert "Key figures" in pages[0] and "Page 1 of" in pages[0]
     text = "\n".join(pages)
     assert "莲花村" in text and "陆丰市" not in text.split("Where the figures come from")[0]
+
+
+def test_the_command_writes_both_files_of_the_week_asked_for(demo_url: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["bulletin", "--db", demo_url, "--period", "week", "--ending", "2020-09-10", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    pdf_file, xlsx_file = out / "bulletin-week-2020-09-07-2020-09-13.pdf", out / "bulletin-week-2020-09-07-2020-09-13.xlsx"
+    assert f"wrote {pdf_file}" in said and f"wrote {xlsx_file}" in said
+    assert "统计期：2020-09-07 至 2020-09-13" in pdf_pages(pdf_file.read_bytes())[0]
+    assert fastexcel.read_excel(xlsx_file).sheet_names[0] == "主要指标"
+    assert main(["bulletin", "--db", demo_url, "--period", "month", "--county", "海丰县", "--format", "xlsx",
+                 "--lang", "en", "--ending", "2020-08-31", "--out", str(out)]) == 0
+    assert (out / "bulletin-month-2020-08-01-2020-08-31-海丰县.xlsx").is_file()
+    assert not (out / "bulletin-month-2020-08-01-2020-08-31-海丰县.pdf").exists()
+
+
+def test_the_command_names_the_counties_when_asked_for_one_it_lacks(demo_url: str, tmp_path: Path, capsys) -> None:
+    assert main(["bulletin", "--db", demo_url, "--county", "北京市", "--out", str(tmp_path)]) == 1
+    assert "no county named '北京市'; the store has: 乐业县, 大化县" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

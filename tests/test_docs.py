@@ -56,10 +56,11 @@ def test_readme_is_short_with_the_two_setup_commands_on_its_first_screen() -> No
     assert commands == ["run", "test"]
 
 
-def test_readme_shows_the_overview_and_the_live_page() -> None:
-    """Both screenshots are in the README, are PNGs a browser shows and stay small (docs/screenshots.py)."""
+def test_readme_shows_the_overview_the_live_page_and_a_bulletin_page() -> None:
+    """The screenshots and the bulletin's first page are in the README, are PNGs a browser shows and stay small
+    (docs/screenshots.py, docs/bulletin_page.py)."""
     shown = re.findall(r"!\[[^]]*\]\(([^)]+)\)", _text(README))
-    assert shown == ["docs/overview.png", "docs/live.png"]
+    assert shown == ["docs/overview.png", "docs/live.png", "docs/bulletin.png"]
     for name in shown:
         data = (ROOT / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n"), name
