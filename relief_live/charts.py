@@ -44,6 +44,9 @@ def _shown(text: str) -> str:
 
 def _inert_frame(frame: pl.DataFrame) -> pl.DataFrame:
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if text:  # most names hold none of &, < and >: only columns that do are rewritten
+        marked = frame.select(pl.col(text).str.contains("[&<>]").any()).row(0, named=True)
+        text = [name for name in text if marked[name]]
     if not text:
         return frame
     exprs = []

@@ -172,7 +172,9 @@ def test_uploaded_markup_makes_no_request_and_no_link_on_any_page(tmp_path: Path
         page.on("request", lambda request: fetched.append(request.url) if f":{port}" in request.url else None)
         for path in ("", "live?session=m0", "live?session=m1", "villages", "hosts", "upload"):
             open_page(page, f"{server.url}/{path}")
-            page.wait_for_timeout(500)  # images and charts fetch and draw after the script has run
+            if path != "upload":  # charts draw (and images load) after the script has run
+                page.wait_for_selector(".js-plotly-plot .main-svg")
+            page.wait_for_timeout(500)
             assert _markup_on_page(page, port) == [], path
             assert fetched == [] and listener.asked == [], path
         open_page(page, f"{server.url}/live?session=m0")
