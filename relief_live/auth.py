@@ -34,6 +34,7 @@ FREE_FAILURES: Final = 5
 SERVER_FREE_FAILURES: Final = 20
 MAX_WAIT_SECONDS: Final = 900
 FORGET_SECONDS: Final = 3600
+MAX_CLIENTS: Final = 10_000  # clients counted at once; the least recent are forgotten first
 SERVER: Final = "(all clients)"
 log = logging.getLogger(__name__)
 
@@ -223,11 +224,17 @@ class Throttle:
                 failures, last, until = self._counts.get(key, (0, now, 0.0))
                 failures = 1 if now - last > FORGET_SECONDS else failures + 1
                 if failures >= free:
-                    until = now + min(2.0 ** (failures - free), MAX_WAIT_SECONDS)
+                    until = now + min(2.0 ** min(failures - free, 20), MAX_WAIT_SECONDS)
                 self._counts[key] = (failures, now, until)
             mine, everyone = self._counts[client][0], self._counts[SERVER][0]
+            if len(self._counts) > MAX_CLIENTS:  # forged addresses must not grow this without end
+                by_age = sorted(self._counts, key=lambda k: self._counts[k][1])
+                for key in by_age[: len(by_age) - MAX_CLIENTS]:
+                    if key not in (client, SERVER):
+                        del self._counts[key]
         wait = self.wait(client)
-        log.warning("staff sign-in: wrong password from %s (%d in a row; %d on this server); next try in %.0f s",
+        # %r: the client's address may come from a header, so it is quoted and escaped in the log
+        log.warning("staff sign-in: wrong password from %r (%d in a row; %d on this server); next try in %.0f s",
                     client, mine, everyone, wait)
         return wait
 

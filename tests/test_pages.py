@@ -246,7 +246,7 @@ def test_sign_in_waits_after_five_wrong_passwords(loaded: str, caplog: pytest.Lo
     assert at.sidebar.error[0].value == i18n.t("sign_in_wait", seconds=1)
     at.switch_page("views/upload.py").run()
     assert len(at.file_uploader) == 0
-    assert any(f"from 203.0.113.9 ({auth.FREE_FAILURES} in a row" in r.getMessage() for r in caplog.records)
+    assert any(f"from '203.0.113.9' ({auth.FREE_FAILURES} in a row" in r.getMessage() for r in caplog.records)
 
 
 BAD_SALES = """\
