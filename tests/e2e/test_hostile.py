@@ -236,6 +236,15 @@ def test_another_site_pointed_at_this_machine_gets_no_app_and_no_rights(tmp_path
         assert page.locator("[data-testid='stFileUploader']").count() == 0
         assert page.get_by_text(i18n.t("page_upload")).count() == 0  # no page at all, so no data to read
         assert page.get_by_text("Retract").count() == 0
+        # Nor can that page open the app's websocket by this machine's address: another origin
+        # (server.enableCORS, on in .streamlit/config.toml).
+        opened = page.evaluate("""(url) => new Promise(done => {
+            const socket = new WebSocket(url, ['streamlit']);
+            socket.onmessage = () => done('message');
+            socket.onclose = () => done('closed');
+            setTimeout(() => done('open, no message'), 8000);
+        })""", f"ws://127.0.0.1:{port}/_stcore/stream")
+        assert opened == "closed"
         # The same browser by this machine's own address is staff (the server's machine, no password).
         open_page(page, f"http://127.0.0.1:{port}/upload")
         page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(files=[{
