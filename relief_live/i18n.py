@@ -59,8 +59,10 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
                      "本服务器不接受 {host} 这个名称。请用 IP 地址或 localhost 打开；自己的域名请加入 Streamlit 的 "
                      "server.allowedHosts。"),
     "sign_in_wait": ("Too many wrong passwords: try again in {seconds} s.", "密码错误次数过多：请 {seconds} 秒后再试。"),
-    "sign_in_needs_cookies": ("Signing in needs this browser to accept cookies from this site.",
-                              "登录需要浏览器允许本站的 Cookie。"),
+    "sign_in_needs_cookies": ("Signing in needs the site's security cookie, and this browser sent none: allow "
+                              "cookies for this site (or, on the server, keep server.enableXsrfProtection on).",
+                              "登录需要本站的安全 Cookie，但浏览器没有发送：请允许本站的 Cookie（服务器端请保持 "
+                              "server.enableXsrfProtection 开启）。"),
     # KPIs
     "kpi_gmv": ("GMV", "成交额"),
     "kpi_orders": ("Orders", "订单数"),

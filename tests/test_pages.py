@@ -499,3 +499,11 @@ def test_overview_charts_are_made_once_for_every_visitor_until_the_store_changes
     assert sorted(made) == ["gmv_per_day", "gmv_per_day", "host_compare", "host_compare"]
     assert bars_total(third) > bars_total(first)  # the new session's 90,000 元 is in the bars
     assert {m.label: m.value for m in third.metric}["GMV"] != {m.label: m.value for m in first.metric}["GMV"]
+
+
+def test_sign_in_without_the_xsrf_cookie_says_why(loaded: str, browser_cookie: dict[str, str]) -> None:
+    browser_cookie.clear()  # cookies blocked, or XSRF protection off: nothing to bind a sign-in to
+    at = app(secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    assert at.sidebar.error[0].value == i18n.t("sign_in_needs_cookies")
+    at.switch_page("views/upload.py").run()
+    assert len(at.file_uploader) == 0
