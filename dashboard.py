@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from relief_live import auth, i18n, state, ui
+from relief_live.alerts import board
 from relief_live.i18n import t
 
 st.set_page_config(page_title="relief-live", page_icon=":material/storefront:", layout="wide")
@@ -31,6 +32,8 @@ PAGES = [
             url_path="villages"),
     st.Page("views/hosts.py", title=t("page_hosts", lang), icon=":material/record_voice_over:",
             url_path="hosts"),
+    st.Page("views/alerts.py", title=board.t("page_alerts", lang), icon=":material/notifications:",
+            url_path="alerts"),
     st.Page("views/upload.py", title=t("page_upload", lang), icon=":material/upload_file:", url_path="upload"),
 ]
 page = st.navigation(PAGES, position="hidden" if kiosk else "sidebar")
@@ -56,6 +59,11 @@ else:
         auth.sign_in_box(lang)
 
 ui.ensure_demo()
+if kiosk:
+    board.ticker(lang)
+else:
+    with st.sidebar:
+        board.bell(lang)
 page.run()
 
 if not kiosk:

@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--session", default=None, help="demo session to play (default: the Zhaotong cured pork show)")
     p.add_argument("--speed", type=float, default=60.0, help="minutes played per real minute (default 60)")
     p.add_argument("--minutes", type=int, default=None, help="stop after this many minutes of the session")
+    p.add_argument("--collapse-at", type=int, default=None, metavar="MINUTE",
+                   help="viewers online fall to a quarter from this minute on (to rehearse alerts)")
     p.set_defaults(run=_simulate, no_store=True)
 
     p = sub.add_parser("demo", parents=[db], help="load the seeded demo programme")
@@ -300,7 +302,7 @@ def _simulate(_store: None, args: argparse.Namespace) -> int:
     from relief_live import simulate
 
     try:
-        simulate.simulate(args.folder, speed=args.speed, minutes=args.minutes,
+        simulate.simulate(args.folder, speed=args.speed, minutes=args.minutes, collapse_at=args.collapse_at,
                           log=lambda line: print(line, flush=True),
                           **({"session": args.session} if args.session else {}))
     except KeyError as error:

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 from relief_live import demo
 from relief_live.read import DEFAULT_TZ
 
 TICK_HEADER: Final = "直播ID,时间,实时在线人数,累计观看人数,累计观看人次,成交订单数,成交金额(元),点赞数,评论数\n"
 SESSION_HEADER: Final = "直播ID,直播标题,直播类型,主播,平台,开播时间\n"
+COLLAPSE: Final = 4  # a collapse leaves a quarter of the viewers online
 _KINDS: Final = {"broadcast": "达人直播", "cadre": "干部直播"}
 _PLATFORMS: Final = {"douyin": "抖音", "kuaishou": "快手", "pinduoduo": "拼多多", "wechat_channels": "视频号", "tv": "电视"}
 
@@ -25,8 +28,10 @@ def sessions_with_ticks() -> list[str]:
 
 def simulate(out_dir: Path, *, session: str = demo.ZHAOTONG, speed: float = 60.0, minutes: int | None = None,
              start: datetime | None = None, log: Callable[[str], None] = print,
-             sleep: Callable[[float], None] = time.sleep) -> tuple[Path, Path]:
+             sleep: Callable[[float], None] = time.sleep, collapse_at: int | None = None) -> tuple[Path, Path]:
     """Write a sessions file, then the session's ticks one minute at a time (`speed` minutes per minute).
+    With `collapse_at`, viewers online fall to a quarter from that minute on (a stream cut off, a platform's
+    limit): what the alerts are for, to rehearse them.
 
     The session is played as starting at `start` (default now), under a new id, so it is live on the
     dashboard while it plays. Each tick line is written in two parts, as an export being appended to.
@@ -38,6 +43,9 @@ def simulate(out_dir: Path, *, session: str = demo.ZHAOTONG, speed: float = 60.0
     ticks = story.ticks[session]
     if minutes is not None:
         ticks = ticks.head(minutes)
+    if collapse_at is not None:
+        ticks = ticks.with_columns(viewers_online=pl.when(pl.int_range(pl.len()) >= collapse_at)
+                                   .then(pl.col("viewers_online") // COLLAPSE).otherwise(pl.col("viewers_online")))
     info = story.sessions.filter(story.sessions["session_id"] == session).row(0, named=True)
     tz = ZoneInfo(DEFAULT_TZ)
     start = (start or datetime.now(tz)).astimezone(tz).replace(second=0, microsecond=0)

@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from relief_live import charts, live, state, ui
+from relief_live.alerts import board
 from relief_live.i18n import plain, t, vocab
 
 lang, big = state.lang(), state.kiosk()
@@ -61,6 +62,7 @@ def session_view() -> None:
             st.badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
         st.markdown(f"**{plain(info['host_name'])}** {plain(info['host_role'])} · "
                     f"{plain(vocab('hk', info['host_kind'], lang))} · {plain(vocab('pf', info['platform'], lang))}")
+    board.session_banner(session_id, lang)
     head[1].caption(t("updated_at", lang, time=ui.local_time(now, "%H:%M:%S")), help=(
         t("refresh_every", lang, seconds=f"{live.refresh_seconds():g}") if is_live else None))
 

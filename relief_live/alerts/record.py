@@ -110,6 +110,7 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
     a = alerts_table
     scope = a.c.rule.in_(holding.rules)
     with store._cursor(write=True) as cursor:
+        _lock(store, cursor)
         open_rows = store._rows(cursor, sa.select(a.c.id, a.c.rule, a.c.subject).where(
             a.c.resolved_at.is_(None), scope))
         held = {(rule, subject): int(id_) for id_, rule, subject in open_rows}
@@ -144,6 +145,12 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
             began = set(fired)
             fired_ids = [int(i) for i, rule, subject in rows if (rule, subject) in began]
     return Recorded(fired_ids, resolved)
+
+
+def _lock(store: Store, cursor: Any) -> None:
+    """One evaluation or claim at a time (SQLite's BEGIN IMMEDIATE is one already; PostgreSQL's BEGIN is not)."""
+    if store.dialect == "postgresql":
+        cursor.execute(f"LOCK TABLE {alerts_table.name} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def _in_folder(path: str, folder: str | None) -> bool:
@@ -187,6 +194,7 @@ def claim(store: Store, *, at: int | None = None) -> tuple[pl.DataFrame, pl.Data
     due_resolved = (a.c.resolved_at.is_not(None) & a.c.delivered_at.is_not(None)
                     & a.c.resolved_delivered_at.is_(None))
     with store._cursor(write=True) as cursor:
+        _lock(store, cursor)
         ids = [int(i) for (i,) in store._rows(cursor, sa.select(a.c.id).where(
             free, a.c.muted == 0, due_firing | due_resolved))]
         if ids:

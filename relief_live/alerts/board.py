@@ -1,0 +1,143 @@
+"""Alerts on the dashboard: evaluated once per store version and minute per server, the bell, a session's banner,
+the wall screen's ticker; messages sent from a thread so that no page waits on a robot."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Final
+
+import polars as pl
+import streamlit as st
+
+from relief_live import alerts, live, ui
+from relief_live.alerts import deliver, record, rules
+from relief_live.i18n import plain
+
+log = logging.getLogger(__name__)
+_sending = threading.Lock()  # one delivery thread at a time per server
+_COLON: Final = {"zh": "：", "en": ": "}
+_changed = [0]  # bumped by an acknowledgement or a mute in this server: the bell's cache key
+
+TEXT: Final[dict[str, tuple[str, str]]] = {
+    "page_alerts": ("Alerts", "告警"),
+    "bell": ("Alerts · {n}", "告警 · {n}"),
+    "bell_help": ("Firing alerts (muted ones left out): open the Alerts page", "正在告警的数量（不含已静音）：打开告警页"),
+    "firing": ("Firing", "正在告警"),
+    "history": ("History", "历史记录"),
+    "none_firing": ("No alert is firing.", "当前没有告警。"),
+    "no_history": ("No resolved alert yet.", "暂无已恢复的告警。"),
+    "rule": ("Rule", "规则"),
+    "subject": ("Subject", "对象"),
+    "county": ("County", "县区"),
+    "what": ("What", "情况"),
+    "first_seen": ("First seen", "首次发现"),
+    "last_seen": ("Last seen", "最近一次"),
+    "resolved_at": ("Resolved", "恢复时间"),
+    "status": ("Status", "状态"),
+    "sent": ("Sent", "已发送"),
+    "acknowledged": ("acknowledged by {who}", "已由 {who} 确认"),
+    "muted": ("muted", "已静音"),
+    "all": ("All", "全部"),
+    "pick": ("Alert", "告警"),
+    "acknowledge": ("Acknowledge", "确认"),
+    "mute": ("Mute (no more messages)", "静音（不再发送消息）"),
+    "done_ack": ("Acknowledged.", "已确认。"),
+    "done_mute": ("Muted: no more messages about it, and off the bell.", "已静音：不再发送该告警的消息，也不计入告警数。"),
+    "staff_only": ("Staff can acknowledge or mute an alert (sign in on the sidebar).",
+                   "工作人员可确认或静音告警（请在侧边栏登录）。"),
+    "settings_error": ("Alerts are not evaluated: {error}", "告警未能评估：{error}"),
+}
+
+
+def t(key: str, lang: str, **values: Any) -> str:
+    en, zh = TEXT[key]
+    return (zh if lang == "zh" else en).format(**values)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _evaluated(url: str, version: int, minute: int) -> str | None:
+    """Evaluate once per (store, version, minute) in this server; start sending what is due. None, or the
+    reason alerts could not be evaluated (a threshold setting that cannot be read)."""
+    store = ui.store()
+    try:
+        alerts.check(store, live=ui._live_frames(url), send=False)
+    except rules.SettingError as error:
+        return str(error)
+    if deliver.channels() and _sending.acquire(blocking=False):
+        def send() -> None:
+            try:
+                alerts.deliver_due(store)
+            except Exception as error:  # an endpoint or the store: the log says which; the next minute tries again
+                log.warning("alert messages were not sent: %s", error)
+            finally:
+                _sending.release()
+        threading.Thread(target=send, name="relief-live alerts", daemon=True).start()
+    return None
+
+
+def evaluate() -> str | None:
+    """The rules on the store as this page sees it (cached: once per store version and minute per server)."""
+    version, minute = ui.report_key()
+    return _evaluated(ui.store().url, version, minute)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _firing(url: str, version: int, minute: int, changed: int) -> pl.DataFrame:
+    return record.alerts(ui.store(), firing_only=True)
+
+
+def firing() -> pl.DataFrame:
+    """The firing alerts, newest first (cached by store version, minute and acknowledgements)."""
+    evaluate()
+    version, minute = ui.report_key()
+    return _firing(ui.store().url, version, minute, _changed[0])
+
+
+def changed() -> None:
+    _changed[0] += 1
+
+
+def line(alert: dict[str, Any], lang: str) -> str:
+    """The alert's one line of facts, as its message says it (text from files included: escape before markdown)."""
+    return deliver._FACTS[alert["rule"]][lang](json.loads(alert["facts"]))
+
+
+def title(rule: str, lang: str) -> str:
+    found = next(r for r in rules.RULES if r.name == rule)
+    return found.title if lang == "zh" else found.title_en
+
+
+def bell(lang: str) -> None:
+    """The sidebar's bell: the number of firing alerts, refreshed with the live charts, linking to the page."""
+    @st.fragment(run_every=live.refresh_seconds())
+    def draw() -> None:
+        error = evaluate()
+        if error:
+            st.caption(plain(t("settings_error", lang, error=error)))
+        shown = firing().filter(pl.col("muted") == 0)
+        st.page_link("views/alerts.py", label=t("bell", lang, n=shown.height),
+                     icon=":material/notifications_active:" if shown.height else ":material/notifications:",
+                     help=t("bell_help", lang))
+    draw()
+
+
+def session_banner(session_id: str, lang: str) -> None:
+    """The firing alerts of one live session, above its charts."""
+    mine = firing().filter((pl.col("subject") == session_id) & (pl.col("page") == "live") & (pl.col("muted") == 0))
+    for alert in mine.iter_rows(named=True):
+        st.warning(plain(f"{title(alert['rule'], lang)}{_COLON[lang]}{line(alert, lang)}"),
+                   icon=":material/notifications_active:")
+
+
+def ticker(lang: str) -> None:
+    """The wall screen's ticker: every firing alert in one line, refreshed with the live charts."""
+    @st.fragment(run_every=live.refresh_seconds())
+    def draw() -> None:
+        shown = firing().filter(pl.col("muted") == 0)
+        if shown.height:
+            st.error(plain("  ·  ".join(f"{title(a['rule'], lang)}{_COLON[lang]}{line(a, lang)}"
+                                        for a in shown.iter_rows(named=True))),
+                     icon=":material/notifications_active:")
+    draw()
