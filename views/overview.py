@@ -8,12 +8,14 @@ import polars as pl
 import streamlit as st
 
 from relief_live import charts, live, state, ui
+from relief_live.bulletin.button import bulletin_button
 from relief_live.i18n import t, vocab
 from relief_live.metrics.villages import PACE_DAYS, STALLED_BELOW
 
 lang, big = state.lang(), state.kiosk()
 st.title(t("page_overview", lang))
 ui.demo_banner(lang)
+bulletin_button(lang)
 
 
 _first = ui.report().sessions

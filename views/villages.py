@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from relief_live import charts, state, ui
+from relief_live.bulletin.button import bulletin_button
 from relief_live.i18n import t
 from relief_live.metrics.villages import STATUSES
 
@@ -35,6 +36,7 @@ if products:
     shown = shown.filter(pl.col("product").is_in(products))
 if statuses:
     shown = shown.filter(pl.col("status").is_in(statuses))
+bulletin_button(lang, county=counties[0] if len(counties) == 1 else None)  # the chosen county's, else all
 
 ui.shared_chart("village_progress", (*key, lang, big, tuple(counties), tuple(products), tuple(statuses)),
                 lambda: charts.village_progress(shown, lang, big=big))
