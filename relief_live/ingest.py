@@ -19,7 +19,7 @@ import polars as pl
 
 from relief_live import read, schema, validate
 from relief_live.read import Problem, Rejected
-from relief_live.store import Store, Written
+from relief_live.store import Base, NotExtending, Store, Written
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
 
@@ -222,25 +222,53 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
                 return FileResult(name, held.kind, held.rows, held.batch, held.status)
         args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
                 "store": store, "tz": read.DEFAULT_TZ, "progress": report}
+        base = _extends(store, name, data, hasher, kind, session_id, host_kind, platform)
         try:
-            written = _write_either(store, name, data, hasher, hashed, by, pieces, args)
+            written = _write_either(store, name, data, hasher, hashed, by, pieces, args, base)
         except read.NotUTF8:
             # Taken for UTF-8 from its start, and a later piece is not (a GBK export whose first rows are ASCII):
             # the transaction was rolled back. Check the whole file, re-encode it, and read it again.
-            written = _write_either(store, name, data, hasher, hashed, by, _pieces(name, data, checked=True), args)
+            written = _write_either(store, name, data, hasher, hashed, by, _pieces(name, data, checked=True), args,
+                                    base)
     report("done", 1.0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status)
 
 
+def _extends(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, kind: str | None,
+             session_id: str | None, host_kind: str | None, platform: str | None) -> Future[Base | None] | None:
+    """The stored batch this file is a longer version of (a growing export ingested again), hashed in `hasher`:
+    the newest live batch of the same name, whose bytes (ending with a whole line) begin this file's, given
+    with the same values. Its rows are then not stored again (Store.write)."""
+    found = store.extension_base(name)
+    if found is None:
+        return None
+    base, size, key = found
+    if not 0 < size < len(data) or data[size - 1:size] != b"\n" or kind not in (None, base.kind):
+        return None
+
+    def same_start() -> Base | None:
+        with memoryview(data) as view:
+            start = hashlib.sha256(view[:size]).hexdigest()
+        return base if _batch_key(start, session_id, host_kind, platform) == key else None
+
+    return hasher.submit(same_start)
+
+
 def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str],
-                  by: str | None, pieces: list[Callable[[], read.RawTable]], args: dict) -> Written:
+                  by: str | None, pieces: list[Callable[[], read.RawTable]], args: dict,
+                  base: Future[Base | None] | None = None) -> Written:
     """_write piece by piece, or, when a later piece repeats a key of an earlier one (its occurrence counts across
     the file) or gives times of day alone (placed in file order), whole: rare, and the first transaction was
-    rolled back."""
+    rolled back. A file that extends a `base` whose rows' times differ from its first rows' is written again
+    without it (its times of day placed on another session start since)."""
+    extends = base.result() if base is not None else None
     try:
-        return _write(store, name, data, hasher, hashed, by, pieces, args, whole=False)
-    except validate.WholeFile:
-        return _write(store, name, data, hasher, hashed, by, pieces, args, whole=True)
+        try:
+            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=False)
+        except validate.WholeFile:
+            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=True)
+    except NotExtending:
+        return _write_either(store, name, data, hasher, hashed, by, pieces, args)
 
 
 def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[], read.RawTable]]:
@@ -249,7 +277,7 @@ def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[
 
 
 def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str], by: str | None,
-           pieces: list[Callable[[], read.RawTable]], args: dict, *, whole: bool) -> Written:
+           pieces: list[Callable[[], read.RawTable]], args: dict, base: Base | None, *, whole: bool) -> Written:
     """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
     are all checked; or the batch that holds the same bytes already (`hashed`: the file's hash, which the
     pieces need not wait for), found before anything is written, the pieces begun then dropped.
@@ -281,7 +309,7 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
     checking = checked()
     try:
         key = _batch_key(sha, args["session_id"], args["host_kind"], args["platform"])
-        return store.write(mapping.kind, checking, path=name, sha256=key, by=by or who())
+        return store.write(mapping.kind, checking, path=name, sha256=key, by=by or who(), size=len(data), base=base)
     finally:
         checking.close()  # the writer stopped early (a database error, an interrupt): stop typing pieces now
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import threading
@@ -118,7 +119,16 @@ batches_table = sa.Table(
     sa.Column("at", sa.BigInteger, nullable=False),  # epoch ms
     sa.Column("by", sa.Text),
     sa.Column("retracted_at", sa.BigInteger),
+    # A longer version of a file already stored (a growing export) stores only its rows past that file's: `base`
+    # is that batch, whose rows (its own and those it holds from its base) this batch holds too; `size` is the
+    # file's bytes; `times` a hash of its rows' times (placed times of day depend on the store: a longer version
+    # whose first rows' times differ is stored whole). See Store.write and _segments.
+    sa.Column("size", sa.BigInteger),
+    sa.Column("base", sa.BigInteger),
+    sa.Column("times", sa.Text),
 )
+# Columns added to `batches` after stores were made: Store.create adds them to a store that lacks them.
+_ADDED_COLUMNS: Final = {"size": "BIGINT", "base": "BIGINT", "times": "TEXT"}
 meta_table = sa.Table(
     "store_meta", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -147,6 +157,21 @@ row_tables: dict[str, sa.Table] = {
     )
     for kind in schema.KINDS
 }
+
+
+@dataclass(frozen=True)
+class Base:
+    """A stored batch that a longer version of its file extends: its rows and the hash of their times."""
+
+    batch: int
+    kind: str
+    rows: int
+    times: str | None
+
+
+class NotExtending(Exception):
+    """Raised by Store.write when the rows of a file's first part differ from its `base` batch's (their times
+    were placed otherwise): write the file whole instead."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +336,8 @@ class Store:
                         cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=self._sa_dialect)))
                         for index in table.indexes:
                             cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=self._sa_dialect)))
+                    for name in self._missing_columns(cursor):  # a store made before they were
+                        cursor.execute(f"ALTER TABLE batches ADD COLUMN {name} {_ADDED_COLUMNS[name]}")
                     if not self._rows(cursor, sa.select(meta_table.c.id)):
                         cursor.execute(self._sql(meta_table.insert().values(id=1, version=0)))
                     if self.dialect == "postgresql":
@@ -367,9 +394,19 @@ class Store:
                                    f"AND tgrelid = '{parts_table.name}'::regclass")
                     if storage != [("e",)] or not cursor.fetchall():
                         return False
-            if not wanted <= held or self._row_tables_held(cursor):
+            if not wanted <= held or self._row_tables_held(cursor) or self._missing_columns(cursor):
                 return False
             return bool(self._rows(cursor, sa.select(meta_table.c.id)))
+
+    def _missing_columns(self, cursor: Any) -> list[str]:
+        """The columns of _ADDED_COLUMNS that the store's `batches` table lacks."""
+        if self.dialect == "sqlite":
+            cursor.execute("SELECT name FROM pragma_table_info('batches')")
+        else:
+            cursor.execute("SELECT column_name FROM information_schema.columns "
+                           "WHERE table_schema = current_schema() AND table_name = 'batches'")
+        held = {str(name) for (name,) in cursor.fetchall()}
+        return [name for name in _ADDED_COLUMNS if name not in held]
 
     def needs_upgrade(self) -> bool:
         """Whether the store was written by a version before the Parquet parts (`create` then moves its rows)."""
@@ -429,12 +466,31 @@ class Store:
         same = self._rows(cursor, query.order_by(batches_table.c.batch).limit(1))
         return Written(int(same[0][0]), "unchanged", str(same[0][1]), int(same[0][2])) if same else None
 
+    def extension_base(self, path: str) -> tuple[Base, int, str] | None:
+        """The newest live batch of a file at `path` whose size is known, as (Base, its file's size, its sha256
+        key): a longer version of that file may extend it (ingest checks the bytes)."""
+        with self._cursor() as cursor:
+            found = self._rows(cursor, sa.select(
+                batches_table.c.batch, batches_table.c.kind, batches_table.c.rows, batches_table.c.times,
+                batches_table.c.size, batches_table.c.sha256,
+            ).where(batches_table.c.path == path, batches_table.c.retracted_at.is_(None))
+             .order_by(batches_table.c.batch.desc()).limit(1))
+        if not found or found[0][4] is None:
+            return None
+        batch, kind, rows, times, size, sha256 = found[0]
+        return Base(int(batch), str(kind), int(rows), times), int(size), str(sha256)
+
     def write(self, kind: str, rows: pl.DataFrame | Iterable[pl.DataFrame], *, path: str, sha256: str,
-              by: str | None) -> Written:
+              by: str | None, size: int | None = None, base: Base | None = None) -> Written:
         """Store one file's typed rows as a new batch, in one transaction; the same bytes again -> unchanged.
 
         `rows` may come in pieces (validate.typed_pieces): each is written as it comes, so only one is held
         at a time, and an exception raised while they come (a problem in a later piece) undoes them all.
+
+        With `base` (a live batch whose file's bytes begin these, found by ingest), the first `base.rows` rows
+        are not stored again: the batch holds its base's rows and stores those after them. Should their times
+        differ from the base's (times of day placed on another session start), NotExtending is raised and
+        nothing is written: write the file again without a base.
         """
         pieces = [rows] if isinstance(rows, pl.DataFrame) else rows
         with self._cursor(write=True, checkpoint_after=True) as cursor:
@@ -443,20 +499,39 @@ class Store:
             same = self._holding(cursor, sha256, kind)
             if same is not None:
                 return same
+            if base is not None and (base.kind != kind or not self._rows(cursor, sa.select(batches_table.c.batch).where(
+                    batches_table.c.batch == base.batch, batches_table.c.retracted_at.is_(None)))):
+                base = None  # retracted meanwhile, or of another kind
             cursor.execute(self._sql(meta_table.update().values(version=meta_table.c.version + 1)))
             [(batch,)] = self._rows(cursor, batches_table.insert().values(
-                path=path, kind=kind, sha256=sha256, rows=0, at=int(time.time() * 1000), by=by,
+                path=path, kind=kind, sha256=sha256, rows=0, at=int(time.time() * 1000), by=by, size=size,
+                base=base.batch if base is not None else None,
             ).returning(batches_table.c.batch))
             count = 0
+            held = base.rows if base is not None else 0  # rows of the file that its base holds already
+            timed = "ts" in _raw_schema(kind)
+            times = hashlib.sha256()
             failed: list[BaseException] = []
 
             def parts() -> Iterator[pa.RecordBatch]:
                 nonlocal count
                 try:
                     for frame in pieces:
-                        yield from self._parts(kind, int(batch), _stored(kind, frame), first_part=count)
+                        stored = _stored(kind, frame)
+                        if timed:
+                            ts = stored.get_column("ts").fill_null(-1)
+                            if count < held <= count + frame.height and base is not None:  # the base's last row
+                                times.update(ts.head(held - count).to_numpy().tobytes())
+                                if times.copy().hexdigest() != base.times:
+                                    raise NotExtending
+                                times.update(ts.slice(held - count).to_numpy().tobytes())
+                            else:
+                                times.update(ts.to_numpy().tobytes())
+                        if count + frame.height > held:
+                            own = stored.slice(max(held - count, 0))
+                            yield from self._parts(kind, int(batch), own, first_part=count + stored.height - own.height)
                         count += frame.height
-                        del frame
+                        del frame, stored
                 except GeneratorExit:
                     raise
                 except BaseException as error:  # raised again below, not as the driver's error about the stream
@@ -471,8 +546,10 @@ class Store:
                 if failed:
                     raise failed[0] from None
                 raise
+            if count < held:  # fewer rows than its base: not a longer version after all
+                raise NotExtending
             cursor.execute(self._sql(batches_table.update().where(batches_table.c.batch == batch)
-                                     .values(rows=count)))
+                                     .values(rows=count, times=times.hexdigest() if timed else None)))
         return Written(int(batch), "ingested", kind, count)
 
     def _append(self, cursor: Any, kind: str, batch: int, rows: pl.DataFrame, *, first_part: int = 0) -> None:
@@ -557,17 +634,27 @@ class Store:
         order lines that took 2.3-2.6 s and peaked at 2.9-3.0 GB, against 2.8-3.1 s and 3.4 GB decoding each
         part whole with a batch column of its own (bench/NOTES.md).
         """
-        query = (
-            sa.select(parts_table.c.batch, parts_table.c.data)
-            .join(batches_table, batches_table.c.batch == parts_table.c.batch)
-            .where(batches_table.c.retracted_at.is_(None), parts_table.c.kind == kind,
-                   parts_table.c.batch > since_batch)
-            .order_by(parts_table.c.batch, parts_table.c.part)
-        )
         with self._cursor() as cursor:
+            held_by = self._segments(cursor, kind, since_batch)
+            query = (
+                sa.select(parts_table.c.batch, parts_table.c.data)
+                .where(parts_table.c.kind == kind, parts_table.c.batch.in_(sorted(held_by)))
+                .order_by(parts_table.c.batch, parts_table.c.part)
+            ) if held_by is not None else (
+                sa.select(parts_table.c.batch, parts_table.c.data)
+                .join(batches_table, batches_table.c.batch == parts_table.c.batch)
+                .where(batches_table.c.retracted_at.is_(None), parts_table.c.kind == kind,
+                       parts_table.c.batch > since_batch)
+                .order_by(parts_table.c.batch, parts_table.c.part)
+            )
             cursor.execute(self._sql(query))
             parts = [(batch, data) for record_batch in cursor.fetch_record_batch()
                      for batch, data in zip(record_batch.column(0).to_pylist(), record_batch.column(1), strict=True)]
+        if held_by is not None:
+            # Each batch's own rows as rows of the batch that holds them, in that batch's line order (a base's
+            # rows come before those of the batches extending it, their batch numbers being smaller).
+            parts = [(held_by[source], data) for source, data in parts]
+            parts.sort(key=lambda part: part[0])  # stable: within a holder, by source batch then part
         if not parts:
             frame = _current(kind, pl.DataFrame(schema=_raw_schema(kind)))
             return frame, key_hashes(kind, frame)
@@ -597,6 +684,36 @@ class Store:
         by_name = {column.name: column for column in columns}
         return (pl.DataFrame([by_name[name] for name in schema.frame_schema(kind)]),
                 (hashes if keep is None else hashes.filter(keep)).rechunk())
+
+    def _segments(self, cursor: Any, kind: str, since_batch: int) -> dict[int, int] | None:
+        """Which batch each stored batch's own rows are read as, for the batches read newer than `since_batch`:
+        None when no batch of `kind` extends another (each live batch's rows are its own: the usual store).
+
+        A batch that extends a base (a longer version of the same file) holds its base's rows without storing
+        them again. A row counts as a row of the earliest live batch that holds it: its own batch while that is
+        live, else the first live batch among those extending it. So a retracted batch's rows stay while a
+        live longer version holds them, the store reads as if the retracted batch had never been ingested, and
+        a line that did not change keeps the batch it first came in (a later file's change to it stands)."""
+        cursor.execute(self._sql(sa.select(batches_table.c.batch, batches_table.c.base,
+                                           batches_table.c.retracted_at.is_(None))
+                                 .where(batches_table.c.kind == kind)))
+        rows = cursor.fetchall()
+        if not any(base is not None for _, base, _ in rows):
+            return None
+        live = {int(batch) for batch, _, is_live in rows if is_live}
+        extended_by: dict[int, list[int]] = {}
+        for batch, base, _ in rows:
+            if base is not None:
+                extended_by.setdefault(int(base), []).append(int(batch))
+        holder: dict[int, int] = {}
+        for batch in sorted((int(b) for b, _, _ in rows), reverse=True):  # those extending a batch come later
+            if batch in live:
+                holder[batch] = batch
+            else:
+                holders = [holder[child] for child in extended_by.get(batch, ()) if child in holder]
+                if holders:
+                    holder[batch] = min(holders)
+        return {batch: held for batch, held in holder.items() if held > since_batch}
 
     def _frame(self, cursor: Any, query: sa.Select, table: sa.Table) -> pl.DataFrame:
         """Run a select, Arrow end to end, typed by the table's columns."""

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -76,6 +77,65 @@ def test_growing_export_with_order_ids(store: Store) -> None:
     put(store, "orders.csv", SALES_HEAD + sales_lines(130))
     assert store.read("sales").height == 130
     assert store.batches()["rows"].to_list() == [100, 130]
+
+
+def stored_rows(store: Store) -> int:
+    """The rows the store holds in its parts (every version of every row, retracted batches' too)."""
+    import sqlalchemy as sa
+
+    return int(store._scalar(sa.select(sa.func.coalesce(sa.func.sum(store_module.parts_table.c.rows), 0))))
+
+
+def test_a_growing_export_stores_only_its_new_rows_and_each_version_retracts_exactly(
+        store: Store, tmp_path: Path) -> None:
+    versions = [SALES_HEAD + sales_lines(n) for n in (1000, 2000, 3000)]
+    for text in versions:
+        put(store, "orders.csv", text)
+    assert store.batches()["rows"].to_list() == [1000, 2000, 3000]  # each version's rows, as ingest said
+    assert stored_rows(store) == 3000  # not 6,000: each version stored only the lines after the one before
+    assert store.read("sales").height == 3000 and store.read("sales")["batch"].n_unique() == 3
+    # Retracting any versions leaves the store as if they had never been ingested.
+    ids = store.batches()["batch"].to_list()
+    for gone in ([1], [0], [2], [0, 1], [1, 2], [0, 2]):
+        expected_store = Store(f"sqlite:///{tmp_path / f'expected{gone}.sqlite3'}")
+        expected_store.create()
+        for i, text in enumerate(versions):
+            if i not in gone:
+                put(expected_store, "orders.csv", text)
+        copy = Store(f"sqlite:///{store.backup(tmp_path / f'copy{gone}.sqlite3')}")
+        for i in gone:
+            copy.retract(ids[i])
+        assert_same_state(state(copy), state(expected_store))
+        assert copy.read("sales").height == (0 if gone == [0, 1, 2] else 1000 * (1 + max(set(range(3)) - set(gone))))
+
+
+def test_a_changed_line_in_a_longer_version_is_stored_again(store: Store) -> None:
+    put(store, "orders.csv", SALES_HEAD + sales_lines(100))
+    changed = (SALES_HEAD + sales_lines(100)).replace("1050,", "1050X,", 1) + sales_lines(10, start=100)
+    put(store, "orders.csv", changed)  # not a longer version of the first: its bytes differ inside
+    assert stored_rows(store) == 210
+    assert store.read("sales").height == 111  # the old 1050 is still a key of the first batch
+
+
+def test_a_line_changed_by_another_file_keeps_that_change_while_the_export_grows(store: Store) -> None:
+    put(store, "orders.csv", SALES_HEAD + sales_lines(10))
+    put(store, "correction.csv", SALES_HEAD + sales_lines(1, start=5).replace("5.50", "99.00"))
+    put(store, "orders.csv", SALES_HEAD + sales_lines(12))
+    sales = store.read("sales").sort("order_id")
+    assert sales.height == 12 and sales.filter(pl.col("order_id") == "1005")["amount"].to_list() == [9900]
+    assert stored_rows(store) == 13
+
+
+def test_times_of_day_placed_otherwise_store_the_longer_version_whole(store: Store) -> None:
+    sessions = "直播ID,开播时间,直播类型\ns1,2020-09-15 19:00,干部直播\n"
+    put(store, "sessions.csv", sessions)
+    trend = "直播ID,时间,实时在线人数\n" + "".join(f"s1,19:{m:02d},{100 + m}\n" for m in range(5))
+    put(store, "trend.csv", trend)
+    put(store, "sessions.csv", sessions.replace("2020-09-15", "2020-09-16"))  # the session moved a day
+    put(store, "trend.csv", trend + "s1,19:05,105\n")
+    latest = store.read("ticks").filter(pl.col("batch") == store.last_batch())
+    assert latest.height == 6 and latest["ts"].dt.date().unique().to_list() == [date(2020, 9, 16)]
+    assert stored_rows(store) == 2 + 5 + 6  # the first rows' times differ from the first version's: all stored
 
 
 def test_order_with_two_product_lines_keeps_both(store: Store) -> None:

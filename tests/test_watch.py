@@ -103,3 +103,30 @@ def test_a_finished_file_without_a_final_newline_goes_in_whole(tmp_path: Path) -
     (folder / "t.csv").write_text(HEAD + tick(0) + tick(1).rstrip("\n"), encoding="utf-8")
     assert watcher.poll() == 1 and store.read("ticks").height == 1  # the last line may still be growing
     assert watcher.poll() == 1 and store.read("ticks").height == 2  # unchanged since: it was the last line
+
+
+def test_a_growing_export_watched_stores_each_line_once(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    store = sqlite_store(tmp_path)
+    watcher = Watcher(store, folder, log=lambda line: None)
+    trend = folder / "orders.csv"
+    head = "订单编号,下单时间,商品名称,商品数量,实付金额,直播ID\n"
+    lines = [f"o{i},2020-09-15 19:{i // 600:02d}:{i // 10 % 60:02d},芒果,1,{i % 7 + 1}.50,s1\n" for i in range(8_000)]
+    trend.write_text(head, encoding="utf-8")
+    for end in range(500, 8_001, 500):  # an export growing by 500 lines between looks, the last one cut in two
+        with trend.open("a", encoding="utf-8") as f:
+            f.write("".join(lines[end - 500:end - 1]) + lines[end - 1][:7])
+        watcher.poll()
+        with trend.open("a", encoding="utf-8") as f:
+            f.write(lines[end - 1][7:])
+    watcher.poll()
+    import sqlalchemy as sa
+
+    from relief_live.store import parts_table
+
+    stored = store._scalar(sa.select(sa.func.sum(parts_table.c.rows)))
+    assert store.batches().height == 17 and stored == 8_000  # at most 1.2x: each line stored once
+    sales = store.read("sales")
+    assert sales.height == 8_000 and sales["amount"].sum() == sum(int(line.split(",")[4][:-3]) * 100 + 50
+                                                                   for line in lines)
