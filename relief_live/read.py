@@ -109,6 +109,7 @@ class Mapping:
     columns: dict[str, int]  # canonical -> position in the file
     scales: dict[str, int]  # canonical -> power of ten from the header's unit suffix
     sources: list[tuple[str, str | None]] = field(default_factory=list)  # (file header, canonical or None)
+    shape: str | None = None  # the platform export it was recognised as (schema.EXPORT_SHAPES), if any
 
     @property
     def unknown(self) -> list[str]:
@@ -766,6 +767,10 @@ def detect(table: RawTable, kind: str | None = None) -> Mapping:
     """The kind of a file from its headers (or `kind` when given), and its header mapping."""
     if kind is not None and kind not in KINDS:
         raise Rejected([Problem(table.name, None, None, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")])
+    shaped = _map_shape(table.headers, kind)
+    if shaped is not None:
+        _check_duplicates(table, shaped)
+        return shaped
     candidates = [kind] if kind else list(KINDS)
     scored = []
     for k in candidates:
@@ -792,6 +797,37 @@ def detect(table: RawTable, kind: str | None = None) -> Mapping:
     return mapping
 
 
+def _map_shape(headers: list[str], kind: str | None) -> Mapping | None:
+    """The mapping of a platform's own export (schema.EXPORT_SHAPES) whose signature headers the file holds: its
+    headers as the shape names them, then the generic aliases for columns it leaves unnamed; None for no shape."""
+    normalised = [schema.normalise_header(h) for h in headers]
+    present = {norm for norm, _ in normalised}
+    for shape in schema.EXPORT_SHAPES:
+        if kind not in (None, shape.kind):
+            continue
+        if not all(schema.normalise_header(h)[0] in present for h in shape.signature):
+            continue
+        named = {schema.normalise_header(h)[0]: c for h, c in shape.columns.items()}
+        aliases = schema.alias_table(shape.kind)
+        columns: dict[str, int] = {}
+        scales: dict[str, int] = {}
+        taken: list[str | None] = []
+        for i, (norm, scale) in enumerate(normalised):
+            canonical = named.get(norm)
+            if canonical is not None and canonical not in columns:
+                columns[canonical], scales[canonical] = i, scale
+                taken.append(canonical)
+            else:
+                taken.append(None)
+        for i, (norm, scale) in enumerate(normalised):  # what the shape leaves unnamed, by the generic aliases
+            canonical = aliases.get(norm)
+            if taken[i] is None and norm not in named and canonical is not None and canonical not in columns:
+                columns[canonical], scales[canonical] = i, scale
+                taken[i] = canonical
+        return Mapping(shape.kind, columns, scales, list(zip(headers, taken, strict=True)), shape.name)
+    return None
+
+
 def _map_headers(headers: list[str], kind: str) -> Mapping:
     aliases = schema.alias_table(kind)
     columns: dict[str, int] = {}
@@ -811,7 +847,7 @@ _SIGNATURE: Final[dict[str, tuple[str, ...]]] = {
     # columns that make a file look like this kind, beyond sharing generic ones
     "sessions": ("started_at", "host_kind", "peak_viewers", "duration", "ended_at", "title"),
     "ticks": ("ts", "viewers_online", "viewers_cum", "orders_cum", "gmv_cum", "views_cum", "entries"),
-    "sales": ("product", "quantity", "amount", "order_id"),
+    "sales": ("product", "quantity", "amount", "order_id", "line_id", "unit_price", "order_status"),
     "stock": ("unsold_qty", "as_of", "unsold_value", "households", "unit_price"),
 }
 
@@ -824,7 +860,7 @@ def _fit(mapping: Mapping) -> float:
         return 0
     if mapping.kind == "ticks" and not ("ts" in cols and any(c in cols for c in schema.TICK_MEASURES)):
         return 0
-    if mapping.kind == "sales" and not ("product" in cols and ("quantity" in cols or "amount" in cols)):
+    if mapping.kind == "sales" and not ("product" in cols and any(c in cols for c in ("quantity", "amount", "unit_price"))):
         return 0
     if mapping.kind == "stock" and "unsold_qty" not in cols:
         return 0
@@ -1229,6 +1265,44 @@ def parse_vocab(series: pl.Series, table: dict[str, str]) -> tuple[pl.Series, pl
     return value, _present(series) & value.is_null()
 
 
+# Cells that say "nothing here" in the shops' exports (抖店 writes `-` for an empty cell): read as empty.
+EMPTY_MARKS: Final[tuple[str, ...]] = ("-", "--", "—")
+# What text and ids lose at both ends: spaces and tabs (抖店 puts a tab before each id so that Excel keeps its
+# digits), and the `="…"` and leading `'` that keep a spreadsheet from reading a cell as a number.
+# (Spaces as polars' strip_chars() takes them: Unicode's White_Space.)
+WHITESPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+WRAPPERS: Final = WHITESPACE + "='\""
+_SCIENTIFIC: Final = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
+
+
+def parse_id(series: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Identifiers without their wrappers (WRAPPERS), and `bad` marking ids in scientific notation (`6.9311E+18`:
+    Excel has rounded their digits away)."""
+    text = parse_text(series, WRAPPERS)
+    maybe = text.str.contains("+", literal=True)  # one pass over the usual column (Excel writes E+18)
+    if not maybe.any():
+        return text, const(False, len(text), pl.Boolean)
+    return text, (maybe & text.str.contains(_SCIENTIFIC)).fill_null(False)
+
+
+def is_empty_mark(cells: pl.Series) -> pl.Series:
+    """Whether each cell is an empty mark (EMPTY_MARKS), spaces around it allowed: for the few cells a parser
+    found bad, which then are empty instead."""
+    return cells.str.strip_chars().is_in(EMPTY_MARKS).fill_null(False)
+
+
+def parse_status(series: pl.Series, table: dict[str, str]) -> tuple[pl.Series, pl.Series]:
+    """A status from a vocabulary (schema.ORDER_STATUSES …) as what it means, matched by schema.status_key;
+    `bad` marks a status the vocabulary does not hold. Each distinct cell is looked up once."""
+    distinct, at = _by_distinct(series.cast(pl.String))
+    keys = {schema.status_key(k): v for k, v in table.items()}
+    cells = distinct.to_list()
+    found = [keys.get(schema.status_key(cell)) for cell in cells]
+    unknown = [meaning is None and cell.strip() not in _BLANK for cell, meaning in zip(cells, found, strict=True)]
+    return (pl.Series(series.name, found, pl.String).gather(at),
+            pl.Series("bad", unknown, pl.Boolean).gather(at).fill_null(False))
+
+
 _UNIT_WEIGHT: Final = r"^\s*(?:1\s*)?([^\d\s(（=]+)\s*(?:[(（]\s*|=\s*)(\d+(?:\.\d+)?)\s*([^\d\s)）]+)\s*[)）]?\s*$"
 
 
@@ -1239,30 +1313,35 @@ _FEW: Final = 64
 _MANY_KEPT: Final = 256  # more distinct cells than this (units, numbers, text) are looked at without keeping the result
 
 
-def parse_text(series: pl.Series) -> pl.Series:
-    """Text cells without the spaces around them, a blank cell null.
+def parse_text(series: pl.Series, chars: str | None = WRAPPERS) -> pl.Series:
+    """Text cells without the `chars` at their ends (spaces and spreadsheets' wrappers: WRAPPERS; None: spaces),
+    a blank cell or an empty mark (EMPTY_MARKS) null.
 
-    A column of few distinct values is handed back as it is (not copied) when none of them has spaces around
-    it or is blank; each other column is stripped cell by cell.
+    A column of few distinct values is handed back as it is (not copied) when none of them has such characters
+    at its ends or is blank; each other column is stripped cell by cell (in the one pass spaces took).
     """
     cells = series.cast(pl.String)
     if cells.head(_SAMPLE).n_unique() <= _FEW:
         distinct = cells.unique()
-        if (_clean_few(frozenset(distinct.to_list())) if len(distinct) <= _MANY_KEPT else _clean(distinct)):
+        if (_clean_few(frozenset(distinct.to_list()), chars) if len(distinct) <= _MANY_KEPT
+                else _clean(distinct, chars)):
             return cells
-    return cells.str.strip_chars().replace("", None)
+    return cells.str.strip_chars(chars).replace(_BLANK, None)
 
 
-def _clean(distinct: pl.Series) -> bool:
-    """Whether none of these cells has spaces around it or is blank."""
-    stripped = distinct.str.strip_chars()
-    return bool((stripped == distinct).all() and not (stripped == "").any())
+_BLANK: Final = ["", *EMPTY_MARKS]
+
+
+def _clean(distinct: pl.Series, chars: str | None) -> bool:
+    """Whether none of these cells has `chars` at its ends or is blank or an empty mark."""
+    stripped = distinct.str.strip_chars(chars)
+    return bool((stripped == distinct).all() and not stripped.is_in(_BLANK).any())
 
 
 @functools.lru_cache(maxsize=256)
-def _clean_few(distinct: frozenset[str | None]) -> bool:
+def _clean_few(distinct: frozenset[str | None], chars: str | None) -> bool:
     """_clean of a few cells, kept: the pieces of a file ask about the same few (products, villages)."""
-    return _clean(pl.Series("c", list(distinct), pl.String))
+    return _clean(pl.Series("c", list(distinct), pl.String), chars)
 
 
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:

@@ -20,6 +20,8 @@ DURATION: Final = "duration"  # seconds
 HOST_KIND: Final = "host_kind"  # broadcast | cadre
 PLATFORM: Final = "platform"  # douyin | kuaishou | ...
 UNIT: Final = "unit"  # a unit of quantity, normalised (公斤 -> kg)
+ID: Final = "id"  # an identifier: text without the wrappers spreadsheets put round it (="…", a leading ', tabs)
+STATUS: Final = "status"  # an order's or after-sale's status, from ORDER_STATUSES / AFTER_SALE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def _f(name: str, type_: str, aliases: str = "", required: bool = False, help: s
 
 
 SESSIONS: Final[tuple[Field, ...]] = (
-    _f("session_id", TEXT, "直播ID|直播id|场次ID|场次编号|场次id|live_id|直播间ID|session", True),
+    _f("session_id", ID, "直播ID|直播id|场次ID|场次编号|场次id|live_id|直播间ID|session", True),
     _f("title", TEXT, "直播标题|标题|场次名称|直播名称|name"),
     _f("host_kind", HOST_KIND, "直播类型|主播类型|类型|host_type|kind", True,
        "may be supplied at upload instead (--host-kind)"),
@@ -60,7 +62,7 @@ SESSIONS: Final[tuple[Field, ...]] = (
 )
 
 TICKS: Final[tuple[Field, ...]] = (
-    _f("session_id", TEXT, "直播ID|直播id|场次ID|场次编号|场次id|live_id|session", True,
+    _f("session_id", ID, "直播ID|直播id|场次ID|场次编号|场次id|live_id|session", True,
        "may be supplied at upload instead (--session-id)"),
     _f("ts", TIME, "时间|时间点|分钟|time|timestamp|minute", True,
        "a time of day alone (19:01) lies on the session's start date, rolling over midnight"),
@@ -78,17 +80,34 @@ TICKS: Final[tuple[Field, ...]] = (
 )
 
 SALES: Final[tuple[Field, ...]] = (
-    _f("session_id", TEXT, "直播ID|直播id|场次ID|场次编号|场次id|live_id|session", True,
-       "may be supplied at upload instead (--session-id)"),
-    _f("order_id", TEXT, "订单编号|订单号|订单id|子订单编号|order"),
-    _f("ts", TIME, "下单时间|支付时间|成交时间|time|order_time"),
-    _f("product", TEXT, "商品名称|商品|产品|商品标题|品名", True),
+    _f("session_id", ID, "直播ID|直播id|场次ID|场次编号|场次id|live_id|session", False,
+       "may be supplied at upload instead (--session-id); shop order exports carry none"),
+    _f("order_id", ID, "订单编号|订单号|订单id|主订单编号|order",
+       help="the order (main order id): orders are counted as distinct order ids, never as lines"),
+    _f("line_id", ID, "子订单编号|子订单号", help="one line of an order (sub-order id)"),
+    _f("ts", TIME, "下单时间|支付时间|成交时间|订单提交时间|订单创建时间|订单成交时间|time|order_time"),
+    _f("paid_at", TIME, "支付完成时间|订单付款时间|付款时间",
+       help="when the order was paid: a closed line that was paid counts as refunded, one never paid as cancelled"),
+    _f("product", TEXT, "商品名称|商品|产品|商品标题|品名|选购商品|宝贝标题", True),
+    _f("product_id", ID, "商品ID|商品id|宝贝ID"),
+    _f("sku", ID, "商家编码|SKU编码|商品编码|商家编码-规格维度", help="the seller's own code of the product"),
+    _f("spec", TEXT, "商品规格|商品属性|销售属性"),
     _f("village", TEXT, "村|村名|行政村|帮扶村"),
     _f("county", TEXT, "县区|县|帮扶县|区县"),
-    _f("quantity", QTY, "商品数量|成交件数|数量|销量|qty", True),
+    _f("quantity", QTY, "商品数量|成交件数|数量|销量|qty|宝贝总数量|购买数量", True),
     _f("unit", UNIT, "单位|计量单位"),
-    _f("amount", MONEY, "订单金额|实付金额|成交金额|金额|支付金额", True),
-    _f("refund", MONEY, "退款金额|退款"),
+    _f("unit_price", MONEY, "单价|商品单价|商品价格",
+       help="a price per unit, never a line's amount: with no amount column, amount = unit_price × quantity"),
+    _f("amount", MONEY, "订单金额|实付金额|成交金额|金额|支付金额|订单应付金额|用户实付金额|买家实际支付金额|买家实付金额",
+       True, "may come from unit_price × quantity instead"),
+    _f("refund", MONEY, "退款金额|退款|买家退款金额"),
+    _f("order_status", STATUS, "订单状态|交易状态",
+       help="closed, cancelled and refunded lines are not sales (ORDER_STATUSES)"),
+    _f("after_sale", STATUS, "售后状态|退款状态", help="a completed refund makes a line refunded (AFTER_SALE_STATUSES)"),
+    _f("channel", TEXT, "流量来源|流量渠道|渠道|流量类型", help="the traffic source: 直播, 短视频, 商品卡 …"),
+    _f("host_id", ID, "达人ID|达人id|作者ID|主播ID"),
+    _f("host_name", TEXT, "达人昵称|作者昵称|主播昵称|主播"),
+    _f("room_id", ID, "直播间ID|直播间id|房间号|房间ID"),
 )
 
 STOCK: Final[tuple[Field, ...]] = (
@@ -112,14 +131,14 @@ KINDS: Final[dict[str, tuple[Field, ...]]] = {
     "stock": STOCK,
 }
 
-# Store keys (docs/store.md). Sales with an order id are keyed by (order_id, product, occ); without one
+# Store keys (docs/store.md). Sales with an order id are keyed by (order_id, line_id, product, occ); without one
 # by (session_id, product, village, ts, occ); occ is the row's occurrence among identical keys in
 # its file, so identical lines of a growing export stay distinct and a longer re-upload adds only
 # the new ones. An order with two product lines keeps both.
 KEYS: Final[dict[str, tuple[str, ...]]] = {
     "sessions": ("session_id",),
     "ticks": ("session_id", "ts"),
-    "sales": ("order_id", "session_id", "product", "village", "ts", "occ"),
+    "sales": ("order_id", "line_id", "session_id", "product", "village", "ts", "occ"),
     "stock": ("village", "product", "as_of"),
 }
 
@@ -143,6 +162,97 @@ PLATFORMS: Final[dict[str, str]] = {
     "wechat_channels": "wechat_channels", "视频号": "wechat_channels", "微信视频号": "wechat_channels",
     "tv": "tv", "电视": "tv", "卫视": "tv", "电视台": "tv",
 }
+
+# Order statuses as the shops write them, each to what it means for a sales line: `sale` (paid, not closed:
+# waiting to ship, shipped, received, completed), `closed` (closed or cancelled: a refund when it was paid,
+# else nothing), `refunded` (refunded in full) or `unpaid` (no money yet). Matched ignoring spaces; a full-width
+# comma matches a comma. A status not listed here is refused with the file's line, never guessed.
+ORDER_STATUSES: Final[dict[str, str]] = {
+    # 抖店, 快手, 视频号
+    "待发货": "sale", "已发货": "sale", "已完成": "sale", "已签收": "sale", "待收货": "sale", "备货中": "sale",
+    "部分发货": "sale", "已支付": "sale", "已付款": "sale", "待评价": "sale", "交易完成": "sale",
+    "已关闭": "closed", "已取消": "closed", "订单关闭": "closed", "交易取消": "closed",
+    "待付款": "unpaid", "待支付": "unpaid", "未付款": "unpaid",
+    # 拼多多
+    "已发货，待签收": "sale", "待成团": "unpaid",
+    "未发货，退款成功": "refunded", "已发货，退款成功": "refunded", "已签收，退款成功": "refunded",
+    # 淘宝 / 千牛 / 天猫
+    "交易成功": "sale", "买家已付款，等待卖家发货": "sale", "卖家已发货，等待买家确认": "sale",
+    "买家已付款": "sale", "卖家已发货": "sale", "等待卖家发货": "sale", "等待买家确认收货": "sale",
+    "交易关闭": "closed", "等待买家付款": "unpaid",
+    "退款成功": "refunded", "已退款": "refunded", "全额退款": "refunded",
+}
+# After-sale (refund) statuses: `none` (no after-sale, or one refused or withdrawn), `pending` (still a sale until
+# it is done) or `refunded` (a refund paid: the whole line unless a refund amount says less). `-` is none.
+AFTER_SALE_STATUSES: Final[dict[str, str]] = {
+    "-": "none", "无": "none", "无售后": "none", "暂无": "none", "没有申请退款": "none", "售后关闭": "none",
+    "退款关闭": "none", "退款失败": "none", "售后取消": "none", "拒绝退款": "none", "已撤销": "none",
+    "退款中": "pending", "售后中": "pending", "退款待处理": "pending", "待商家处理": "pending",
+    "待买家退货": "pending", "买家已退货": "pending", "待商家收货": "pending", "买家已经申请退款，等待卖家同意": "pending",
+    "卖家已经同意退款，等待买家退货": "pending", "买家已经退货，等待卖家确认收货": "pending",
+    "退款成功": "refunded", "退款完成": "refunded", "售后完成": "refunded", "已退款": "refunded",
+    "退货退款成功": "refunded", "仅退款成功": "refunded",
+}
+# The vocabulary each status column is read with.
+STATUS_VOCABULARIES: Final[dict[str, dict[str, str]]] = {
+    "order_status": ORDER_STATUSES, "after_sale": AFTER_SALE_STATUSES,
+}
+# Columns a file may give as the product of two others instead: a line's amount from its unit price and quantity.
+PRODUCT_OF: Final[dict[tuple[str, str], tuple[str, str]]] = {("sales", "amount"): ("unit_price", "quantity")}
+# What a sales line is once its statuses are read, kept as its `status`: sale (counted), refunded (paid, then
+# refunded or closed: its money counts as refunded, its quantity moves no stock) or cancelled (never paid).
+LINE_STATUSES: Final[tuple[str, ...]] = ("sale", "refunded", "cancelled")
+
+
+def status_key(text: str) -> str:
+    """A status as matched: without spaces, a comma written full-width."""
+    return re.sub(r"\s+", "", text).replace(",", "，")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One platform's export as it comes: what names it, which of its headers is which canonical column.
+
+    A file holding every `signature` header is read with `columns` (file header -> canonical), whatever generic
+    aliases its other headers match; headers of neither are reported and ignored. A unit-price header maps to
+    unit_price, never to amount."""
+
+    name: str
+    kind: str
+    signature: tuple[str, ...]
+    columns: dict[str, str]
+
+
+# The shops' order exports, by the headers their back offices write (one row per order line unless said).
+EXPORT_SHAPES: Final[tuple[Shape, ...]] = (
+    Shape("抖店 订单导出 (商品维度)", "sales", ("主订单编号", "子订单编号", "选购商品"), {
+        "主订单编号": "order_id", "子订单编号": "line_id", "选购商品": "product", "商品ID": "product_id",
+        "商家编码": "sku", "商品规格": "spec", "商品数量": "quantity", "商品金额": "unit_price",
+        "订单应付金额": "amount", "订单提交时间": "ts", "支付完成时间": "paid_at", "订单状态": "order_status",
+        "售后状态": "after_sale", "达人ID": "host_id", "达人昵称": "host_name", "流量来源": "channel",
+    }),
+    Shape("天猫 订单明细", "sales", ("主订单编号", "子订单编号", "商品标题"), {
+        "主订单编号": "order_id", "子订单编号": "line_id", "商品标题": "product", "商品ID": "product_id",
+        "商家编码": "sku", "商品属性": "spec", "购买数量": "quantity", "商品价格": "unit_price",
+        "买家实付金额": "amount", "退款金额": "refund", "订单创建时间": "ts", "订单付款时间": "paid_at",
+        "订单状态": "order_status", "退款状态": "after_sale",
+    }),
+    Shape("拼多多 订单导出", "sales", ("订单号", "订单成交时间", "用户实付金额(元)"), {
+        "订单号": "order_id", "商品": "product", "商品id": "product_id", "商家编码-规格维度": "sku",
+        "商品规格": "spec", "商品数量(件)": "quantity", "用户实付金额(元)": "amount", "订单成交时间": "ts",
+        "订单状态": "order_status", "售后状态": "after_sale",
+    }),
+    # One row per order: its titles and total quantity.
+    Shape("淘宝/千牛 订单报表", "sales", ("订单编号", "买家实际支付金额", "宝贝标题"), {
+        "订单编号": "order_id", "宝贝标题": "product", "宝贝总数量": "quantity", "买家实际支付金额": "amount",
+        "退款金额": "refund", "订单创建时间": "ts", "订单付款时间": "paid_at", "订单状态": "order_status",
+    }),
+    Shape("淘宝/千牛 宝贝报表", "sales", ("订单编号", "标题", "价格", "购买数量"), {
+        "订单编号": "order_id", "标题": "product", "价格": "unit_price", "购买数量": "quantity",
+        "商家编码": "sku", "订单状态": "order_status",
+    }),
+)
+
 
 # Mass units in kilograms; a quantity in one converts to any other.
 MASS_UNITS_KG: Final[dict[str, float]] = {"kg": 1.0, "斤": 0.5, "两": 0.05, "g": 0.001, "t": 1000.0}
@@ -202,20 +312,20 @@ def field(kind: str, name: str) -> Field:
 _DTYPES: Final = {
     TEXT: pl.String, HOST_KIND: pl.String, PLATFORM: pl.String, UNIT: pl.String,
     COUNT: pl.Int64, QTY: pl.Float64, MONEY: pl.Int64, DURATION: pl.Int64,
-    TIME: pl.Datetime("ms", "UTC"), DATE: pl.Date,
+    TIME: pl.Datetime("ms", "UTC"), DATE: pl.Date, ID: pl.String, STATUS: pl.String,
 }
 
 # Columns a kind keeps in the store beyond its fields, and fields it does not keep as such.
 EXTRA_COLUMNS: Final[dict[str, dict[str, pl.DataType]]] = {
     "sessions": {},
     "ticks": {},
-    "sales": {"occ": pl.Int64()},
+    "sales": {"occ": pl.Int64(), "status": pl.String()},  # status: one of LINE_STATUSES (null: a sale)
     "stock": {"unit_kg": pl.Float64()},  # kilograms in one `unit` when that is a count unit with a known weight
 }
 DROPPED: Final[dict[str, tuple[str, ...]]] = {
     "sessions": ("duration",),  # folded into ended_at
     "ticks": (),
-    "sales": (),
+    "sales": ("paid_at", "unit_price", "order_status", "after_sale"),  # folded into status, amount and refund
     "stock": ("unit_weight",),  # folded into unit_kg
 }
 

@@ -56,6 +56,7 @@ _PARTS_SCHEMA: Final = pa.schema([("batch", pa.int64()), ("part", pa.int64()), (
 # How each value type is kept in SQL. Money is integer fen; times integer epoch ms (UTC).
 _SQL_TYPES: Final = {
     schema.TEXT: sa.Text, schema.HOST_KIND: sa.Text, schema.PLATFORM: sa.Text, schema.UNIT: sa.Text,
+    schema.ID: sa.Text, schema.STATUS: sa.Text,
     schema.COUNT: sa.BigInteger, schema.MONEY: sa.BigInteger, schema.TIME: sa.BigInteger,
     schema.DURATION: sa.BigInteger, schema.QTY: sa.Float, schema.DATE: sa.Text,
 }
@@ -104,7 +105,7 @@ def _stored_columns(kind: str) -> dict[str, type | sa.types.TypeEngine]:
         if f.name not in schema.DROPPED[kind]:
             columns[f.name] = _SQL_TYPES[f.type]
     for name, dtype in schema.EXTRA_COLUMNS[kind].items():
-        columns[name] = sa.Float if dtype == pl.Float64 else sa.BigInteger
+        columns[name] = sa.Float if dtype == pl.Float64 else sa.Text if dtype == pl.String else sa.BigInteger
     return columns
 
 
@@ -820,7 +821,9 @@ def _part_columns(part: tuple[int, pa.BinaryScalar], columns: list[str], kind: s
                   hashed: bool = True) -> tuple[pl.DataFrame, pl.Series | None]:
     """Some `columns` of one stored part ((batch, Parquet bytes)), typed as frame_schema(kind); with `hashed`,
     and their key hashes (the columns then include _key_columns)."""
-    frame = _typed(kind, pl.read_parquet(io.BytesIO(part[1].as_py()), columns=columns), columns)
+    # A part written before a kind gained a column reads it as null (the sales' line ids, statuses, channels).
+    frame = _typed(kind, pl.read_parquet(io.BytesIO(part[1].as_py()), columns=columns, missing_columns="insert"),
+                   columns)
     return frame, key_hashes(kind, frame) if hashed else None
 
 
@@ -841,11 +844,12 @@ def _current(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 def key_struct(kind: str) -> pl.Expr:
     """Each row's store key (docs/store.md) as one struct value: rows of the same key, and only they, have equal ones.
-    A sale with an order id is keyed by order id, product and occurrence, one without by its session, product,
-    village, time and occurrence (the fields of the other form left null)."""
+    A sale with an order id is keyed by order id, line id, product and occurrence, one without by its session,
+    product, village, time and occurrence (the fields of the other form left null)."""
     if kind == "sales":
         by_fields = pl.col("order_id").is_null()
-        return pl.struct(*(pl.col(c) for c in _SALES_ORDER_KEY),
+        return pl.struct(*(pl.col(c) if c in _SALES_FIELDS_KEY or c == "order_id" else
+                           pl.when(~by_fields).then(pl.col(c)).alias(c) for c in _SALES_ORDER_KEY),
                          *(pl.when(by_fields).then(pl.col(c)).alias(c)
                            for c in _SALES_FIELDS_KEY if c not in _SALES_ORDER_KEY))
     return pl.struct(schema.KEYS[kind])

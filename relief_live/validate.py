@@ -357,12 +357,18 @@ def typed_columns(
 
     for f in schema.KINDS[kind]:
         header = header_of.get(f.name, f.name)
+        product_of = schema.PRODUCT_OF.get((kind, f.name))
+        if product_of is not None and not all(c in mapping.columns for c in product_of):
+            product_of = None
         if f.name in mapping.columns:
             cells = table.frame.get_column(f"c{mapping.columns[f.name]}").cast(pl.String)
             if f.name in supplied:
                 cells = cells.str.strip_chars().replace("", None).fill_null(supplied[f.name])
         elif f.name in supplied:
             cells = read.const(supplied[f.name], n, pl.String)
+        elif product_of is not None:  # a line's amount from its unit price and quantity
+            columns[f.name] = _product(columns, product_of, read.const(None, n, pl.Int64))
+            continue
         else:
             columns[f.name] = read.const(None, n, _raw_dtype(f.type))
             continue
@@ -371,6 +377,8 @@ def typed_columns(
             columns[f.name], unit_kg = read.parse_unit(cells)
         else:
             columns[f.name] = _parse(kind, f, cells, mapping.scales.get(f.name, 0), table.excel, tz, checks, header)
+        if product_of is not None and columns[f.name].null_count():
+            columns[f.name] = _product(columns, product_of, columns[f.name])
         if f.required and columns[f.name].null_count():
             # Every parser gives a value, or marks the cell bad, for each cell with more than spaces in it:
             # a null value not marked bad is an empty cell (found without stripping the cells again).
@@ -392,6 +400,13 @@ def typed_columns(
     if problems:
         raise Rejected(capped(table.name, problems, total), total)
     return frame
+
+
+def _product(columns: dict[str, pl.Series], of: tuple[str, str], given: pl.Series) -> pl.Series:
+    """`given`, its empty cells filled with the product of the two columns `of` (money: fen, rounded half up)."""
+    a, b = columns[of[0]], columns[of[1]]
+    product = (a.cast(pl.Float64) * b).round(0, mode="half_away_from_zero").cast(pl.Int64)
+    return given.fill_null(product)
 
 
 def capped(name: str, problems: list[Problem], total: int) -> list[Problem]:
@@ -418,11 +433,13 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
     t = f.type
     if t in (schema.COUNT, schema.QTY, schema.MONEY):
         value, bad, negative = read.parse_number(cells, scale=scale, kind=t)
+        bad = _unmarked(cells, bad)
         checks.append((f.name, header, bad, f"number:{t}"))
         checks.append((f.name, header, negative, "is negative; quantities, counts and amounts must be 0 or more"))
         return value
     if t in (schema.TIME, schema.DATE):
         ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
+        bad = _unmarked(cells, bad)
         far = ms.is_not_null() & ((ms < read.EARLIEST_MS) | (ms > read.LATEST_MS))
         checks.append((f.name, header, far, read.FAR_TIME))
         ms = pl.select(pl.when(~pl.lit(far)).then(pl.lit(ms))).to_series()
@@ -438,17 +455,35 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
         return ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
     if t == schema.DURATION:
         value, bad = read.parse_duration(cells)
+        bad = _unmarked(cells, bad)
         checks.append((f.name, header, bad, "is not a duration (write e.g. 2小时30分, 150分钟 or 5400 seconds)"))
         return value
     if t == schema.HOST_KIND:
         value, bad = read.parse_vocab(cells, schema.HOST_KINDS)
+        bad = _unmarked(cells, bad)
         checks.append((f.name, header, bad, _HOST_KIND_HINT))
+        return value
+    if t == schema.ID:
+        value, bad = read.parse_id(cells)
+        checks.append((f.name, header, bad, "is an id in scientific notation: the spreadsheet has rounded its digits "
+                                            "away; export the file again with this column as text"))
+        return value
+    if t == schema.STATUS:
+        value, bad = read.parse_status(cells, schema.STATUS_VOCABULARIES[f.name])
+        known = ", ".join(list(schema.STATUS_VOCABULARIES[f.name])[:8])
+        checks.append((f.name, header, bad, f"is not a status this dashboard knows (known: {known} …)"))
         return value
     text = read.parse_text(cells)
     if t == schema.PLATFORM:
         value, _ = read.parse_vocab(cells, schema.PLATFORMS)
         return value.fill_null(text.str.to_lowercase())
     return text
+
+
+def _unmarked(cells: pl.Series, bad: pl.Series) -> pl.Series:
+    """`bad` without the cells that are empty marks (`-`): those are empty (their value is null). Looked at only
+    when a cell is bad."""
+    return bad & ~read.is_empty_mark(cells) if bad.any() else bad
 
 
 def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list) -> tuple[list[Problem], int]:
@@ -476,6 +511,9 @@ def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: lis
 def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]) -> list[Problem]:
     problems = []
     for f in schema.KINDS[mapping.kind]:
+        product_of = schema.PRODUCT_OF.get((mapping.kind, f.name), ())
+        if product_of and all(c in mapping.columns for c in product_of):
+            continue
         if f.required and f.name not in mapping.columns and f.name not in supplied:
             how = ""
             if f.name == "session_id":
@@ -509,7 +547,7 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionSta
     if kind in ("ticks", "sales"):
         frame = _place_times_of_day(name, frame, session_starts, tz)
     if kind == "sales":
-        frame = frame.with_columns(occ=_occurrence(frame, repeats))
+        frame = _line_status(frame).with_columns(occ=_occurrence(frame, repeats))
     if kind == "stock":
         frame = frame.drop("unit_weight")
     return frame
@@ -557,6 +595,28 @@ def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: SessionS
     return pl.concat([rest, only_tod]).sort("__i").drop("__i", "__start")
 
 
+def _line_status(frame: pl.DataFrame) -> pl.DataFrame:
+    """A sales line's `status` (schema.LINE_STATUSES) from its order and after-sale statuses, and its refund: a
+    closed or fully refunded line that was paid is `refunded` (its whole amount refunded), one never paid
+    `cancelled`; a refund smaller than the amount is a partial refund of a sale. Without status columns every
+    line is a sale (status null)."""
+    dropped = [c for c in schema.DROPPED["sales"] if c in frame.columns]
+    statuses = frame.select("order_status", "after_sale")
+    if statuses.null_count().row(0) == (frame.height, frame.height):  # the usual hand-made file: no statuses
+        return frame.drop(dropped).with_columns(status=read.const(None, frame.height, pl.String))
+    order, after, refund, amount = pl.col("order_status"), pl.col("after_sale"), pl.col("refund"), pl.col("amount")
+    partial = (after == "refunded") & refund.is_not_null() & (refund < amount)
+    closed = (order.is_in(["closed", "refunded"]) | ((after == "refunded") & ~partial)).fill_null(False)
+    paid = (pl.col("paid_at").is_not_null() | (order == "refunded") | (after == "refunded")
+            | (refund > 0)).fill_null(False)
+    status = (pl.when(order == "unpaid").then(pl.lit("cancelled"))
+              .when(closed & paid).then(pl.lit("refunded"))
+              .when(closed).then(pl.lit("cancelled"))
+              .otherwise(pl.lit("sale")))
+    return frame.with_columns(status=status).with_columns(
+        refund=pl.when(pl.col("status") == "refunded").then(amount).otherwise(refund)).drop(dropped)
+
+
 def _key_hashes(frame: pl.DataFrame) -> pl.Series:
     """One 64-bit hash of each sales row's key without its occurrence (no copy of the rows)."""
     return frame.select(sales_key_hash(SALES_BY_ORDER, SALES_BY_FIELDS).alias("h")).to_series()
@@ -569,7 +629,7 @@ def sales_key_hash(by_order: Sequence[str], by_fields: Sequence[str]) -> pl.Expr
 
 
 # A sale's key (docs/store.md) but its occurrence: by order id where it has one, else by its fields.
-SALES_BY_ORDER: Final = ("order_id", "product")
+SALES_BY_ORDER: Final = ("order_id", "line_id", "product")
 SALES_BY_FIELDS: Final = ("session_id", "product", "village", "ts")
 
 

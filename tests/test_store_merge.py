@@ -69,14 +69,16 @@ def test_merge_over_an_empty_read_gives_the_new_rows_and_replaces_none(store: St
 
 
 def _key_by_hand(row: dict) -> tuple:
-    """A sale's key as docs/store.md says: by order id (with product and occurrence) where present, else by its fields."""
+    """A sale's key as docs/store.md says: by order id (with line id, product and occurrence) where present, else by its
+    fields."""
     if row["order_id"] is not None:
-        return "order", row["order_id"], row["product"], row["occ"]
+        return "order", row["order_id"], row["line_id"], row["product"], row["occ"]
     return "fields", row["session_id"], row["product"], row["village"], row["ts"], row["occ"]
 
 
 _SALE = st.fixed_dictionaries({
-    "order_id": st.sampled_from([None, "A1", "A2"]), "session_id": st.sampled_from(["s1", "s2", None]),
+    "order_id": st.sampled_from([None, "A1", "A2"]), "line_id": st.sampled_from([None, "A1-1", "A1-2"]),
+    "session_id": st.sampled_from(["s1", "s2", None]),
     "product": st.sampled_from(["芒果", "茶叶"]), "village": st.sampled_from(["甲村", None]),
     "ts": st.sampled_from([0, 60_000]), "occ": st.sampled_from([0, 1]),
 })
@@ -87,8 +89,8 @@ _SALE = st.fixed_dictionaries({
 def test_the_latest_row_of_each_key_is_found_exactly(rows: list[dict], collide: bool) -> None:
     # Reads keep each key's last row, finding repeats by 64-bit hashes first: with every hash the same (collide),
     # the comparison of the keys alone must decide, and no row with a key of its own may go.
-    frame = pl.DataFrame(rows, schema={"order_id": pl.String, "session_id": pl.String, "product": pl.String,
-                                       "village": pl.String, "ts": pl.Int64, "occ": pl.Int64})
+    frame = pl.DataFrame(rows, schema={"order_id": pl.String, "line_id": pl.String, "session_id": pl.String,
+                                       "product": pl.String, "village": pl.String, "ts": pl.Int64, "occ": pl.Int64})
     keys = [_key_by_hand(row) for row in frame.iter_rows(named=True)]
     last = {key: i for i, key in enumerate(keys)}
     with pytest.MonkeyPatch.context() as patch:

@@ -60,3 +60,8 @@ def without_rows(frame: pl.DataFrame, gone: pl.Series, *, most_pieces: int = 256
     if done < frame.height:
         pieces.append(frame.slice(done))
     return pl.concat(pieces, how="vertical", rechunk=False) if pieces else frame.clear()
+
+
+def is_sale() -> pl.Expr:
+    """Whether a sales line is a sale (its status null or `sale`), not a refunded or cancelled one."""
+    return pl.col("status").is_null() | (pl.col("status") == "sale")

@@ -10,7 +10,7 @@ from typing import Final
 
 import polars as pl
 
-from relief_live.metrics.common import TIME, div_round
+from relief_live.metrics.common import TIME, div_round, is_sale
 
 # Base metrics and where each may come from, in order of preference (docs/metrics.md); every value records its source.
 SOURCES: Final[dict[str, tuple[str, ...]]] = {
@@ -166,11 +166,12 @@ def _tick_average(ticks: pl.DataFrame, ended: pl.DataFrame) -> pl.DataFrame:
 
 
 def sales_stats(sales: pl.DataFrame) -> pl.DataFrame:
-    """Per session from its sales lines: first sale, rows, GMV (sum of amounts, refunds not subtracted)."""
+    """Per session from its sales lines: first sale, rows, GMV (sum of the amounts of the lines that are sales:
+    refunds of those not subtracted; closed, refunded and cancelled lines not counted)."""
     return sales.filter(pl.col(_ID).is_not_null()).group_by(_ID).agg(
         first_sale=pl.col("ts").min(),
         sales_rows=pl.len().cast(pl.Int64),
-        x_gmv=pl.col("amount").sum(),
+        x_gmv=pl.when(is_sale()).then("amount").sum(),
     )
 
 
@@ -180,7 +181,8 @@ def _sales_orders(sales: pl.DataFrame, session_ids: pl.Series) -> pl.DataFrame:
     if session_ids.len() == 0:
         return pl.DataFrame(schema={_ID: pl.String, "x_orders": pl.Int64})
     return sales.filter(pl.col(_ID).is_in(session_ids.implode())).group_by(_ID).agg(
-        x_orders=pl.when(pl.col("order_id").null_count() == 0).then(pl.col("order_id").n_unique().cast(pl.Int64)))
+        x_orders=pl.when(pl.col("order_id").null_count() == 0)
+        .then(pl.col("order_id").filter(is_sale()).n_unique().cast(pl.Int64)))
 
 
 def _live(now: datetime, live_minutes: float) -> pl.Expr:

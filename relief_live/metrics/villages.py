@@ -8,7 +8,7 @@ from typing import Final
 import polars as pl
 
 from relief_live import schema
-from relief_live.metrics.common import TIME, ZONE, local_date
+from relief_live.metrics.common import TIME, ZONE, is_sale, local_date
 
 LAST_DAY: Final = date(9999, 12, 31)  # the last day a projected clear date can fall on (Python's calendar)
 PACE_DAYS: Final = 14  # the pace behind projected_clear_date: the days that end at the latest sale in the store
@@ -26,7 +26,8 @@ VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
 """Columns of Report.villages. Quantities in the baseline's unit; money in integer fen.
 
 sold_value counts every counted sale, convertible or not (unconvertible_* are the part of it that is out of
-sold_qty); refunded_value is the refunds on those sales (not subtracted); before_baseline_* are sales of
+sold_qty); refunded_value is the refunds on the pair's lines from as_of on (not subtracted), lines refunded or
+closed after payment included (those are no sales: out of sold_qty and sold_value); before_baseline_* are lines of
 the pair dated before as_of, counted nowhere. remaining_value is unsold_value's share of remaining_qty;
 status is the first of STATUSES that holds.
 """
@@ -154,9 +155,9 @@ def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
         sales_rows=counted.cast(pl.Int64),
         unconvertible_rows=unconvertible.cast(pl.Int64),
         unconvertible_value=pl.when(unconvertible).then("amount"),
-        refunded_value=pl.when(counted).then("refund"),
-        before_baseline_rows=(~counted).cast(pl.Int64),
-        before_baseline_value=pl.when(~counted).then("amount"),
+        refunded_value=pl.when(pl.col("dated")).then("refund"),
+        before_baseline_rows=(~pl.col("dated")).cast(pl.Int64),
+        before_baseline_value=pl.when(~pl.col("dated")).then("amount"),
         **extra,
     ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
 
@@ -182,24 +183,28 @@ def _attributed(sales: pl.DataFrame, resolver: pl.DataFrame, started: pl.DataFra
     """Per sale (`row`: its index in `sales`; rows in no particular order): its time `at` (ts, else its session's start), `b_row` (the baseline row it
     is attributed to: its village's, else the one village whose baseline has the product; null when none),
     `holders` (villages with the product), `qty` in the baseline's unit (null when it does not convert),
-    and `counted` (at or after as_of, or of unknown time).
+    `dated` (at or after as_of, or of unknown time) and `counted` (dated, and a sale: schema.LINE_STATUSES).
     """
     # One join (`resolver_of` the baselines) resolves both: (village, product) -> that baseline; (null, product)
     # -> the product's only holder.
     lines = sales.select(
-        "session_id", "ts", "village", "product", "quantity", "unit", "amount", "refund"
+        "session_id", "ts", "village", "product", "quantity", "unit", "amount", "refund", "status"
     ).with_row_index("row").join(resolver, on=["village", "product"], how="left", nulls_equal=True)
     if lines.get_column("ts").null_count():
         lines = lines.join(started, on="session_id", how="left").with_columns(
             at=pl.coalesce("ts", "started_at"))
     else:
         lines = lines.with_columns(at=pl.col("ts"))
-    quantity, sale_kg = pl.col("quantity"), _kg(pl.col("unit"))
+    quantity, sale_kg, sale = pl.col("quantity"), _kg(pl.col("unit")), is_sale()
+    dated = pl.col("at").is_null() | (pl.col("at") >= pl.col("b_from"))
+    # A refunded or cancelled line moves no stock (no quantity, in the pace neither) and adds no sold value; its
+    # refund counts.
     return lines.select(
         "row", "b_row", "holders", "b_unit", "at", "amount", "refund", "village", "unit", "quantity",
-        qty=pl.when(pl.col("unit") == pl.col("b_unit")).then(quantity)
+        qty=pl.when(~sale).then(0.0).when(pl.col("unit") == pl.col("b_unit")).then(quantity)
         .when(sale_kg.is_not_null() & pl.col("b_kg").is_not_null()).then(quantity * sale_kg / pl.col("b_kg")),
-        counted=pl.col("at").is_null() | (pl.col("at") >= pl.col("b_from")),
+        counted=dated & sale,
+        dated=dated,
     )
 
 

@@ -1,0 +1,272 @@
+"""The shops' order exports as they come (抖店, 拼多多, 淘宝/千牛, 天猫): read with no flags, and what they count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from relief_live import ingest, schema
+from relief_live.metrics.report import build_report
+from relief_live.read import Rejected
+from relief_live.store import Store
+from tests.conftest import sqlite_store
+
+NOW = datetime(2024, 10, 20, tzinfo=UTC)
+
+# 抖店 订单管理 export, 商品维度 (one row a sub-order): a selection of its columns in its order. Ids come
+# tab-wrapped (so that Excel keeps their digits), empty cells are `-`, 商品金额 is the unit price.
+DOUDIAN_HEADER = ("主订单编号,子订单编号,选购商品,商品规格,商品数量,商品ID,商家编码,商品金额,订单应付金额,运费,"
+                  "订单提交时间,支付完成时间,订单完成时间,订单状态,售后状态,取消原因,达人ID,达人昵称,流量来源")
+DOUDIAN_ROWS = (
+    # an order of two lines, completed
+    '"\t6917926768823643751","\t6917926768823643752","\t赣南脐橙 10斤礼盒装 现摘现发","\t10斤装",2,'
+    '"\t3588491772611","\tGN-QC-10",59.90,119.80,0.00,2024-10-17 19:05:11,2024-10-17 19:05:30,'
+    '2024-10-19 10:00:00,已完成,-,,"\t7592255573464597541",赣南老表,直播',
+    '"\t6917926768823643751","\t6917926768823643753","\t赣南猕猴桃 5斤","\t5斤装",1,'
+    '"\t3588491772612","\tGN-MHT-5",39.90,39.90,0.00,2024-10-17 19:05:11,2024-10-17 19:05:30,'
+    '2024-10-19 10:00:00,已完成,-,,"\t7592255573464597541",赣南老表,直播',
+    # paid, then refunded in full and closed: a refund, no sale
+    '"\t6917926768823643760","\t6917926768823643761","\t赣南脐橙 10斤礼盒装 现摘现发","\t10斤装",1,'
+    '"\t3588491772611","\tGN-QC-10",59.90,59.90,0.00,2024-10-17 19:20:00,2024-10-17 19:20:09,'
+    '-,已关闭,退款成功,,"\t7592255573464597541",赣南老表,短视频',
+    # never paid: cancelled
+    '"\t6917926768823643770","\t6917926768823643771","\t赣南脐橙 10斤礼盒装 现摘现发","\t10斤装",1,'
+    '"\t3588491772611","\tGN-QC-10",59.90,59.90,0.00,2024-10-17 19:30:00,-,'
+    '-,已关闭,-,超时未支付,"\t7592255573464597541",赣南老表,直播',
+    # waiting to ship, a large order with a thousands separator
+    '"\t6917926768823643780","\t6917926768823643781","\t赣南脐橙 10斤礼盒装 现摘现发","\t10斤装",20,'
+    '"\t3588491772611","\tGN-QC-10",59.90,"1,198.00",0.00,2024-10-17 19:41:00,2024-10-17 19:41:20,'
+    '-,待发货,-,,-,-,商品卡',
+)
+
+
+def doudian_csv() -> bytes:
+    return ("\ufeff" + DOUDIAN_HEADER + "\n" + "\n".join(DOUDIAN_ROWS) + "\n").encode("utf-8")
+
+
+def doudian_resaved_gbk() -> bytes:
+    """The same file after Excel opened and saved it: GBK, times without seconds, the tabs gone."""
+    rows = [r.replace("\t", "").replace("2024-10-17 ", "2024/10/17 ").replace("2024-10-19 ", "2024/10/19 ")
+            for r in DOUDIAN_ROWS]
+    rows = [",".join(cell[:-3] if cell.startswith("2024/") else cell for cell in row.split(",")) for row in rows]
+    return (DOUDIAN_HEADER + "\r\n" + "\r\n".join(rows) + "\r\n").encode("gbk")
+
+
+def report_of(store: Store):
+    return build_report(store.read("sessions"), store.read("ticks"), store.read("sales"), store.read("stock"),
+                        now=NOW)
+
+
+def test_doudian_export_reads_with_no_flags_orders_lines_statuses_and_ids() -> None:
+    mapping, frame = ingest.parse("订单导出.csv", doudian_csv())
+    assert (mapping.kind, mapping.shape) == ("sales", "抖店 订单导出 (商品维度)")
+    assert frame.height == 5  # lines
+    assert frame["order_id"].to_list()[:2] == ["6917926768823643751"] * 2  # the tab is gone
+    assert frame["line_id"].to_list()[:2] == ["6917926768823643752", "6917926768823643753"]
+    assert frame["product"][0] == "赣南脐橙 10斤礼盒装 现摘现发"
+    assert frame["status"].to_list() == ["sale", "sale", "refunded", "cancelled", "sale"]
+    # 订单应付金额 is the line's amount; 商品金额 (a unit price) never is
+    assert frame["amount"].to_list() == [11980, 3990, 5990, 5990, 119800]
+    assert frame["refund"].to_list() == [None, None, 5990, None, None]
+    assert frame["channel"].to_list() == ["直播", "直播", "短视频", "直播", "商品卡"]
+    assert frame["host_id"].to_list() == ["7592255573464597541"] * 4 + [None]  # `-` is empty
+    assert frame["sku"][0] == "GN-QC-10" and frame["product_id"][0] == "3588491772611"
+    assert frame["session_id"].null_count() == 5  # a shop export names no session
+
+
+def test_doudian_orders_count_main_ids_and_gmv_leaves_out_closed_lines(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    ingest.ingest_bytes(store, "订单导出.csv", doudian_csv(), session_id="S1")  # given, to see a session's figures
+    [session] = report_of(store).sessions.filter(pl.col("session_id") == "S1").iter_rows(named=True)
+    assert session["orders"] == 2  # two paid orders: three lines; not five lines, not four main ids
+    assert session["gmv"] == 11980 + 3990 + 119800
+
+
+def test_a_shop_export_and_its_excel_resave_count_nothing_twice(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    first = ingest.ingest_bytes(store, "订单导出.csv", doudian_csv())
+    again = ingest.ingest_bytes(store, "订单导出_excel.csv", doudian_resaved_gbk())
+    assert (first.rows, again.rows, again.status) == (5, 5, "ingested")
+    sales = store.read("sales")
+    assert sales.height == 5  # the re-save's lines replace the first file's, key by key
+    assert sales["batch"].unique().to_list() == [again.batch]
+    assert sales.filter(pl.col("status") == "sale")["amount"].sum() == 11980 + 3990 + 119800
+    assert sales["ts"][0] == datetime(2024, 10, 17, 11, 5, tzinfo=UTC)  # 19:05 in Shanghai, seconds dropped
+
+
+def test_an_id_in_scientific_notation_is_refused_naming_the_column() -> None:
+    damaged = doudian_resaved_gbk().replace(b"6917926768823643751", b"6.91793E+18")
+    with pytest.raises(Rejected) as caught:
+        ingest.parse("订单导出_excel.csv", damaged)
+    first = str(caught.value.problems[0])
+    assert first.startswith('订单导出_excel.csv line 2, column 主订单编号: "6.91793E+18" is an id in scientific notation')
+    assert "export the file again with this column as text" in first
+    assert caught.value.total == 2  # both lines of the damaged order
+
+
+# 拼多多 order export (one row an order), its headers as the shop back office writes them.
+PDD_HEADER = ("商品,订单号,订单状态,商品总价(元),店铺优惠折扣(元),平台优惠折扣(元),用户实付金额(元),商家实收金额(元),"
+              "商品数量(件),发货时间,确认收货时间,商品id,商品规格,售后状态,快递单号,快递公司,订单成交时间,商家编码-规格维度")
+PDD_ROWS = (
+    "赣南脐橙 10斤,241017-601234567890123,已签收,59.90,5.00,0.00,54.90,54.90,1,2024-10-18 09:00:00,"
+    "2024-10-19 15:00:00,431234567,10斤装,无售后,YT100200300,圆通快递,2024-10-17 20:01:02,GN-QC-10",
+    "赣南脐橙 10斤,241017-601234567890124,\"已发货，待签收\",119.80,0.00,10.00,109.80,119.80,2,2024-10-18 09:00:00,"
+    ",431234567,10斤装,无售后,YT100200301,圆通快递,2024-10-17 20:03:00,GN-QC-10",
+    "赣南脐橙 10斤,241017-601234567890125,\"未发货，退款成功\",59.90,5.00,0.00,54.90,54.90,1,,"
+    ",431234567,10斤装,退款成功,,,2024-10-17 20:04:00,GN-QC-10",
+    "赣南脐橙 10斤,241017-601234567890126,待发货,59.90,5.00,0.00,54.90,54.90,1,,"
+    ",431234567,10斤装,退款中,,,2024-10-17 20:05:00,GN-QC-10",
+)
+
+
+def test_pinduoduo_export_reads_paid_amounts_and_refunds(tmp_path: Path) -> None:
+    data = ("\n".join([PDD_HEADER, *PDD_ROWS]) + "\n").encode("gbk")
+    mapping, frame = ingest.parse("拼多多订单.csv", data)
+    assert mapping.shape == "拼多多 订单导出"
+    assert frame["status"].to_list() == ["sale", "sale", "refunded", "sale"]  # a refund under way is still a sale
+    assert frame["amount"].to_list() == [5490, 10980, 5490, 5490]  # 用户实付金额, not 商品总价
+    assert frame["refund"].to_list() == [None, None, 5490, None]
+    assert frame["sku"][0] == "GN-QC-10" and frame["quantity"].to_list() == [1.0, 2.0, 1.0, 1.0]
+    store = sqlite_store(tmp_path)
+    ingest.ingest_bytes(store, "拼多多订单.csv", data, session_id="P1")
+    [session] = report_of(store).sessions.filter(pl.col("session_id") == "P1").iter_rows(named=True)
+    assert (session["orders"], session["gmv"]) == (3, 5490 + 10980 + 5490)
+
+
+# 淘宝/千牛 订单报表: one row an order, 69 columns, ids and titles as ="…", header cells with trailing spaces.
+TAOBAO_HEADERS = (
+    "订单编号", "买家会员名", "买家支付宝账号", "支付单号", "支付详情", "买家应付货款", "买家应付邮费", "买家支付积分", "总金额",
+    "返点积分", "买家实际支付金额", "买家实际支付积分", "订单状态", "买家留言", "收货人姓名", "收货地址", "运送方式",
+    "联系电话", "联系手机", "订单创建时间", "订单付款时间", "宝贝标题 ", "宝贝种类 ", "物流单号 ", "物流公司",
+    "订单备注", "宝贝总数量", "店铺Id", "店铺名称", "订单关闭原因", "卖家服务费", "买家服务费", "发票抬头", "是否手机订单",
+    "分阶段订单信息", "特权订金订单id", "是否上传合同照片", "是否上传小票", "是否代付", "定金排名", "修改后的sku",
+    "修改后的收货地址", "异常信息", "天猫卡券抵扣", "集分宝抵扣", "是否是O2O交易", "O2O交易类型", "O2O店铺id",
+    "O2O店铺名称", "O2O导购员id", "O2O导购员姓名", "O2O提货类型", "O2O外部订单id", "新零售交易类型", "新零售导购门店名称",
+    "新零售导购门店id", "新零售发货门店名称", "新零售发货门店id", "退款金额", "预约门店", "是否村淘订单", "确认收货时间",
+    "打款商家金额", "含应开票给个人的个人红包", "是否信用购", "体验期结束时间", "前N有礼", "配送类型", "主订单编号",
+)
+
+
+def taobao_row(order: str, paid: str, status: str, created: str, paid_at: str, title: str, qty: str,
+               refund: str) -> str:
+    cells = dict.fromkeys(TAOBAO_HEADERS, "")
+    cells.update({"订单编号": f'="{order}"', "买家会员名": "tb1234567", "买家实际支付金额": paid, "订单状态": status,
+                  "订单创建时间": created, "订单付款时间": paid_at, "宝贝标题 ": f'="{title}"', "宝贝种类 ": "1",
+                  "宝贝总数量": qty, "店铺名称": "赣南脐橙助农店", "退款金额": refund, "主订单编号": f'="{order}"'})
+    return ",".join(cells.values())
+
+
+def test_taobao_order_report_unwraps_ids_and_counts_closed_orders_as_refunds_or_nothing() -> None:
+    rows = [
+        taobao_row("2093847561234567890", "119.80", "交易成功", "2024-10-17 19:10:00", "2024-10-17 19:10:30",
+                   "赣南脐橙 10斤礼盒装", "2", "0.00"),
+        taobao_row("2093847561234567891", "59.90", "交易关闭", "2024-10-17 19:12:00", "2024-10-17 19:12:20",
+                   "赣南脐橙 10斤礼盒装", "1", "59.90"),
+        taobao_row("2093847561234567892", "59.90", "交易关闭", "2024-10-17 19:13:00", "",
+                   "赣南脐橙 10斤礼盒装", "1", "0.00"),
+        taobao_row("2093847561234567893", "\"1,078.20\"", "卖家已发货，等待买家确认", "2024-10-17 19:15:00",
+                   "2024-10-17 19:15:10", "赣南脐橙 10斤礼盒装", "18", "10.00"),
+    ]
+    data = (",".join(TAOBAO_HEADERS) + "\n" + "\n".join(rows) + "\n").encode("gbk")
+    mapping, frame = ingest.parse("ExportOrderList.csv", data)
+    assert mapping.shape == "淘宝/千牛 订单报表"
+    assert "主订单编号" in mapping.unknown  # 订单编号 is the order: the other id column is left aside, said so
+    assert frame["order_id"][0] == "2093847561234567890" and frame["product"][0] == "赣南脐橙 10斤礼盒装"
+    assert frame["status"].to_list() == ["sale", "refunded", "cancelled", "sale"]
+    assert frame["refund"].to_list() == [0, 5990, 0, 1000]  # a partial refund stays on its sale
+    assert frame["amount"].to_list() == [11980, 5990, 5990, 107820]
+    assert frame["quantity"].to_list() == [2.0, 1.0, 1.0, 18.0]
+
+
+def test_taobao_item_report_takes_price_times_quantity_never_the_price_as_amount() -> None:
+    text = ("订单编号,标题,价格,购买数量,商家编码,订单状态\n"
+            '="2093847561234567890",赣南脐橙 10斤礼盒装,59.90,2,GN-QC-10,交易成功\n'
+            '="2093847561234567890",赣南猕猴桃 5斤,39.90,1,GN-MHT-5,交易成功\n'
+            '="2093847561234567894",赣南脐橙 10斤礼盒装,59.90,1,GN-QC-10,等待买家付款\n')
+    mapping, frame = ingest.parse("ExportOrderDetailList.csv", text.encode("gbk"))
+    assert mapping.shape == "淘宝/千牛 宝贝报表"
+    assert frame["amount"].to_list() == [11980, 3990, 5990]
+    assert frame["order_id"].to_list() == ["2093847561234567890"] * 2 + ["2093847561234567894"]
+    assert frame["status"].to_list() == ["sale", "sale", "cancelled"]
+
+
+def test_an_order_status_not_in_the_vocabulary_is_refused_with_its_line() -> None:
+    text = DOUDIAN_HEADER + "\n" + DOUDIAN_ROWS[0].replace(",已完成,", ",已冻结,") + "\n"
+    with pytest.raises(Rejected) as caught:
+        ingest.parse("订单导出.csv", text.encode())
+    [problem] = caught.value.problems
+    assert str(problem).startswith('订单导出.csv line 2, column 订单状态: "已冻结" is not a status this dashboard knows')
+
+
+def test_a_hand_made_sales_file_with_unit_prices_gets_amounts_and_ids_unwrapped() -> None:
+    text = ("订单号,子订单号,商品名称,单价,数量,订单状态\n"
+            "'100234,'100234-1,脐橙,¥59.90,3,已完成\n"
+            "'100234,'100234-2,脐橙,\"¥1,059.90\",1,已完成\n")
+    _, frame = ingest.parse("手工.csv", text.encode())
+    assert frame["order_id"].to_list() == ["100234", "100234"]
+    assert frame["line_id"].to_list() == ["100234-1", "100234-2"]
+    assert frame["amount"].to_list() == [17970, 105990]
+
+
+# Statuses of a 抖店 line as (订单状态, 售后状态, paid), and what the line is then.
+_DOUDIAN_CASES = {
+    ("已完成", "-", True): "sale", ("待发货", "-", True): "sale", ("已发货", "退款中", True): "sale",
+    ("已关闭", "退款成功", True): "refunded", ("已完成", "售后完成", True): "refunded",
+    ("已关闭", "-", False): "cancelled", ("待付款", "-", False): "cancelled",
+}
+
+
+@st.composite
+def doudian_exports(draw: st.DrawFn) -> tuple[bytes, list[dict]]:
+    """A 抖店 export of random orders (1-3 lines each, each line its own status), and its lines as expected."""
+    lines, rows = [], []
+    for order in range(draw(st.integers(1, 12))):
+        main = f"69179267688236{order:05d}"
+        for line in range(draw(st.integers(1, 3))):
+            (status, after, paid), outcome = draw(st.sampled_from(sorted(_DOUDIAN_CASES.items())))
+            qty, price = draw(st.integers(1, 30)), draw(st.integers(1, 99_999))  # price in fen
+            amount = price * qty
+            sku = draw(st.sampled_from(["GN-QC-10", "-", ""]))  # a code, or none
+            paid_at = "2024-10-17 19:05:30" if paid else "-"
+            rows.append(f'"\t{main}","\t{main}{line}","\t脐橙","\t10斤装",{qty},"\t3588491772611","\t{sku}",'
+                        f'{price / 100:.2f},"{amount / 100:,.2f}",0.00,2024-10-17 19:05:11,{paid_at},-,'
+                        f'{status},{after},,-,-,直播')
+            lines.append({"order": main, "amount": amount, "status": outcome})
+    return ("\ufeff" + DOUDIAN_HEADER + "\n" + "\n".join(rows) + "\n").encode(), lines
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(export=doudian_exports())
+def test_random_doudian_exports_count_orders_gmv_and_refunds_as_their_lines_say(tmp_path: Path, export) -> None:
+    data, lines = export
+    _, frame = ingest.parse("订单导出.csv", data)
+    assert frame.height == len(lines)
+    assert frame["status"].to_list() == [line["status"] for line in lines]
+    refunded = sum(line["amount"] for line in lines if line["status"] == "refunded")
+    assert (frame["refund"].sum() or 0) == refunded
+    sales = [line for line in lines if line["status"] == "sale"]
+    sold = frame.with_columns(session_id=pl.lit("S"), batch=pl.lit(1, pl.Int64))
+    report = build_report(_no("sessions"), _no("ticks"), sold, _no("stock"), now=NOW)
+    [session] = report.sessions.iter_rows(named=True)
+    assert session["orders"] == len({line["order"] for line in sales})
+    assert session["gmv"] == sum(line["amount"] for line in sales)
+
+
+def _no(kind: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema.frame_schema(kind))
+
+
+@pytest.mark.parametrize("repeat", [1, 600])  # a column of few distinct cells, and one of many
+def test_text_and_ids_lose_spreadsheet_wrappers_and_empty_marks_are_empty(repeat: int) -> None:
+    from relief_live import read
+    cells = ['="2093847561234567890"', "\t6917926768823643751", "'100234", " - ", "—", '="赣南脐橙 10斤"', "甲村"]
+    column = pl.Series(cells * repeat)
+    want = ["2093847561234567890", "6917926768823643751", "100234", None, None, "赣南脐橙 10斤", "甲村"]
+    assert read.parse_text(column).to_list() == want * repeat
+    ids, scientific = read.parse_id(pl.Series(["6.9311E+18", "\t6931100000000000000", "-"]))
+    assert (ids.to_list(), scientific.to_list()) == (["6.9311E+18", "6931100000000000000", None], [True, False, False])
