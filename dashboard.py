@@ -32,7 +32,7 @@ PAGES = [
             url_path="villages"),
     st.Page("views/hosts.py", title=t("page_hosts", lang), icon=":material/record_voice_over:",
             url_path="hosts"),
-    st.Page("views/alerts.py", title=board.t("page_alerts", lang), icon=":material/notifications:",
+    st.Page("views/alerts.py", title=t("page_alerts", lang), icon=":material/notifications:",
             url_path="alerts"),
     st.Page("views/upload.py", title=t("page_upload", lang), icon=":material/upload_file:", url_path="upload"),
 ]

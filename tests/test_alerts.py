@@ -119,22 +119,31 @@ def test_a_collapsing_quiet_session_fires_its_rules_and_they_resolve_as_it_recov
         "ticks_stopped": "resolved"}
 
 
-def test_villages_stalled_and_late_read_the_village_status(store: Store) -> None:
+def test_villages_stalled_and_late_at_the_data_s_own_clock(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     stock = ("县区,村,产品,滞销数量,单位,统计日期,单价\n"
              "乐业县,火卖村,红心猕猴桃,1000,斤,2026-11-01,10\n"
              "乐业县,弄福村,板栗,1000,斤,2026-11-01,10\n"
-             "乐业县,上岗村,茶叶,10,斤,2026-11-01,10\n")
+             "乐业县,上岗村,茶叶,10,斤,2026-11-01,10\n"
+             "乐业县,上坪村,蜂蜜,100,斤,2026-11-01,10\n")
     sales = ("直播ID,订单编号,下单时间,商品名称,村,商品数量,单位,订单金额\n"
-             "OLD1,A1,2026-11-02 19:10,红心猕猴桃,火卖村,10,斤,100\n"  # nothing since: stalled
+             "OLD1,A1,2026-11-02 19:10,红心猕猴桃,火卖村,10,斤,100\n"  # nothing since: 27 days
              "OLD1,A2,2026-11-28 19:10,板栗,弄福村,1,斤,10\n"  # 1 jin in 14 days: clears long after the target
-             "OLD1,A3,2026-11-29 19:10,茶叶,上岗村,5,斤,50\n")  # 5 of 10 in 14 days: clears in 14 more days
+             "OLD1,A3,2026-11-29 19:10,茶叶,上岗村,5,斤,50\n"  # 5 of 10 in 14 days: clears in 14 more days
+             "OLD1,A4,2026-11-21 19:10,蜂蜜,上坪村,50,斤,500\n")  # half in one sale 8 days ago: on track, quiet
     load(store, "stock.csv", stock)
     load(store, "sales.csv", sales)
-    alerts.check(store, now=NOW, send=False)
+    alerts.check(store, now=NOW, send=False)  # the clock: the latest sale, 2026-11-29 19:10
     held = firing(store)
-    assert set(held) == {("village_stalled", "火卖村 · 红心猕猴桃"), ("village_deadline", "弄福村 · 板栗")}
+    assert set(held) == {("village_stalled", "火卖村 · 红心猕猴桃"), ("village_stalled", "上坪村 · 蜂蜜"),
+                         ("village_deadline", "弄福村 · 板栗")}
+    assert json.loads(held["village_stalled", "火卖村 · 红心猕猴桃"]["facts"])["days"] == 27
+    assert json.loads(held["village_stalled", "上坪村 · 蜂蜜"]["facts"])["days"] == 8
     late = json.loads(held["village_deadline", "弄福村 · 板栗"]["facts"])
     assert late["target"] == "2026-12-31" and late["clear_date"] > "2026-12-31"
+
+    monkeypatch.setenv("RELIEF_LIVE_ALERT_VILLAGE_STALLED", "10")  # 8 quiet days are not yet stalled
+    alerts.check(store, now=NOW, send=False, force=True)
+    assert set(firing(store)) == {("village_stalled", "火卖村 · 红心猕猴桃"), ("village_deadline", "弄福村 · 板栗")}
 
 
 # -- state in the store --------------------------------------------------------------------------------------------

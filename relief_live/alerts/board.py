@@ -13,47 +13,12 @@ import streamlit as st
 
 from relief_live import alerts, live, ui
 from relief_live.alerts import deliver, record, rules
-from relief_live.i18n import plain
+from relief_live.i18n import plain, t
 
 log = logging.getLogger(__name__)
 _sending = threading.Lock()  # one delivery thread at a time per server
 _COLON: Final = {"zh": "：", "en": ": "}
 _changed = [0]  # bumped by an acknowledgement or a mute in this server: the bell's cache key
-
-TEXT: Final[dict[str, tuple[str, str]]] = {
-    "page_alerts": ("Alerts", "告警"),
-    "bell": ("Alerts · {n}", "告警 · {n}"),
-    "bell_help": ("Firing alerts (muted ones left out): open the Alerts page", "正在告警的数量（不含已静音）：打开告警页"),
-    "firing": ("Firing", "正在告警"),
-    "history": ("History", "历史记录"),
-    "none_firing": ("No alert is firing.", "当前没有告警。"),
-    "no_history": ("No resolved alert yet.", "暂无已恢复的告警。"),
-    "rule": ("Rule", "规则"),
-    "subject": ("Subject", "对象"),
-    "county": ("County", "县区"),
-    "what": ("What", "情况"),
-    "first_seen": ("First seen", "首次发现"),
-    "last_seen": ("Last seen", "最近一次"),
-    "resolved_at": ("Resolved", "恢复时间"),
-    "status": ("Status", "状态"),
-    "sent": ("Sent", "已发送"),
-    "acknowledged": ("acknowledged by {who}", "已由 {who} 确认"),
-    "muted": ("muted", "已静音"),
-    "all": ("All", "全部"),
-    "pick": ("Alert", "告警"),
-    "acknowledge": ("Acknowledge", "确认"),
-    "mute": ("Mute (no more messages)", "静音（不再发送消息）"),
-    "done_ack": ("Acknowledged.", "已确认。"),
-    "done_mute": ("Muted: no more messages about it, and off the bell.", "已静音：不再发送该告警的消息，也不计入告警数。"),
-    "staff_only": ("Staff can acknowledge or mute an alert (sign in on the sidebar).",
-                   "工作人员可确认或静音告警（请在侧边栏登录）。"),
-    "settings_error": ("Alerts are not evaluated: {error}", "告警未能评估：{error}"),
-}
-
-
-def t(key: str, lang: str, **values: Any) -> str:
-    en, zh = TEXT[key]
-    return (zh if lang == "zh" else en).format(**values)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -115,11 +80,11 @@ def bell(lang: str) -> None:
     def draw() -> None:
         error = evaluate()
         if error:
-            st.caption(plain(t("settings_error", lang, error=error)))
+            st.caption(plain(t("alert_settings_error", lang, error=error)))
         shown = firing().filter(pl.col("muted") == 0)
-        st.page_link("views/alerts.py", label=t("bell", lang, n=shown.height),
+        st.page_link("views/alerts.py", label=t("alert_bell", lang, n=shown.height),
                      icon=":material/notifications_active:" if shown.height else ":material/notifications:",
-                     help=t("bell_help", lang))
+                     help=t("alert_bell_help", lang))
     draw()
 
 

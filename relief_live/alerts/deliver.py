@@ -60,10 +60,10 @@ def _clock(iso: Any) -> str:
 # One line of facts per rule and language (facts: rules.py's, as stored).
 _FACTS: Final[dict[str, dict[str, Callable[[Mapping[str, Any]], str]]]] = {
     "village_stalled": {
-        "zh": lambda f: f"{f['village']} 的 {f['product']} 近期无销售：剩余 {_qty(f['remaining_qty'])} {f['unit']}，"
-                        f"已售 {_pct(f['sell_through'])}",
-        "en": lambda f: f"{f['village']}'s {f['product']} has stopped selling: {_qty(f['remaining_qty'])} "
-                        f"{f['unit']} remain, {_pct(f['sell_through'])} sold"},
+        "zh": lambda f: f"{f['village']} 的 {f['product']} 已 {f['days']} 天无销售：剩余 {_qty(f['remaining_qty'])} "
+                        f"{f['unit']}，已售 {_pct(f['sell_through'])}",
+        "en": lambda f: f"{f['village']}'s {f['product']} has sold nothing for {f['days']} days: "
+                        f"{_qty(f['remaining_qty'])} {f['unit']} remain, {_pct(f['sell_through'])} sold"},
     "village_deadline": {
         "zh": lambda f: f"{f['village']} 的 {f['product']} 预计清零日 {f['clear_date'] or '无（没有销售进度）'}，"
                         f"晚于目标日期 {f['target']}；剩余 {_qty(f['remaining_qty'])} {f['unit']}",

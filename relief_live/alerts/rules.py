@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import polars as pl
 
-from relief_live.metrics.common import TIME
+from relief_live.metrics.common import TIME, ZONE
 from relief_live.metrics.report import Report
-from relief_live.metrics.villages import PACE_DAYS, latest_sale
+from relief_live.metrics.villages import PACE_DAYS, STALLED_BELOW, latest_sale
 
 ENV_PREFIX: Final = "RELIEF_LIVE_"  # a setting `name` is read from secrets.toml, else from RELIEF_LIVE_<NAME>
 
@@ -45,8 +45,10 @@ class Rule:
 
 RULES: Final[tuple[Rule, ...]] = (
     Rule("village_stalled", "帮扶村滞销停滞", "Village stalled",
-         f"stock remains, under 90% of it sold, and none sold in the {PACE_DAYS} days that end at the latest sale "
-         "in the store: the village's status `stalled` (docs/metrics.md), read as it is, at the data's own clock"),
+         f"stock remains, under {STALLED_BELOW:.0%} of it sold (as the village status reads it), and no sale for this "
+         "many days: the village's `last_sale` (else its baseline's date) this long before the latest sale in "
+         "the store, the data's own clock",
+         (Param("alert_village_stalled", 7, "days without a sale"),)),
     Rule("village_deadline", "帮扶村将无法按期清零", "Village will miss its target date",
          "stock remains (the village is not stalled: that is its own alert) and, at the pace of the last "
          f"{PACE_DAYS} days, its projected clear date falls after the target date, or there is no pace",
@@ -172,20 +174,29 @@ def _plain(value: Any) -> Any:
 
 
 def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) -> pl.DataFrame:
-    """village_stalled and village_deadline over Report.villages (status, projected_clear_date, remaining)."""
+    """village_stalled and village_deadline over Report.villages (last_sale, sell_through, projected_clear_date),
+    at the data's own clock (`clock`: the latest sale in the store; None: no sale, nothing to read)."""
+    if clock is None:
+        return pl.DataFrame(schema=HOLDING_SCHEMA)
     v = report.villages
     subject = pl.concat_str([pl.col("village"), pl.col("product")], separator=" · ")
     params = {"county": pl.col("county"), "product": pl.col("product")}
+    since = pl.coalesce("last_sale", pl.col("as_of").cast(pl.Datetime("ms")).dt.replace_time_zone(ZONE)
+                        .dt.convert_time_zone("UTC"))
+    quiet = pl.lit(clock.astimezone(UTC)).cast(TIME) - since
     facts = {"village": pl.col("village"), "product": pl.col("product"), "unit": pl.col("unit"),
              "remaining_qty": pl.col("remaining_qty"), "sell_through": pl.col("sell_through"),
-             "clear_date": pl.col("projected_clear_date")}
-    stalled = v.filter(pl.col("status") == "stalled")
-    target = limits.get("alert_village_deadline") or (date((clock or datetime.now(UTC)).year, 12, 31))
-    late = v.filter(pl.col("status").is_in(["at_risk", "on_track"])
-                    & (pl.col("projected_clear_date").is_null() | (pl.col("projected_clear_date") > target)))
+             "clear_date": pl.col("projected_clear_date"), "last_sale": pl.col("last_sale"),
+             "days": quiet.dt.total_days()}
+    remains = (pl.col("remaining_qty") > 0).fill_null(False)
+    stalled = (remains & (pl.col("sell_through") < STALLED_BELOW).fill_null(True)
+               & (quiet >= timedelta(days=float(limits["alert_village_stalled"]))).fill_null(False))
+    target = limits.get("alert_village_deadline") or date(clock.year, 12, 31)
+    late = remains & ~stalled & (pl.col("projected_clear_date").is_null()
+                                 | (pl.col("projected_clear_date") > target)).fill_null(False)
     return pl.concat([
-        _rows("village_stalled", stalled, subject, pl.col("county"), "villages", params, facts),
-        _rows("village_deadline", late, subject, pl.col("county"), "villages", params,
+        _rows("village_stalled", v.filter(stalled), subject, pl.col("county"), "villages", params, facts),
+        _rows("village_deadline", v.filter(late), subject, pl.col("county"), "villages", params,
               {**facts, "target": pl.lit(target)}),
     ])
 

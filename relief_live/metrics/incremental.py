@@ -290,6 +290,7 @@ def _splice_villages(previous: Report, window: Window, sales: pl.DataFrame, base
                   for c in ADDITIVE))
     sums = previous.villages.select(*_PAIR, *ADDITIVE).join(delta, on=_PAIR, how="left").select(
         *_PAIR, *((pl.col(c) + pl.col(f"{c}_delta").fill_null(0)).alias(c) for c in ADDITIVE))
+    sums = sums.join(_last_sales(previous.villages, plus, minus, sales, baselines, started), on=_PAIR, how="left")
     window = _slide(window, sales, baselines, went, came, started, latest)
     villages = finish_villages(baseline.join(sums, on=_PAIR, how="left"),
                                window.sums.select("b_row", "window_qty"), latest)
@@ -316,10 +317,30 @@ class _Lines:
 
 
 def _sums(lines: _Lines, baseline: pl.DataFrame) -> pl.DataFrame:
-    """The additive per-(village, product) sums of `lines`, as village_metrics counts them."""
+    """The additive per-(village, product) sums of `lines`, as village_metrics counts them, and their last_sale."""
     per_row = per_row_sums(lines.attributed)
     return baseline.select("b_row", *_PAIR).join(per_row, on="b_row", how="inner").select(
-        *_PAIR, *(pl.col(c).cast(VILLAGE_COLUMNS[c]) for c in ADDITIVE))
+        *_PAIR, *(pl.col(c).cast(VILLAGE_COLUMNS[c]) for c in (*ADDITIVE, "last_sale")))
+
+
+def _last_sales(held: pl.DataFrame, plus: pl.DataFrame, minus: pl.DataFrame, sales: pl.DataFrame,
+                baselines: Baselines, started: pl.DataFrame) -> pl.DataFrame:
+    """Each pair's last_sale after a change: the later of the held one and the lines that came; a pair whose
+    held last sale went (a replaced or re-dated line held it) is read again from its lines alone."""
+    moved = (held.select(*_PAIR, "last_sale")
+             .join(plus.select(*_PAIR, came="last_sale"), on=_PAIR, how="left")
+             .join(minus.select(*_PAIR, went="last_sale"), on=_PAIR, how="left")
+             .with_columns(last_sale=pl.max_horizontal("last_sale", "came"),
+                           again=(pl.col("went") >= pl.col("last_sale")).fill_null(False)))
+    again = moved.filter("again")
+    if again.height == 0:
+        return moved.select(*_PAIR, "last_sale")
+    products = again.get_column("product").unique().implode()
+    lines = _attributed(sales.filter(pl.col("product").is_in(products)), baselines.resolver, started)
+    read = (baselines.rows.select("b_row", *_PAIR).join(per_row_sums(lines).select("b_row", "last_sale"), on="b_row")
+            .select(*_PAIR, read="last_sale"))
+    return (moved.join(read, on=_PAIR, how="left")
+            .select(*_PAIR, last_sale=pl.when("again").then("read").otherwise("last_sale")))
 
 
 def _apart_update(previous: pl.DataFrame, new: _Lines, gone: pl.DataFrame, baseline: pl.DataFrame, *,

@@ -18,7 +18,7 @@ VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
     "unit_kg": pl.Float64(), "as_of": pl.Date(), "unsold_qty": pl.Float64(), "sold_qty": pl.Float64(),
     "remaining_qty": pl.Float64(), "sell_through": pl.Float64(), "unit_price": pl.Int64(),
     "unsold_value": pl.Int64(), "sold_value": pl.Int64(), "households": pl.Int64(),
-    "pace_per_day": pl.Float64(), "projected_clear_date": pl.Date(), "remaining_value": pl.Int64(),
+    "pace_per_day": pl.Float64(), "projected_clear_date": pl.Date(), "last_sale": TIME, "remaining_value": pl.Int64(),
     "status": pl.String(),
     "sales_rows": pl.Int64(), "unconvertible_rows": pl.Int64(), "unconvertible_value": pl.Int64(),
     "refunded_value": pl.Int64(), "before_baseline_rows": pl.Int64(), "before_baseline_value": pl.Int64(),
@@ -28,7 +28,8 @@ VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
 sold_value counts every counted sale, convertible or not (unconvertible_* are the part of it that is out of
 sold_qty); refunded_value is the refunds on the pair's lines from as_of on (not subtracted), lines refunded or
 closed after payment included (those are no sales: out of sold_qty and sold_value); before_baseline_* are lines of
-the pair dated before as_of, counted nowhere. remaining_value is unsold_value's share of remaining_qty;
+the pair dated before as_of, counted nowhere. last_sale is the time of the pair's latest counted sale (a sale
+without a time at its session's start), null when none. remaining_value is unsold_value's share of remaining_qty;
 status is the first of STATUSES that holds.
 """
 
@@ -145,7 +146,8 @@ def remaining_value() -> pl.Expr:
 def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
     """The additive sums of attributed `lines` per baseline row (b_row), and any `extra` column summed.
 
-    Masked columns summed per baseline row: faster than filtered aggregations on millions of rows.
+    Masked columns summed per baseline row: faster than filtered aggregations on millions of rows. last_sale, the
+    latest time of a counted line, is the one column taken as a maximum.
     """
     counted, unconvertible = pl.col("counted"), pl.col("counted") & pl.col("qty").is_null()
     return lines.select(
@@ -158,8 +160,9 @@ def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
         refunded_value=pl.when(pl.col("dated")).then("refund"),
         before_baseline_rows=(~pl.col("dated")).cast(pl.Int64),
         before_baseline_value=pl.when(~pl.col("dated")).then("amount"),
+        last_sale=pl.when(counted).then("at"),
         **extra,
-    ).group_by("b_row").agg(pl.all().sum()).drop_nulls("b_row")
+    ).group_by("b_row").agg(pl.all().exclude("last_sale").sum(), pl.col("last_sale").max()).drop_nulls("b_row")
 
 
 def resolver_of(baseline: pl.DataFrame) -> pl.DataFrame:
