@@ -44,7 +44,14 @@ class Watcher:
         Only regular files in the folder itself are read: a symbolic link (which could lead anywhere the
         watcher may read), a pipe or a device is named once in the log and left alone, its contents never read."""
         count = 0
-        for path in sorted(self.folder.iterdir()):
+        try:
+            paths = sorted(self.folder.iterdir())
+        except OSError as error:  # the folder removed or unmounted: said once, looked at again next time
+            self._say(self.folder, self.seen.setdefault(self.folder, _Seen()),
+                      f"cannot look in {self.folder}: {error.strerror or error}")
+            return 0
+        self.seen.pop(self.folder, None)
+        for path in paths:
             if path.suffix.lower() not in SUFFIXES or path.name.startswith((".", "~$")):
                 continue
             try:

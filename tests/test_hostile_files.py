@@ -308,3 +308,49 @@ def test_report_and_batches_print_a_cells_escape_codes_as_text(tmp_path: Path) -
         assert "\u202e" not in out
     assert "\\x1b]0;owned\\x07\\x1b[2J清屏\\u202e场" in cli("report", "--db", db)[1]
     assert "场次\\x1b[31m.csv" in cli("batches", "--db", db)[1]
+
+
+def test_a_full_disk_is_one_line_per_file_and_watch_tries_again(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    def full(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+        yield  # a generator, as Store._parts is
+
+    original = Store._parts
+    monkeypatch.setattr(Store, "_parts", full)
+    path = _write(tmp_path, CORPUS[0])
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    code, out, err = cli("ingest", "--db", db, str(path))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"failed: {path}: nothing was stored: 'sqlite:///{tmp_path}/cli.sqlite3': the disk "
+                                "that holds the store is full; free some space and try again ([Errno 28] No space "
+                                "left on device)"]
+    assert Store(db).batches().height == 0
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    _write(folder, CORPUS[0])
+    store = Store(db)
+    log: list[str] = []
+    watcher = Watcher(store, folder, log=log.append)
+    watcher.poll()
+    watcher.poll()
+    assert [line.split(": nothing was stored")[0] for line in log] == ["failed fullwidth.csv"]  # said once
+    monkeypatch.setattr(Store, "_parts", original)  # space freed: the next look stores it
+    assert watcher.poll() == 1 and store.read("sales").height == 2
+
+
+def test_watch_says_once_that_its_folder_is_gone_and_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    store = sqlite_store(tmp_path)
+    log: list[str] = []
+    watcher = Watcher(store, folder, log=log.append)
+    folder.rmdir()
+    assert watcher.poll() == 0 and watcher.poll() == 0
+    assert log == [f"cannot look in {folder}: No such file or directory"]
+    folder.mkdir()
+    _write(folder, CORPUS[0])
+    assert watcher.poll() == 1
