@@ -153,19 +153,26 @@ def gmv_per_day(frame: pl.DataFrame, lang: str, *, grain: str = "day", big: bool
 
 @figure
 def host_compare(host_kinds: pl.DataFrame, lang: str, *, big: bool = False) -> go.Figure:
-    """Broadcast vs cadre: GMV per hour, median GPM, median conversion side by side."""
+    """Broadcast vs cadre: GMV per hour, median GPM, median conversion side by side. With a `sessions` column,
+    each kind is labelled with its number of sessions; with `fair_median_gpm` (metrics.compare), the GPM panel
+    leaves the flagged sessions out."""
     title = t("chart_host_compare", lang)
     if host_kinds.height == 0:
         return empty(title, lang, big=big)
+    gpm = "fair_median_gpm" if "fair_median_gpm" in host_kinds.columns else "median_gpm"
     panels = [
         ("gmv_per_hour", t("m_gmv_per_hour", lang), True),  # money labels on the bars carry their unit
-        ("median_gpm", t("median_gpm", lang).replace(" (元)", "").replace("（元）", ""), True),
+        (gpm, t(gpm, lang).replace(" (元)", "").replace("（元）", "").replace("，元）", "）"), True),
         ("median_conversion", t("median_conversion", lang), False),
     ]
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
-                        subplot_titles=[p[1].replace(" (", "<br>(").replace("（", "<br>（") for p in panels])
+                        subplot_titles=[p[1].replace(" (", "<br>(").replace("（", "<br>（").replace(", ", ",<br>")
+                                        for p in panels])
     kinds = host_kinds["host_kind"].to_list()
     names = [vocab("hk", k, lang) for k in kinds]
+    if "sessions" in host_kinds.columns:
+        names = [f"{name}<br>{t('n_sessions', lang, n=f'{n:,}')}" for name, n in zip(names, host_kinds["sessions"],
+                                                                                   strict=True)]
     colours = [host_colour(k) for k in kinds]
     for i, (column, label, money) in enumerate(panels, start=1):
         values = host_kinds[column].cast(pl.Float64)

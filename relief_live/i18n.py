@@ -176,6 +176,30 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "conversion": ("Conversion", "转化率"),
     "median_gpm": ("Median GPM (元)", "GPM 中位数（元）"),
     "median_conversion": ("Median conversion", "转化率中位数"),
+    "fair_median_gpm": ("Median GPM, flagged sessions left out (元)", "GPM 中位数（不含标记场次，元）"),
+    "n_sessions": ("{n} sessions", "{n} 场"),
+    "compare_note": ("{flagged} of {sessions} sessions are left out of the GPM medians: their GMV or GPM does not "
+                     "compare as it stands (the Hosts page says why).",
+                     "{sessions} 场中有 {flagged} 场未计入 GPM 中位数：其成交额或 GPM 不宜直接比较（原因见“主播”页）。"),
+    "compare_title": ("Broadcast vs cadre: what each figure rests on", "媒体/达人直播与干部直播：各项数字的依据"),
+    "compare_help": ("Each median beside its pooled ratio (sums over the same sessions) and the number of sessions "
+                     "behind it; then the same without the flagged sessions listed below.",
+                     "每个中位数旁列出合计比率（同一批场次的总和之比）及其所依据的场次数；再列出不含下方标记场次的结果。"),
+    "flagged": ("Flagged", "标记场次"),
+    "compare_figure": ("Figure", "指标"),
+    "gpm_sessions": ("Sessions with a GPM", "有 GPM 的场次"),
+    "pooled_gpm": ("Pooled GPM (Σ GMV × 1000 / Σ views, 元)", "合计 GPM（总成交额×1000/总观看人次，元）"),
+    "fair_gpm_sessions": ("Sessions with a GPM, flagged left out", "有 GPM 的场次（不含标记）"),
+    "fair_pooled_gpm": ("Pooled GPM, flagged left out (元)", "合计 GPM（不含标记，元）"),
+    "conversion_sessions": ("Sessions with a conversion", "有转化率的场次"),
+    "pooled_conversion": ("Pooled conversion (Σ buyers / Σ viewers)", "合计转化率（总成交人数/总观看人数）"),
+    "flagged_title": ("Sessions that do not compare as they stand", "不宜直接比较的场次"),
+    "reason": ("Why", "原因"),
+    "flag_unsupported": ("GMV {gmv}, but its order lines add up to {orders} ({share}): the rest is per-product "
+                         "totals or the platform's summary, not single orders.",
+                         "成交额 {gmv}，但订单明细合计只有 {orders}（{share}）：其余来自按商品汇总或平台汇总，并非单笔订单。"),
+    "flag_gpm_spread": ("GPM {gpm} is far above this kind's usual {low} to {high}.",
+                        "GPM {gpm} 远高于该类型通常的 {low} 至 {high}。"),
     "orders": ("Orders", "订单数"),
     "sessions": ("Sessions", "场次数"),
     "title": ("Title", "标题"),
@@ -282,6 +306,29 @@ def t(key: str, lang: str = DEFAULT_LANG, /, **fields: object) -> str:
     en, zh = TEXT[key]
     text = zh if lang == "zh" else en
     return text.format(**fields) if fields else text
+
+
+def money(fen: int | float | None, lang: str = DEFAULT_LANG) -> str:
+    """Fen as the pages show money, everywhere: whole 元 up to 100,000 元, then 万元 with one decimal, and
+    from 1,000 万元 whole 万元 (short enough for a card); "—" when unknown."""
+    if fen is None:
+        return "—"
+    yuan = fen / 100
+    if abs(yuan) >= 10_000_000:
+        return f"{yuan / 10_000:,.0f} {t('wan_yuan', lang)}"
+    if abs(yuan) >= 99_999.5:  # what would read "100,000 元" reads "10.0 万元"
+        return f"{yuan / 10_000:,.1f} {t('wan_yuan', lang)}"
+    return f"{yuan:,.0f} {t('yuan', lang)}"
+
+
+def count(value: int | float | None) -> str:
+    """A count with thousands separators; "—" when unknown."""
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def percent(value: float | None) -> str:
+    """A share (1 = 100%) to one decimal; "—" when unknown."""
+    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def vocab(prefix: str, value: str | None, lang: str = DEFAULT_LANG) -> str:

@@ -15,7 +15,7 @@ import polars as pl
 import streamlit as st
 
 from relief_live import auth, download, live, state
-from relief_live.i18n import t
+from relief_live.i18n import count, money, percent, t  # noqa: F401  (the pages' number formats)
 from relief_live.store import Store
 
 DEMO_BY: Final = "demo"
@@ -128,6 +128,20 @@ def shared(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return _shared((store().url, *key), build)
 
 
+def flagged(key: tuple[int, int]) -> pl.DataFrame:
+    """metrics.compare.flagged of the report of `key`, made once per report for every viewer."""
+    from relief_live.metrics import compare
+
+    return shared(("flagged", *key), lambda: compare.flagged(report(key).sessions))
+
+
+def compared(key: tuple[int, int]) -> pl.DataFrame:
+    """metrics.compare.compared of the report of `key` (flagged sessions as `flagged` gives them)."""
+    from relief_live.metrics import compare
+
+    return shared(("compared", *key), lambda: compare.compared(report(key).sessions, flagged(key)))
+
+
 def demo_banner(lang: str) -> None:
     """Marks demo data as such; staff get a control to clear it."""
     batches = demo_batches()
@@ -143,26 +157,6 @@ def demo_banner(lang: str) -> None:
 
 
 # -- formats ---------------------------------------------------------------------------------------
-def money(fen: int | float | None, lang: str) -> str:
-    """Fen as 元, or 万元 from 100,000 元 up, with thousands separators."""
-    if fen is None:
-        return "—"
-    yuan = fen / 100
-    if abs(yuan) >= 10_000_000:  # 1,000 万元 and up: whole 万元 keep the number short enough for a card
-        return f"{yuan / 10_000:,.0f} {t('wan_yuan', lang)}"
-    if abs(yuan) >= 100_000:
-        return f"{yuan / 10_000:,.1f} {t('wan_yuan', lang)}"
-    return f"{yuan:,.0f} {t('yuan', lang)}"
-
-
-def count(value: int | float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return "—"
@@ -197,6 +191,8 @@ def table(frame: pl.DataFrame, name: str, lang: str, *, column_config: dict[str,
         elif isinstance(dtype, pl.Datetime):
             config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm",
                                                              timezone="Asia/Shanghai" if dtype.time_zone else None)
+        elif isinstance(dtype, pl.Decimal):  # exact yuan: always two decimals, so a column's figures line up
+            config[column] = st.column_config.NumberColumn(label, format="%,.2f")
         elif dtype.is_numeric() and column not in ("batch", "rows"):
             config[column] = st.column_config.NumberColumn(label, format="localized")
         else:

@@ -481,3 +481,28 @@ def test_every_chart_builder_makes_its_text_inert() -> None:
                 and "Figure" in str(getattr(value, "__annotations__", {}).get("return", ""))]
     assert len(builders) >= 9
     assert [name for name in builders if name not in ("style", "empty", "figure") and not hasattr(vars(charts)[name], "__wrapped__")] == []
+
+
+def test_one_money_format_in_each_language_whole_yuan_then_wan_yuan() -> None:
+    assert [i18n.money(fen, "zh") for fen in (None, 0, 99_999_00, 99_999_50, 1_234_567_00, 123_456_789_00)] == [
+        "—", "0 元", "99,999 元", "10.0 万元", "123.5 万元", "12,346 万元"]
+    assert i18n.money(1_318_167_53, "en") == "131.8 万元"
+    assert (i18n.count(4_342_341), i18n.percent(0.0256)) == ("4,342,341", "2.6%")
+
+
+def test_money_columns_of_a_table_always_show_two_decimals() -> None:
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        import polars as pl
+
+        from relief_live import ui
+
+        ui.table(ui.yuan_columns(pl.DataFrame({"gmv": [1_227_833_12, 434_234_100, 155_765_342]}), ["gmv"]),
+                 "t", "en", key="t")
+
+    at = AppTest.from_function(page).run()
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert columns["gmv"]["type_config"]["format"] == "%,.2f"  # 1,227,833.12 / 4,342,341.00 / 1,557,653.42

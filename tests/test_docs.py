@@ -94,3 +94,11 @@ def test_metrics_defines_every_village_status_as_the_code_does() -> None:
     table = _text(ROOT / "docs" / "metrics.md").split("| status | when |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
     assert rows == [[f"`{name}`", means] for name, means, _ in STATUSES]
+
+
+def test_metrics_gives_every_comparison_flag_as_the_code_does() -> None:
+    from relief_live.metrics.compare import REASONS
+
+    table = _text(ROOT / "docs" / "metrics.md").split("| reason | when |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+    assert rows == [[f"`{name}`", means] for name, means in REASONS]

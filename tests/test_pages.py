@@ -381,6 +381,43 @@ def test_gmv_bars_follow_the_grain_and_the_dates_in_the_url(loaded: str) -> None
     assert at.date_input(key="qp_days").value == (first, last)  # a bad range: the whole span
 
 
+COMPARE_SESSIONS = """直播ID,直播标题,直播类型,主播,开播时间,下播时间,观看人次,观看人数,成交人数,成交金额
+b1,一场,电视直播,甲,2020-09-06 19:00,2020-09-06 21:00,1000,500,10,1000
+b2,二场,电视直播,乙,2020-09-07 19:00,2020-09-07 21:00,1000,500,10,2000
+b3,三场,电视直播,丙,2020-09-08 19:00,2020-09-08 21:00,1000,500,10,3000
+b4,四场,电视直播,丁,2020-09-09 19:00,2020-09-09 21:00,1000,500,10,4000
+b5,五场,电视直播,戊,2020-09-10 19:00,2020-09-10 21:00,1000,500,10,1000000
+b6,六场,干部直播,己,2020-09-11 19:00,2020-09-11 21:00,1000,500,10,500000
+"""
+COMPARE_SALES = """订单编号,下单时间,商品名称,商品数量,实付金额,直播ID
+o1,2020-09-11 19:30,蜂蜜,1,10000,b6
+,2020-09-11 19:30,蜂蜜,1,490000,b6
+"""
+
+
+def test_hosts_page_shows_each_figure_with_its_sessions_and_says_why_a_session_is_flagged(empty: Store) -> None:
+    from relief_live import ingest
+
+    empty.create()
+    ingest.ingest_bytes(empty, "sessions.csv", COMPARE_SESSIONS.encode(), by="test")
+    ingest.ingest_bytes(empty, "sales.csv", COMPARE_SALES.encode(), by="test")
+    at = app("views/hosts.py", params={"lang": "zh"})
+    [table] = html_tables(at)
+    rows = {row[0]: row[1:] for row in table[1:]}
+    assert table[0] == ["指标", "媒体/达人直播", "干部直播"]
+    # Broadcast GPMs 1,000 to 4,000 元 and b5's 1,000,000 元 (beyond the spread: flagged).
+    assert rows["GPM 中位数（元）"][0] == "3,000 元 (5 场)"
+    assert rows["GPM 中位数（不含标记场次，元）"][0] == "2,500 元 (4 场)"
+    assert rows["合计 GPM（不含标记，元）"][0] == "2,500 元"
+    assert rows["合计 GPM（总成交额×1000/总观看人次，元）"][0] == "20.2 万元"  # 1,010,000 元 × 1000 / 5,000
+    assert rows["标记场次"] == ["1", "1"]
+    flagged = at.dataframe[-1].value
+    assert list(flagged["title"]) == ["五场", "六场"]
+    assert list(flagged["reason"]) == [
+        "GPM 100.0 万元 远高于该类型通常的 2,000 元 至 4,000 元。",
+        "成交额 50.0 万元，但订单明细合计只有 10,000 元（2.0%）：其余来自按商品汇总或平台汇总，并非单笔订单。"]
+
+
 STATUS_STOCK = """村,产品,滞销数量,单位,登记日期,单价
 售完村,蜂蜜,100,斤,2020-08-01,10
 滞销村,蜂蜜,1000,斤,2020-08-01,10

@@ -58,4 +58,47 @@ table = ui.yuan_columns(hosts.sort(metric, descending=True, nulls_last=True)
 table = table.with_columns(pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang), return_dtype=pl.String),
                            pl.col("hours").round(1))
 ui.table(table, "hosts", lang, key="hosts", column_config={
+    "hours": st.column_config.NumberColumn(t("hours", lang), format="%,.1f"),
     "conversion": st.column_config.NumberColumn(t("conversion", lang), format="percent")})
+
+st.subheader(t("compare_title", lang), help=t("compare_help", lang))
+compared = ui.compared(key)
+
+
+def _with_n(value: str, n: int) -> str:
+    return f"{value} ({t('n_sessions', lang, n=ui.count(n))})"
+
+
+# One row per figure, one column per kind: each median with the sessions behind it, the pooled ratio beside it.
+figures = {
+    "sessions": lambda r: ui.count(r["sessions"]),
+    "flagged": lambda r: ui.count(r["flagged"]),
+    "median_gpm": lambda r: _with_n(ui.money(r["median_gpm"], lang), r["gpm_sessions"]),
+    "pooled_gpm": lambda r: ui.money(r["pooled_gpm"], lang),
+    "fair_median_gpm": lambda r: _with_n(ui.money(r["fair_median_gpm"], lang), r["fair_gpm_sessions"]),
+    "fair_pooled_gpm": lambda r: ui.money(r["fair_pooled_gpm"], lang),
+    "median_conversion": lambda r: _with_n(ui.percent(r["median_conversion"]), r["conversion_sessions"]),
+    "pooled_conversion": lambda r: ui.percent(r["pooled_conversion"]),
+}
+rows = compared.to_dicts()
+ui.small_table(pl.DataFrame({"compare_figure": [t(f, lang) for f in figures],
+                             **{vocab("hk", r["host_kind"], lang): [show(r) for show in figures.values()]
+                                for r in rows}}), lang)
+
+flags = ui.flagged(key)
+if flags.height:
+    st.subheader(t("flagged_title", lang))
+
+    def why(row: dict) -> str:
+        if row["reason"] == "unsupported":
+            share = row["order_gmv"] / row["gmv"] if row["gmv"] else None
+            return t("flag_unsupported", lang, gmv=ui.money(row["gmv"], lang), orders=ui.money(row["order_gmv"], lang),
+                     share=ui.percent(share))
+        return t("flag_gpm_spread", lang, gpm=ui.money(row["gpm"], lang), low=ui.money(row["typical_low"], lang),
+                 high=ui.money(row["typical_high"], lang))
+
+    shown = flags.with_columns(
+        reason=pl.struct(flags.columns).map_elements(why, return_dtype=pl.String),
+        host_kind=pl.col("host_kind").map_elements(lambda k: vocab("hk", k, lang), return_dtype=pl.String),
+    ).select("title", "host_name", "host_kind", "reason", "gmv", "gpm", "started_at")
+    ui.table(ui.yuan_columns(shown, ["gmv", "gpm"]), "flagged_sessions", lang, key="flagged")

@@ -76,8 +76,13 @@ def overview() -> None:
             ui.shared_chart("gmv_per_day", (*key, lang, big, grain, first, last), lambda: charts.gmv_per_day(
                 metrics.per_period(daily, grain), lang, grain=grain, big=big))
     with right:
-        ui.shared_chart("host_compare", (*key, lang, big), lambda: charts.host_compare(
-            report.host_kinds, lang, big=big))
+        compared = ui.compared(key)
+        kinds = report.host_kinds.join(compared.select("host_kind", "fair_median_gpm"), on="host_kind",
+                                       how="left", nulls_equal=True)
+        ui.shared_chart("host_compare", (*key, lang, big), lambda: charts.host_compare(kinds, lang, big=big))
+        if compared.height and compared["flagged"].sum():
+            st.caption(t("compare_note", lang, flagged=ui.count(compared["flagged"].sum()),
+                         sessions=ui.count(compared["sessions"].sum())))
 
     if villages.height:
         shown = ["county", "village", "product", "unit", "sell_through", "remaining_qty", "projected_clear_date"]

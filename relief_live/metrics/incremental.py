@@ -402,6 +402,8 @@ def _per_sales(held: pl.DataFrame, sales: pl.DataFrame, new: pl.DataFrame, gone:
         sales_rows=(pl.col("sales_rows").fill_null(0) + pl.col("sales_rows_p").fill_null(0)
                     - pl.col("sales_rows_m").fill_null(0)),
         x_gmv=pl.col("x_gmv").fill_null(0) + pl.col("x_gmv_p").fill_null(0) - pl.col("x_gmv_m").fill_null(0),
+        order_gmv=(pl.col("order_gmv").fill_null(0) + pl.col("order_gmv_p").fill_null(0)
+                   - pl.col("order_gmv_m").fill_null(0)),
         lost=lost,
     ).filter(pl.col("sales_rows") > 0)
     again = moved.filter("lost").get_column(_ID)

@@ -33,10 +33,12 @@ SESSION_COLUMNS: Final[dict[str, pl.DataType]] = {
     "peak_viewers": pl.Int64(), "avg_viewers": pl.Float64(), "viewers": pl.Int64(), "views": pl.Int64(),
     "orders": pl.Int64(), "buyers": pl.Int64(), "gmv": pl.Int64(),
     "gpm": pl.Int64(), "uv_value": pl.Int64(), "conversion": pl.Float64(), "conversion_basis": pl.String(),
-    "aov": pl.Int64(), "gmv_per_hour": pl.Int64(),
+    "aov": pl.Int64(), "gmv_per_hour": pl.Int64(), "order_gmv": pl.Int64(),
     "sources": pl.Struct({name: pl.String() for name in SOURCED}),
 }
-"""Columns of Report.sessions. Money (gmv, gpm, uv_value, aov, gmv_per_hour) in integer fen, rounded half up."""
+"""Columns of Report.sessions. Money (gmv, gpm, uv_value, aov, gmv_per_hour) in integer fen, rounded half up.
+order_gmv: the amounts of the session's sales lines that carry an order id (what single orders support of its
+GMV; per-product totals carry none); null when the session has no sales lines."""
 
 HOST_KIND_COLUMNS: Final[dict[str, pl.DataType]] = {
     "host_kind": pl.String(), "sessions": pl.Int64(), "hours": pl.Float64(), "orders": pl.Int64(),
@@ -167,11 +169,13 @@ def _tick_average(ticks: pl.DataFrame, ended: pl.DataFrame) -> pl.DataFrame:
 
 def sales_stats(sales: pl.DataFrame) -> pl.DataFrame:
     """Per session from its sales lines: first sale, rows, GMV (sum of the amounts of the lines that are sales:
-    refunds of those not subtracted; closed, refunded and cancelled lines not counted)."""
+    refunds of those not subtracted; closed, refunded and cancelled lines not counted), and order_gmv (the
+    part of that GMV in lines with an order id)."""
     return sales.filter(pl.col(_ID).is_not_null()).group_by(_ID).agg(
         first_sale=pl.col("ts").min(),
         sales_rows=pl.len().cast(pl.Int64),
         x_gmv=pl.when(is_sale()).then("amount").sum(),
+        order_gmv=pl.when(is_sale() & pl.col("order_id").is_not_null()).then("amount").sum(),
     )
 
 
