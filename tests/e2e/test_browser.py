@@ -153,7 +153,7 @@ def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Serv
 
 
 SIDEBAR_PAGES = [("Overview", ""), ("Live session", "live?session=live1"), ("Villages", "villages"),
-                 ("Hosts", "hosts"), ("Upload", "upload")]
+                 ("Hosts", "hosts"), ("Alerts", "alerts"), ("Upload", "upload")]
 
 
 @pytest.mark.parametrize("start", ["", "overview", "hosts"])
