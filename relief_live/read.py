@@ -606,12 +606,17 @@ def _record_lines(raw: bytes, header_end: int, n: int, multiline: bool) -> pl.Se
     return pl.int_range(header_lines + 1, header_lines + 1 + n, dtype=pl.Int64, eager=True).alias("line")
 
 
+# What Python's zipfile and zlib raise for a damaged or unusual zip (a version they do not read, a name not in it).
+_BROKEN_ZIP: Final = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, ValueError, KeyError,
+                      struct.error)
+
+
 def _check_zip(name: str, data: bytes) -> None:
     """Refuse a workbook whose zip would unpack to more than the limits (a zip bomb)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as error:
+    except _BROKEN_ZIP as error:
         raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
     if unpacked > MAX_XLSX_UNPACKED or unpacked > MAX_XLSX_RATIO * max(len(data), 1):
         raise Rejected([Problem(name, None, None, f"unpacks to {unpacked:,} bytes from {len(data):,}; "
@@ -702,7 +707,7 @@ def _check_xlsx(name: str, data: bytes) -> None:
     except _TooLarge:
         raise Rejected([Problem(name, None, None, f"unpacks to more than {min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * len(data)):,} "
                                                   f"bytes from {len(data):,}; refused as a zip bomb")]) from None
-    except (zipfile.BadZipFile, OSError, EOFError, ET.ParseError, zlib.error) as error:
+    except (*_BROKEN_ZIP, ET.ParseError, LookupError) as error:  # LookupError: an XML encoding unknown
         raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
     if formulas:
         raise Rejected(formulas[:MAX_PROBLEMS], len(formulas))

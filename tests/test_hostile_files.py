@@ -354,3 +354,27 @@ def test_watch_says_once_that_its_folder_is_gone_and_goes_on(tmp_path: Path) -> 
     folder.mkdir()
     _write(folder, CORPUS[0])
     assert watcher.poll() == 1
+
+
+def test_damaged_workbooks_are_refused_with_a_reason_not_an_internal_error() -> None:
+    import random
+
+    from tests.hostile import SALES_HEAD, workbook
+
+    good = workbook([SALES_HEAD, ["o1", "2020-09-06 19:30", "芒果", 1, 10, "s1"]])
+    rng = random.Random(42)
+    outcomes = {"accepted": 0, "refused": 0}
+    for _ in range(400):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 8)):  # bytes changed anywhere: headers, sizes, compressed XML
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[:rng.randrange(len(data))]  # cut short
+        try:
+            ingest.parse("damaged.xlsx", bytes(data))
+            outcomes["accepted"] += 1
+        except ingest.Rejected as rejected:
+            assert all(str(p).startswith("damaged.xlsx") and "Please report" not in str(p)
+                       for p in rejected.problems), rejected.problems
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 300
