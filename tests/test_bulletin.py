@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -259,3 +260,13 @@ def test_the_command_names_the_counties_when_asked_for_one_it_lacks(demo_url: st
     assert main(["bulletin", "--db", demo_url, "--county", "北京市", "--out", str(tmp_path)]) == 1
     assert "no county named '北京市'; the store has: 乐业县, 大化县" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pdf_of_many_villages_lists_the_first_sixty_and_points_to_the_workbook(demo) -> None:
+    frames, batches = demo
+    made = content.make(frames, batches, "week", ending=date(2020, 9, 13), now=NOW)
+    many = dataclasses.replace(made, villages=pl.concat([made.villages] * 5))  # 75 rows
+    text = "\n".join(pdf_pages(pdf.to_pdf(many)))
+    assert made.villages.height == 15 and "仅列出前 60 行，共 75 行；完整列表见同期 XLSX 文件。" in text
+    listed = text.split("分村消化情况")[1].split("数据来源")[0]
+    assert listed.count("大湖村 油占米 滞销未动") == listed.count("火卖村 红心猕猴桃") == 60 // 15

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import io
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Final
 
@@ -15,6 +19,7 @@ from relief_live.charts import HOST_COLOURS, REMAINING_COLOUR, SOLD_COLOUR
 # measured with it and the SVG names the Simplified Chinese face, which has the same metrics, for the PDF.
 FONT_DIRS: Final = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/noto-cjk"))
 FONT_FILE: Final = "NotoSansCJK-Regular.ttc"
+BOLD_FILE: Final = "NotoSansCJK-Bold.ttc"
 MEASURED_AS: Final = "Noto Sans CJK JP"
 SHOWN_AS: Final = "Noto Sans CJK SC"
 WIDTH_IN: Final = 6.7  # the A4 text width, in inches
@@ -34,6 +39,20 @@ def font_dir() -> Path:
                       f"{' or '.join(map(str, FONT_DIRS))}): apt-get install fonts-noto-cjk")
 
 
+@functools.cache
+def typst_font_dir() -> str:
+    """A folder of this process holding only the Sans faces (links): Typst reads every font in the folders it is
+    given, and the Serif collections beside them would take a second of every PDF."""
+    folder = Path(tempfile.mkdtemp(prefix="relief-live-fonts-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name in (FONT_FILE, BOLD_FILE):
+        source = font_dir() / name
+        if source.is_file():
+            (folder / name).symlink_to(source)
+    return str(folder)
+
+
+@functools.cache
 def _pyplot():  # type: ignore[no-untyped-def]
     import matplotlib
 

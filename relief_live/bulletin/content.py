@@ -91,6 +91,8 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
                       "Sales whose unit does not convert: {rows} rows, {amount} (in sold value, not in quantity)"),
     "no_sessions": ("本期没有直播场次。", "No session in this period."),
     "none": ("无", "none"),
+    "more_rows": ("仅列出前 {shown} 行，共 {total} 行；完整列表见同期 XLSX 文件。",
+                  "The first {shown} of {total} rows; the XLSX of the same period lists them all."),
     "unknown": ("未知", "unknown"),
     "up": ("{what}环比上升 {pct}（{before} → {now}）", "{what} rose {pct} ({before} → {now})"),
     "down": ("{what}环比下降 {pct}（{before} → {now}）", "{what} fell {pct} ({before} → {now})"),

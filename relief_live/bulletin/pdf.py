@@ -23,6 +23,9 @@ from relief_live.bulletin.content import (
 from relief_live.i18n import vocab
 
 TEMPLATE: Final = Path(__file__).with_name("bulletin.typ")
+# Rows of the villages and the files a PDF lists (stalled villages first): pages a leader reads, not a
+# directory; a programme of thousands of villages has them all in the XLSX, and the PDF says so.
+PDF_ROWS: Final = 60
 
 Cell = Callable[[Any], str]
 
@@ -50,6 +53,9 @@ def _plain(value: Any) -> str:
 def _section(title: str, frame: pl.DataFrame, columns: Sequence[tuple[str, str, Cell, bool]], lang: str, *,
              red: pl.Series | None = None, notes: Sequence[str] = (), size: float = 8) -> dict[str, Any]:
     """A table for the template: headings, rows of strings, right-aligned numbers, rows to show in red."""
+    if frame.height > PDF_ROWS:
+        notes = [text("more_rows", lang, shown=PDF_ROWS, total=f"{frame.height:,}"), *notes]
+        frame, red = frame.head(PDF_ROWS), red.head(PDF_ROWS) if red is not None else None
     rows = [[show(row[name]) for _, name, show, _ in columns] for row in frame.iter_rows(named=True)]
     return {
         "title": title, "columns": [text(key, lang) for key, _, _, _ in columns], "rows": rows,
@@ -138,5 +144,5 @@ def to_pdf(bulletin: Bulletin) -> bytes:
     import typst
 
     data = json.dumps(document_data(bulletin), ensure_ascii=False)
-    return typst.compile(str(TEMPLATE), root=str(TEMPLATE.parent), font_paths=[str(charts.font_dir())],
+    return typst.compile(str(TEMPLATE), root=str(TEMPLATE.parent), font_paths=[charts.typst_font_dir()],
                          ignore_system_fonts=True, sys_inputs={"data": data}, timestamp=int(bulletin.made_at.timestamp()))
