@@ -228,7 +228,7 @@ def test_the_pdf_is_a4_with_its_fonts_embedded_and_the_reports_figures(demo, dem
             assert "/FontFile3" in descriptor or "/FontFile2" in descriptor
             fonts.add(str(font.get_object()["/BaseFont"]).split("+")[1])
     assert fonts <= {"NotoSansCJKsc-Regular-Identity-H", "NotoSansCJKsc-Bold-Identity-H"}
-    assert "每日成交额（按主播类型）" in text and "各县区滞销货值售出比例" in text  # the charts' titles, as text
+    assert "每日成交额（按主播类型）" in text and "各县区滞销货值售出比例\n陆丰市" in text  # the charts' words are text
 
 
 def test_an_english_county_bulletin(demo) -> None:

@@ -77,7 +77,7 @@ def document_data(bulletin: Bulletin) -> dict[str, Any]:
                                                   return_dtype=pl.String).alias("previous_text"))
     return {
         "lang": lang,
-        "font": charts.SHOWN_AS,
+        "font": charts.FONT,
         "title": text("title", lang, kind=text(period.kind, lang)),
         "period": text("period", lang, start=period.start, end=period.end),
         "made": text("made", lang, time=local_text(bulletin.made_at)),
@@ -134,7 +134,8 @@ def document_data(bulletin: Bulletin) -> dict[str, Any]:
                     text("unconvertible", lang, rows=f"{bulletin.unconvertible[0]:,}",
                          amount=money_text(bulletin.unconvertible[1]))]),
         ],
-        "charts": [charts.gmv_per_day(bulletin), charts.sell_through_by_county(bulletin)],
+        "daily": charts.daily(bulletin),
+        "counties_chart": charts.counties(bulletin),
     }
 
 
