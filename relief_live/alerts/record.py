@@ -13,6 +13,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from relief_live.alerts.rules import Holding
 from relief_live.store import Store
 
+RENEW_SECONDS: Final = 60  # a holding condition's last_seen is renewed this often
 CLAIM_SECONDS: Final = 600  # a delivery claimed longer ago than this (its process ended meanwhile) is taken again
 
 metadata = sa.MetaData()
@@ -109,12 +110,15 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
     at = now_ms() if at is None else at
     a = alerts_table
     scope = a.c.rule.in_(holding.rules)
+    now_holding = {(r["rule"], r["subject"]): r for r in holding.rows.iter_rows(named=True)}
+    query = sa.select(a.c.id, a.c.rule, a.c.subject, a.c.facts, a.c.last_seen).where(a.c.resolved_at.is_(None), scope)
+    with store._cursor() as cursor:
+        if _unchanged(store._rows(cursor, query), now_holding, holding.folder, at):
+            return Recorded([], [])  # the usual evaluation: nothing began, ended or moved; no write
     with store._cursor(write=True) as cursor:
         _lock(store, cursor)
-        open_rows = store._rows(cursor, sa.select(a.c.id, a.c.rule, a.c.subject).where(
-            a.c.resolved_at.is_(None), scope))
-        held = {(rule, subject): int(id_) for id_, rule, subject in open_rows}
-        now_holding = {(r["rule"], r["subject"]): r for r in holding.rows.iter_rows(named=True)}
+        open_rows = store._rows(cursor, query)
+        held = {(rule, subject): int(id_) for id_, rule, subject, _, _ in open_rows}
         fired, resolved = [], []
         for key_, row in now_holding.items():
             if key_ in held:
@@ -145,6 +149,21 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
             began = set(fired)
             fired_ids = [int(i) for i, rule, subject in rows if (rule, subject) in began]
     return Recorded(fired_ids, resolved)
+
+
+def _unchanged(open_rows: list[tuple], now_holding: dict[tuple[str, str], dict[str, Any]], folder: str | None,
+               at: int) -> bool:
+    """Whether recording would change nothing that matters: the same conditions hold, with the same facts, and
+    each was seen within RENEW_SECONDS (last_seen is renewed that often, not at every evaluation)."""
+    held = {}
+    for _, rule, subject, facts, last_seen in open_rows:
+        if rule == "upload_rejected" and (rule, subject) not in now_holding and not _in_folder(subject, folder):
+            continue  # another watcher's file: not this evaluation's to resolve
+        held[(rule, subject)] = (facts, last_seen)
+    if held.keys() != now_holding.keys():
+        return False
+    return all(facts == now_holding[key]["facts"] and at - last_seen < RENEW_SECONDS * 1000
+               for key, (facts, last_seen) in held.items())
 
 
 def _lock(store: Store, cursor: Any) -> None:

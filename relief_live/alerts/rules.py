@@ -279,7 +279,9 @@ def holding(report: Report, ticks: pl.DataFrame, sales: pl.DataFrame, *, now: da
     """Every rule's conditions now. Villages at the data's own clock (the latest sale); sessions at `now`.
     `watched`: (folder, {file: problem}) of a watcher, whose rejected files are then evaluated too."""
     limits = thresholds() if limits is None else limits
-    clock = latest_sale(sales, report.sessions.select("session_id", "started_at")) if sales.height else None
+    carry = report.carry  # a refreshed report holds the latest sale: no pass over the sales lines
+    clock = (carry.window.end if carry is not None else
+             latest_sale(sales, report.sessions.select("session_id", "started_at")) if sales.height else None)
     parts = [villages(report, limits, clock), sessions(report, ticks, limits, now)]
     evaluated = [r.name for r in RULES if r.name != "upload_rejected"]
     folder = None
