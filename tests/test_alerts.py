@@ -208,7 +208,7 @@ def test_one_message_while_a_condition_holds_a_resolved_one_after_and_none_again
     load(store, "trend.csv", ticks(39))  # the audience is back
     alerts.check(store, now=NOW + timedelta(minutes=1))
     assert len(endpoint.requests) == 2
-    assert endpoint.requests[1][1]["markdown"]["content"].startswith("**【已恢复】直播在线人数骤降**")
+    assert endpoint.requests[1][1]["markdown"]["content"].startswith("**【告警恢复】直播在线人数骤降**")
     alerts.check(store, now=NOW + timedelta(minutes=1), force=True)
     assert len(endpoint.requests) == 2
 
@@ -357,7 +357,7 @@ def test_cli_lists_alerts_as_json_and_sends_a_test_message(capsys: pytest.Captur
     assert main(["alerts", "--db", db, "test", "webhook"]) == 0
     assert capsys.readouterr().out.strip() == "test message sent on webhook"
     (path, body), = endpoint.requests
-    assert (path, body["state"], body["title"]) == ("/hook", "test", "【测试】relief-live")
+    assert (path, body["state"], body["title"]) == ("/hook", "test", "【告警测试】relief-live")
 
 
 def test_a_file_the_watcher_rejects_is_an_alert_until_a_good_version_is_taken(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from relief_live import ingest
 from relief_live.alerts import record
-from relief_live.i18n import t
+from relief_live.i18n import plain, t
 from relief_live.store import Store
 from tests.test_pages import PASSWORD, app, browser_cookie  # noqa: F401 (the fixture: one browser's cookie)
 
@@ -60,3 +60,9 @@ def test_the_bell_and_the_page_in_chinese(stalled: Store) -> None:
     assert bell(at) == "告警 · 1"
     assert at.title[0].value == "告警"
     assert at.dataframe[0].value["规则"][0] == "帮扶村滞销停滞"
+
+
+def test_the_wall_screen_shows_a_ticker_of_firing_alerts(stalled: Store) -> None:
+    at = app(params={"kiosk": "1", "lang": "zh"})
+    # (the page's Markdown source: plain() escapes what a village's name could turn into markup)
+    assert [e.value for e in at.error] == [plain("帮扶村滞销停滞：火卖村 的 红心猕猴桃 已 28 天无销售：剩余 990 斤，已售 1%")]

@@ -27,12 +27,13 @@ DELAYS: Final = (1.0, 4.0)  # seconds before the second and the third try (a 5xx
 TIMEOUT: Final = 10.0  # seconds an endpoint may take to answer
 _RULES: Final = {rule.name: rule for rule in RULES}
 
-# What each kind of message says, by language: (title prefix, line about the dashboard link).
+# What each kind of message says, by language. Every title holds 告警 (Alert): a DingTalk robot guarded by a
+# custom keyword takes them all with that one keyword.
 _WORDS: Final = {
-    "zh": {"firing": "【告警】", "resolved": "【已恢复】", "test": "【测试】", "open": "在看板中查看",
+    "zh": {"firing": "【告警】", "resolved": "【告警恢复】", "test": "【告警测试】", "open": "在看板中查看",
            "since": "首次发现", "resolved_at": "恢复时间", "no_link": "（未设置 RELIEF_LIVE_PUBLIC_URL，无看板链接）",
            "test_text": "relief-live 告警通道测试：收到此消息即表示配置正确。", "subject": "对象"},
-    "en": {"firing": "[Alert] ", "resolved": "[Resolved] ", "test": "[Test] ", "open": "Open in the dashboard",
+    "en": {"firing": "[Alert] ", "resolved": "[Alert resolved] ", "test": "[Alert test] ", "open": "Open in the dashboard",
            "since": "First seen", "resolved_at": "Resolved", "no_link": "(RELIEF_LIVE_PUBLIC_URL is not set: no link)",
            "test_text": "relief-live alert channel test: this message means the channel is set up.",
            "subject": "Subject"},
