@@ -117,7 +117,9 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"report": [], "bulletin": []}
         for _ in range(REPEATS):
             for name in runs:  # interleaved: the machine's noise falls on both
-                done = subprocess.run([sys.executable, __file__, name, tmp], check=True, capture_output=True, text=True)
+                done = subprocess.run([sys.executable, __file__, name, tmp], capture_output=True, text=True)
+                if done.returncode:
+                    sys.exit(f"the {name} step failed:\n{done.stderr}")
                 runs[name].append(json.loads(done.stdout))
     best = {name: min(r, key=lambda run: run["seconds"]) | {"peak_mb": max(run["peak_mb"] for run in r)}
             for name, r in runs.items()}

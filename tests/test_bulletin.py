@@ -270,3 +270,15 @@ def test_a_pdf_of_many_villages_lists_the_first_sixty_and_points_to_the_workbook
     assert made.villages.height == 15 and "仅列出前 60 行，共 75 行；完整列表见同期 XLSX 文件。" in text
     listed = text.split("分村消化情况")[1].split("数据来源")[0]
     assert listed.count("大湖村 油占米 滞销未动") == listed.count("火卖村 红心猕猴桃") == 60 // 15
+
+
+def test_typst_markup_in_a_file_s_text_is_shown_as_written_in_the_pdf(demo) -> None:
+    frames, batches = demo
+    written = '#read("/etc/passwd") *粗体* $x^2$ #link("http://example.org")[点我] <lbl> = 标题'
+    sessions = frames["sessions"].with_columns(
+        title=pl.when(pl.col("session_id") == CLOCK_TICKS).then(pl.lit(written)).otherwise("title"))
+    data = pdf.to_pdf(content.make({**frames, "sessions": sessions}, batches, "week", ending=date(2020, 9, 13),
+                                   now=NOW))
+    text = "".join(pdf_pages(data)).replace("\n", "").replace(" ", "")
+    assert written.replace(" ", "") in text
+    assert b"root:" not in data and b"/URI" not in data  # no file read into it, no link made
