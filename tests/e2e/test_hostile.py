@@ -1,4 +1,4 @@
-"""Hostile names stay text: stored verbatim, inert in the browser, neutralised in downloads; XSRF on; no secret printed."""
+"""Hostile names stay text: stored verbatim, inert in the browser, neutralised in downloads; hostile files give problems or a commit on the Upload page; XSRF on; no secret printed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from playwright.sync_api import expect
 
 from relief_live import download, i18n, ingest
 from relief_live.i18n import WORD_JOINER
@@ -345,3 +346,37 @@ def test_xsrf_protection_is_on_and_no_secret_is_printed(tmp_path: Path) -> None:
     cli = subprocess.run([sys.executable, "-m", "relief_live", "batches", "--help"], cwd=ROOT, capture_output=True,
                          text=True, env={"RELIEF_LIVE_DB": url, "PATH": "/usr/bin:/bin"})
     assert "hunter2" not in cli.stdout + cli.stderr
+
+
+def test_hostile_files_through_the_upload_page_give_problems_or_a_commit_never_a_traceback(
+        tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    """The hostile-file corpus (tests/hostile) chosen one by one in the Upload page's file chooser of a real
+    browser: a refused file shows its problems and no Commit button, an accepted one its Commit button; no
+    page shows a traceback, and nothing is stored until a Commit."""
+    from tests.hostile import corpus, workbooks
+
+    chromium_path()
+    server = start_server(tmp_path, load=False)
+    try:
+        page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        for case in [c for c in corpus() + workbooks() if c.data]:
+            path = tmp_path / case.name
+            path.write_bytes(case.data)
+            open_page(page, f"{server.url}/upload")  # a new session: the chooser holds this file alone
+            page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
+            page.wait_for_timeout(300)  # the rerun the chosen file starts
+            wait_ready(page)
+            commit = page.get_by_role("button", name=f"Commit {case.name}")
+            problems = page.get_by_text("Problems: nothing from this file is stored until they are fixed")
+            if case.refused:
+                expect(problems).to_have_count(1, timeout=30_000)
+                assert commit.count() == 0, case.name
+            else:
+                expect(commit).to_have_count(1, timeout=30_000)
+                assert problems.count() == 0, case.name
+            assert page.locator("[data-testid='stException']").count() == 0, case.name
+        shot(page, "hostile_upload_last")
+        assert server.store.batches().height == 0
+        page.context.close()
+    finally:
+        stop_server(server)
