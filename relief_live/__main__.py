@@ -173,7 +173,7 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
             continue
         results.append(result)
         if not args.json:
-            _say(f"{result.status}: {result.path} ({result.kind}, {result.rows} rows, batch {result.batch})")
+            _say(result.said())
     if args.json:
         print(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False))
     alerts.after_ingest(store)

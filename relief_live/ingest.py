@@ -94,9 +94,22 @@ class FileResult:
     rows: int
     batch: int
     status: str  # ingested | unchanged
+    sessionless: int = 0  # sales lines that name no session
+    placed: int = 0  # of those, lines that found a session by their host account and time (metrics.place_sales)
 
     def as_json(self) -> dict:
-        return {"path": self.path, "kind": self.kind, "rows": self.rows, "batch": self.batch, "status": self.status}
+        out = {"path": self.path, "kind": self.kind, "rows": self.rows, "batch": self.batch, "status": self.status}
+        if self.kind == "sales" and self.status == "ingested":
+            out |= {"sessionless": self.sessionless, "placed": self.placed}
+        return out
+
+    def said(self) -> str:
+        """The CLI's line for this file."""
+        line = f"{self.status}: {self.path} ({self.kind}, {self.rows} rows, batch {self.batch})"
+        if self.sessionless:
+            line += (f"; {self.sessionless} lines name no session: {self.placed} found one by host account and time, "
+                     f"{self.sessionless - self.placed} stay sessionless")
+        return line
 
 
 def who() -> str:
@@ -223,15 +236,31 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
         args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform,
                 "store": store, "tz": read.DEFAULT_TZ, "progress": report}
         base = _extends(store, name, data, hasher, kind, session_id, host_kind, platform)
+        loose: list[pl.DataFrame] = []  # the sales lines that name no session
         try:
-            written = _write_either(store, name, data, hasher, hashed, by, pieces, args, base)
+            written = _write_either(store, name, data, hasher, hashed, by, pieces, args, base, loose=loose)
         except read.NotUTF8:
             # Taken for UTF-8 from its start, and a later piece is not (a GBK export whose first rows are ASCII):
             # the transaction was rolled back. Check the whole file, re-encode it, and read it again.
             written = _write_either(store, name, data, hasher, hashed, by, _pieces(name, data, checked=True), args,
-                                    base)
+                                    base, loose=loose)
     report("done", 1.0)
-    return FileResult(name, written.kind, written.rows, written.batch, written.status)
+    sessionless, placed = _placed(store, loose) if written.status == "ingested" else (0, 0)
+    return FileResult(name, written.kind, written.rows, written.batch, written.status, sessionless, placed)
+
+
+def _placed(store: Store, loose: list[pl.DataFrame]) -> tuple[int, int]:
+    """How many of a file's sales lines name no session, and how many of those the stored sessions hold by host
+    account and time (what the report does with them: metrics.place_sales)."""
+    lines = pl.concat(loose, how="vertical") if loose else None
+    if lines is None or lines.height == 0:
+        return 0, 0
+    from relief_live.metrics.common import conform
+    from relief_live.metrics.sessions import place_sales
+
+    sessions = conform(store.read("sessions"), "sessions")
+    placed = place_sales(lines.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC"))), sessions)
+    return lines.height, lines.height - placed.get_column("session_id").null_count()
 
 
 def _extends(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, kind: str | None,
@@ -256,7 +285,7 @@ def _extends(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, k
 
 def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str],
                   by: str | None, pieces: list[Callable[[], read.RawTable]], args: dict,
-                  base: Future[Base | None] | None = None) -> Written:
+                  base: Future[Base | None] | None = None, *, loose: list[pl.DataFrame] | None = None) -> Written:
     """_write piece by piece, or, when a later piece repeats a key of an earlier one (its occurrence counts across
     the file) or gives times of day alone (placed in file order), whole: rare, and the first transaction was
     rolled back. A file that extends a `base` whose rows' times differ from its first rows' is written again
@@ -264,11 +293,11 @@ def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecut
     extends = base.result() if base is not None else None
     try:
         try:
-            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=False)
+            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=False, loose=loose)
         except validate.WholeFile:
-            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=True)
+            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=True, loose=loose)
     except NotExtending:
-        return _write_either(store, name, data, hasher, hashed, by, pieces, args)
+        return _write_either(store, name, data, hasher, hashed, by, pieces, args, loose=loose)
 
 
 def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[], read.RawTable]]:
@@ -277,7 +306,8 @@ def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[
 
 
 def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str], by: str | None,
-           pieces: list[Callable[[], read.RawTable]], args: dict, base: Base | None, *, whole: bool) -> Written:
+           pieces: list[Callable[[], read.RawTable]], args: dict, base: Base | None, *, whole: bool,
+           loose: list[pl.DataFrame] | None = None) -> Written:
     """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
     are all checked; or the batch that holds the same bytes already (`hashed`: the file's hash, which the
     pieces need not wait for), found before anything is written, the pieces begun then dropped.
@@ -298,8 +328,15 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
     mapping, frames = _typed(name, data, pieces, **args, whole=whole)
     sha = hashed.result()  # store.write finds a batch of the same bytes before it takes a frame
 
+    if loose is not None:
+        loose.clear()  # (a file read again starts over)
+
     def checked() -> Iterator[pl.DataFrame]:
-        yield from frames
+        for frame in frames:
+            if loose is not None and mapping.kind == "sales" and frame.get_column("session_id").null_count():
+                loose.append(frame.filter(pl.col("session_id").is_null()).select(
+                    "session_id", "ts", *schema.SESSION_HOST_KEYS))
+            yield frame
         if (isinstance(data, read.MappedFile) and not data.unchanged()
                 and (again[0].result() if again else _sha256(data.source())) != sha):
             raise Rejected([Problem(name, None, None, "changed while it was being read; "

@@ -45,6 +45,8 @@ SESSIONS: Final[tuple[Field, ...]] = (
     _f("host_kind", HOST_KIND, "直播类型|主播类型|类型|host_type|kind", True,
        "may be supplied at upload instead (--host-kind)"),
     _f("host_name", TEXT, "主播|主播昵称|带货人|主播名称|host"),
+    _f("host_id", ID, "达人ID|达人id|主播ID|作者ID", help="the host's account: a shop's order lines find their session by it"),
+    _f("room_id", ID, "房间号|房间ID"),
     _f("host_role", TEXT, "职务|身份|role"),
     _f("platform", PLATFORM, "平台|直播平台"),
     _f("county", TEXT, "县区|县|帮扶县|区县"),
@@ -130,6 +132,12 @@ KINDS: Final[dict[str, tuple[Field, ...]]] = {
     "sales": SALES,
     "stock": STOCK,
 }
+
+# How an order line without a session id finds its session: the first of these host columns that the line and a
+# session both give, and whose session's start..end holds the line's time. A session without an end holds the
+# OPEN_SESSION_HOURS after its start (a broadcast still on air).
+SESSION_HOST_KEYS: Final[tuple[str, ...]] = ("host_id", "room_id", "host_name")
+OPEN_SESSION_HOURS: Final = 12
 
 # Store keys (docs/store.md). Sales with an order id are keyed by (order_id, line_id, product, occ); without one
 # by (session_id, product, village, ts, occ); occ is the row's occurrence among identical keys in

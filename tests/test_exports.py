@@ -270,3 +270,39 @@ def test_text_and_ids_lose_spreadsheet_wrappers_and_empty_marks_are_empty(repeat
     assert read.parse_text(column).to_list() == want * repeat
     ids, scientific = read.parse_id(pl.Series(["6.9311E+18", "\t6931100000000000000", "-"]))
     assert (ids.to_list(), scientific.to_list()) == (["6.9311E+18", "6931100000000000000", None], [True, False, False])
+
+
+SESSIONS_CSV = ("直播ID,直播标题,直播类型,主播昵称,达人ID,开播时间,下播时间\n"
+                "DY-1017,赣南脐橙助农专场,达人直播,赣南老表,7592255573464597541,2024-10-17 19:00:00,2024-10-17 21:00:00\n")
+
+
+def test_shop_lines_find_their_session_by_host_account_and_time(tmp_path: Path, capsys) -> None:
+    from relief_live.__main__ import main
+    db = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    (tmp_path / "sessions.csv").write_text(SESSIONS_CSV, encoding="utf-8")
+    (tmp_path / "订单导出.csv").write_bytes(doudian_csv())
+    assert main(["ingest", "--db", db, str(tmp_path / "sessions.csv"), str(tmp_path / "订单导出.csv")]) == 0
+    out = capsys.readouterr().out
+    # four lines by 赣南老表 between 19:05 and 19:30 fall in the session; the fifth names no host account
+    assert "5 lines name no session: 4 found one by host account and time, 1 stay sessionless" in out
+    store = Store(db)
+    [session] = report_of(store).sessions.iter_rows(named=True)
+    assert session["session_id"] == "DY-1017"
+    assert (session["orders"], session["gmv"]) == (1, 11980 + 3990)  # the refunded and cancelled lines are no sales
+    assert store.read("sales")["session_id"].null_count() == 5  # the store keeps the lines as the file gave them
+
+
+def test_a_session_found_by_host_name_and_a_line_outside_every_session(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    sessions = ("直播ID,直播类型,主播昵称,开播时间,下播时间\n"
+                "DY-A,达人直播,赣南老表,2024-10-17 19:00:00,2024-10-17 19:35:00\n"
+                "DY-B,达人直播,别的主播,2024-10-17 19:00:00,2024-10-17 23:00:00\n")
+    ingest.ingest_bytes(store, "sessions.csv", sessions.encode())
+    # a file without 达人ID: the nickname decides; 19:41 is after DY-A ended
+    text = DOUDIAN_HEADER.replace(",达人ID", "") + "\n" + "\n".join(
+        row.replace(',"\t7592255573464597541"', "").replace(",-,-,商品卡", ",赣南老表,商品卡") for row in DOUDIAN_ROWS) + "\n"
+    result = ingest.ingest_bytes(store, "订单导出.csv", text.encode())
+    assert (result.sessionless, result.placed) == (5, 4)
+    report = report_of(store)
+    by_id = {row["session_id"]: row for row in report.sessions.iter_rows(named=True)}
+    assert by_id["DY-A"]["gmv"] == 11980 + 3990 and "DY-B" in by_id and by_id["DY-B"]["gmv"] is None

@@ -22,6 +22,7 @@ from tests.test_metrics import NOW, at, frame
 
 KINDS = ("sessions", "ticks", "sales", "stock")
 SESSION_IDS = ("s1", "s2", "s3")
+HOSTS = ("达人1", "达人2")
 VILLAGES = ("甲村", "乙村")
 PRODUCTS = ("蜂蜜", "茶叶", "土豆")
 START = at("2020-09-25 00:00")
@@ -66,6 +67,7 @@ def session_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     for sid in draw(st.lists(st.sampled_from(SESSION_IDS), unique=True, max_size=3)):
         start = moment(draw(minutes))
         rows.append({"session_id": sid, "host_kind": draw(st.sampled_from(["broadcast", "cadre"])),
+                     "host_id": draw(st.none() | st.sampled_from(HOSTS)),
                      "started_at": start, "ended_at": draw(st.none() | st.just(start + timedelta(hours=2))),
                      "gmv": draw(st.none() | money), "orders": draw(st.none() | st.integers(0, 100)),
                      "views": draw(st.none() | st.integers(0, 10**5)),
@@ -86,7 +88,10 @@ def tick_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
 def sale_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     rows = []
     for _ in range(draw(st.integers(1, 6))):
-        rows.append({"session_id": draw(st.sampled_from([*SESSION_IDS, "elsewhere"])),
+        # A line of a shop's export names no session: it takes that of its host account at its time, if any.
+        rows.append({"session_id": draw(st.sampled_from([*SESSION_IDS, "elsewhere", None])),
+                     "host_id": draw(st.none() | st.sampled_from(HOSTS)),
+                     "status": draw(st.sampled_from([None, "sale", "refunded", "cancelled"])),
                      "order_id": draw(st.none() | st.sampled_from(["o1", "o2", "o3", "o4"])),
                      "ts": draw(st.none() | st.integers(-20, 10).map(lambda d: NOW + timedelta(days=d, hours=1))),
                      "product": draw(st.sampled_from(PRODUCTS)), "village": draw(st.none() | st.sampled_from(VILLAGES)),
@@ -434,3 +439,26 @@ def test_conform_puts_a_frame_of_the_right_dtypes_in_its_kinds_column_order() ->
     assert conform(same, "stock") is same
     shuffled = pl.DataFrame(schema=dict(reversed(target)))
     assert list(conform(shuffled, "stock").schema.items()) == target
+
+
+def test_shop_lines_move_into_a_session_that_arrives_after_them(tmp_path: Path) -> None:
+    # Lines of a shop's export name no session; the session of their host account comes later, then more lines.
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    loose = [{**sale(f"o{i}", None, "甲村", 2, 500, at(f"2020-09-30 19:{10 + i}")), "host_id": "达人1"}
+             for i in range(3)]
+    put(store, "stock", [{"village": "甲村", "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg",
+                          "as_of": date(2020, 9, 1)}])
+    put(store, "sales", loose[:2])
+    frames = LiveFrames(store)
+    _, first = frames.report(now=NOW, live_minutes=10.0)
+    assert first.sessions.height == 0 and first.villages["sold_qty"].sum() == 4.0  # sessionless: villages only
+    put(store, "sessions", [{"session_id": "s1", "host_kind": "cadre", "host_id": "达人1",
+                             "started_at": at("2020-09-30 19:00"), "ended_at": at("2020-09-30 21:00")}])
+    _, second = frames.report(now=NOW, live_minutes=10.0)
+    assert_same(second, truth(store))
+    assert second.sessions.row(0, named=True)["gmv"] == 1000
+    put(store, "sales", loose[2:])
+    _, third = frames.report(now=NOW, live_minutes=10.0)
+    assert_same(third, truth(store))
+    assert (third.sessions.row(0, named=True)["gmv"], third.sessions.row(0, named=True)["orders"]) == (1500, 3)

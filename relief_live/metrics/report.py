@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from relief_live.metrics.common import conform
-from relief_live.metrics.sessions import host_kind_metrics, session_metrics
+from relief_live.metrics.sessions import host_kind_metrics, place_sales, session_metrics
 from relief_live.metrics.villages import village_metrics
 
 
@@ -39,7 +39,7 @@ def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFram
 
     `per_sales`: sessions.sales_stats(sales), when the caller has it (metrics.incremental.cold_report)."""
     sessions, ticks = conform(sessions, "sessions"), conform(ticks, "ticks")
-    sales, stock = conform(sales, "sales"), conform(stock, "stock")
+    sales, stock = place_sales(conform(sales, "sales"), sessions), conform(stock, "stock")
     per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes, per_sales=per_sales)
     villages, unattributed, unconvertible = village_metrics(
         sales, stock, per_session.select("session_id", "started_at"))

@@ -10,6 +10,7 @@ from typing import Final
 
 import polars as pl
 
+from relief_live import schema
 from relief_live.metrics.common import TIME, div_round, is_sale
 
 # Base metrics and where each may come from, in order of preference (docs/metrics.md); every value records its source.
@@ -165,6 +166,34 @@ def _tick_average(ticks: pl.DataFrame, ended: pl.DataFrame) -> pl.DataFrame:
         .select(_ID, t_avg_viewers=pl.when(pl.col("weights") > 0)
                 .then(pl.col("weighted") / pl.col("weights")).otherwise("mean"))
     )
+
+
+def place_sales(sales: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """`sales` with each line that names no session given the session of its host account (schema.SESSION_HOST_KEYS:
+    达人ID, then room, then host name) whose start..end holds the line's time; lines no session holds stay
+    sessionless (they still count for their villages). Only sessionless lines are looked at."""
+    if sessions.height == 0 or sales.get_column(_ID).null_count() == 0:  # the usual store: known at once
+        return sales
+    at = sales.get_column(_ID).is_null().arg_true()
+    lines = sales[at].select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"), "ts", *schema.SESSION_HOST_KEYS)
+    found = pl.Series(_ID, [None] * len(at), pl.String)
+    for key in schema.SESSION_HOST_KEYS:
+        todo = lines.filter(found.gather(lines.get_column("__i")).is_null() & pl.col(key).is_not_null()
+                            & pl.col("ts").is_not_null())
+        held = sessions.filter(pl.col(key).is_not_null() & pl.col("started_at").is_not_null()).select(
+            pl.col(key), __start=pl.col("started_at"),
+            __end=pl.coalesce("ended_at", pl.col("started_at") + timedelta(hours=schema.OPEN_SESSION_HOURS)),
+            __id=pl.col(_ID))
+        if todo.height == 0 or held.height == 0:
+            continue
+        # Both sides sorted by time, hence within each host too (polars cannot check that with `by`).
+        matched = todo.sort("ts").join_asof(held.sort("__start"), left_on="ts", right_on="__start", by=key,
+                                            strategy="backward", check_sortedness=False).filter(
+            pl.col("ts") <= pl.col("__end"))
+        found = found.scatter(matched.get_column("__i"), matched.get_column("__id"))
+    if found.null_count() == len(found):
+        return sales
+    return sales.with_columns(sales.get_column(_ID).scatter(at, found).alias(_ID))
 
 
 def sales_stats(sales: pl.DataFrame) -> pl.DataFrame:
