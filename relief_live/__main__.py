@@ -175,7 +175,7 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
         if not args.json:
             _say(result.said())
     if args.json:
-        print(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False))
+        print(terminal.safe_json(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False)))
     alerts.after_ingest(store)
     return 1 if failed else 0
 
@@ -200,7 +200,7 @@ def _batches(store: Store, args: argparse.Namespace) -> int:
         for r in frame.iter_rows(named=True)
     ]
     if args.json:
-        print(json.dumps({"batches": rows}, ensure_ascii=False))
+        print(terminal.safe_json(json.dumps({"batches": rows}, ensure_ascii=False)))
         return 0
     if not rows:
         print("no batches yet")
@@ -240,7 +240,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         report = metrics.build_report(*frames, now=datetime.now(UTC))
         report = of_county(report, args.county) if args.county else report
     if args.json:
-        print(json.dumps(metrics.report_json(report), ensure_ascii=False))
+        print(terminal.safe_json(json.dumps(metrics.report_json(report), ensure_ascii=False)))
     else:
         print(terminal.safe_lines(metrics.format_report(report)))
     return 0

@@ -24,3 +24,9 @@ def safe_lines(text: str) -> str:
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return repr(match.group())[1:-1] if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_json(text: str) -> str:
+    """A JSON text (json.dumps with ensure_ascii=False) with the characters `safe` escapes written as JSON's
+    `\\u` escapes: the same values for a program that reads it, nothing that drives a terminal."""
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

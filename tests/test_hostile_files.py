@@ -378,3 +378,18 @@ def test_damaged_workbooks_are_refused_with_a_reason_not_an_internal_error() -> 
                        for p in rejected.problems), rejected.problems
             outcomes["refused"] += 1
     assert outcomes["refused"] > 300
+
+
+def test_json_output_keeps_a_cells_text_but_escapes_what_drives_a_terminal(tmp_path: Path) -> None:
+    import json
+
+    title = "\x9b2J清屏\u202e场\x1b[31m"
+    path = tmp_path / "sessions.csv"
+    path.write_bytes(table([["e1", title, "干部直播", "2020-09-06 19:00", "1000"]],
+                           ["直播ID", "直播标题", "直播类型", "开播时间", "观看人次"]))
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    assert cli("ingest", "--db", db, str(path))[0] == 0
+    code, out, _ = cli("report", "--db", db, "--json")
+    assert code == 0 and "\x9b" not in out and "\u202e" not in out and "\x1b" not in out
+    assert "清屏" in out  # Chinese stays as it is
+    assert [s["title"] for s in json.loads(out)["sessions"]] == [title]  # the same value for a program

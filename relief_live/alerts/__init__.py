@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from relief_live import terminal
 from relief_live.alerts import deliver, record, rules
 from relief_live.alerts.rules import RULES, holding
 from relief_live.store import Store
@@ -176,7 +177,7 @@ def command(store: Store, words: list[str], *, as_json: bool, say: Any = print) 
         "acknowledged_by": r["acknowledged_by"], "muted": bool(r["muted"]), "facts": json.loads(r["facts"]),
     } for r in listed.iter_rows(named=True)]
     if as_json:
-        print(json.dumps({"alerts": rows, "sent": outcome.sent}, ensure_ascii=False))
+        print(terminal.safe_json(json.dumps({"alerts": rows, "sent": outcome.sent}, ensure_ascii=False)))
         return 0
     if not rows:
         print("no alerts")
