@@ -462,3 +462,26 @@ def test_shop_lines_move_into_a_session_that_arrives_after_them(tmp_path: Path) 
     _, third = frames.report(now=NOW, live_minutes=10.0)
     assert_same(third, truth(store))
     assert (third.sessions.row(0, named=True)["gmv"], third.sessions.row(0, named=True)["orders"]) == (1500, 3)
+
+
+def test_a_growing_export_refreshes_the_report_as_a_full_build_does(tmp_path: Path) -> None:
+    from relief_live import ingest
+
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    ingest.ingest_bytes(store, "sessions.csv", "直播ID,开播时间,直播类型\ns1,2020-09-30 19:00,干部直播\n".encode())
+    held = LiveFrames(store)
+    held.report(now=NOW, live_minutes=10.0)
+    head = "订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n"
+    lines = [f"o{i},2020-09-30 19:{i % 60:02d},蜂蜜,甲村,{i % 3 + 1},kg,{i}.50,s1\n" for i in range(300)]
+    batches = []
+    for end in (100, 200, 300):  # a growing export: each version stores only its new lines
+        batches.append(ingest.ingest_bytes(store, "orders.csv", (head + "".join(lines[:end])).encode()).batch)
+        _, got = held.report(now=NOW, live_minutes=10.0)
+        assert not held.changes.full and held.changes.new["sales"].height == 100  # only the new lines read
+        assert_same(got, truth(store))
+    store.retract(batches[1])  # the middle version: its lines stay, held by the last
+    _, got = held.report(now=NOW, live_minutes=10.0)
+    assert held.changes.full and store.read("sales").height == 300
+    assert_same(got, truth(store))
+    assert_frame_equal(held.frames["sales"].sort("batch", "line"), store.read("sales").sort("batch", "line"))
