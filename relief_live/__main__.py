@@ -267,7 +267,7 @@ def _bulletin(store: Store, args: argparse.Namespace) -> int:
         except FontMissing as error:
             _say(f"cannot make the PDF: {error}", sys.stderr)
             return 1
-        path = args.out / bulletin.file_name(made, fmt)
+        path = args.out / bulletin.file_name(made.period, made.county, fmt)
         path.write_bytes(data)
         _say(f"wrote {path} ({made.period.start} to {made.period.end})")
     return 0

@@ -87,7 +87,11 @@ def test_week_figures_and_changes_are_the_reports(demo, demo_url: str, capsys) -
     assert figures["gmv"]["current"] / 100 == pytest.approx(now["totals"]["gmv"])
     assert figures["gmv"]["previous"] / 100 == pytest.approx(before["totals"]["gmv"])
     assert figures["gmv"]["change"] == pytest.approx(now["totals"]["gmv"] / before["totals"]["gmv"] - 1)
+    # The TV specials report no viewers: the sum says it covers one session of two in each week.
     assert figures["viewers"]["current"] == sum(s["viewers"] or 0 for s in now["sessions"])
+    assert [s["viewers"] is None for s in now["sessions"]].count(True) == 1
+    assert figures["viewers"]["note"] == "本期 2 场中 1 场有此数据；上期 2 场中 1 场有此数据"
+    assert figures["gmv"]["note"] is None and figures["hours"]["note"] is None
     assert figures["hours"]["current"] == pytest.approx(sum(k["hours"] for k in now["host_kinds"]), abs=0.01)
     assert figures["sold_value"]["current"] / 100 == pytest.approx(now["totals"]["sold_value"])
     kinds = {row["host_kind"]: row for row in bulletin.host_kinds.iter_rows(named=True)}
@@ -214,6 +218,7 @@ def test_the_pdf_is_a4_with_its_fonts_embedded_and_the_reports_figures(demo, dem
     for heading in ("消费帮扶直播带货周通报", "主要指标", "成交额前十场次", "分县区滞销货值消化情况", "数据来源"):
         assert heading in text
     assert f"成交额（元） ¥{now['totals']['gmv']:,.2f}" in text
+    assert "本期 2 场中 1 场有此数据" in text
     stalled = [v for v in so_far["villages"] if v["status"] == "stalled"]
     for village in stalled:  # in red, before every other village
         assert f"{village['village']} {village['product']} 滞销未动" in text

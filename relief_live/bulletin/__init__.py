@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from relief_live.bulletin.content import Bulletin
+from relief_live.bulletin.content import Bulletin, Period
 
 FORMATS: Final = ("pdf", "xlsx")
 MIME: Final = {"pdf": "application/pdf",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def file_name(bulletin: Bulletin, fmt: str) -> str:
+def file_name(period: Period, county: str | None, fmt: str) -> str:
     """bulletin-week-2020-09-07-2020-09-13[-county].pdf: the county's name kept to letters, digits and CJK."""
-    period = bulletin.period
-    county = "-" + re.sub(r"[^\w]+", "_", bulletin.county).strip("_") if bulletin.county else ""
-    return f"bulletin-{period.kind}-{period.start}-{period.end}{county}.{fmt}"
+    place = "-" + re.sub(r"[^\w]+", "_", county).strip("_") if county else ""
+    return f"bulletin-{period.kind}-{period.start}-{period.end}{place}.{fmt}"
 
 
 def render(bulletin: Bulletin, fmt: str) -> bytes:

@@ -13,7 +13,7 @@ import polars as pl
 from relief_live.i18n import t as dashboard_text
 from relief_live.i18n import vocab
 from relief_live.metrics import period as metrics_period
-from relief_live.metrics.common import ZONE, local_date
+from relief_live.metrics.common import ZONE
 from relief_live.metrics.curves import gmv_per_day
 from relief_live.metrics.report import Report
 
@@ -51,6 +51,9 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "current": ("本期", "This period"),
     "before": ("上期", "Previous period"),
     "change": ("环比", "Change"),
+    "note": ("说明", "Note"),
+    "covers_current": ("本期 {sessions} 场中 {known} 场有此数据", "this period: {known} of {sessions} sessions report it"),
+    "covers_previous": ("上期 {sessions} 场中 {known} 场有此数据", "previous: {known} of {sessions} sessions report it"),
     "sessions": ("直播场次", "Sessions"),
     "hours": ("直播时长（小时）", "Hours on air"),
     "viewers": ("观看人数", "Viewers"),
@@ -166,11 +169,20 @@ def today_local(now: datetime) -> date:
 
 
 def latest_day(frames: dict[str, pl.DataFrame]) -> date | None:
-    """The last calendar day with a session start or a sale in the store."""
-    starts = metrics_period.session_starts(frames["sessions"], frames["ticks"], frames["sales"])
-    latest = pl.concat([starts.select(at="start"), frames["sales"].select(at="ts")]).select(
-        local_date(pl.col("at").max())).item()
-    return latest
+    """The last calendar day with a session start, a tick or a sale in the store (column maxima: cheap enough for
+    a page to ask on every run)."""
+    moments = [frames["sessions"].get_column("started_at").max(), frames["ticks"].get_column("ts").max(),
+               frames["sales"].get_column("ts").max()]
+    known = [m for m in moments if m is not None]
+    return today_local(max(known)) if known else None  # type: ignore[arg-type]
+
+
+def choose_period(kind: str, frames: dict[str, pl.DataFrame], *, ending: date | None = None,
+                  now: datetime | None = None) -> Period:
+    """The period of `kind` that holds `ending`, else default_period as of `now` and the store's latest data."""
+    if ending is not None:
+        return period_containing(kind, ending)
+    return default_period(kind, today_local(now or datetime.now(UTC)), latest_day(frames))
 
 
 # -- the bulletin ----------------------------------------------------------------------------------------
@@ -180,7 +192,8 @@ def latest_day(frames: dict[str, pl.DataFrame]) -> date | None:
 class Bulletin:
     """Everything the PDF and the XLSX show. Money in integer fen; times UTC; ratios as fractions.
 
-    headline: figure, current, previous, change (null when the previous is 0 or unknown).
+    headline: figure, current, previous, change (null when the previous is 0 or unknown), note (how many sessions
+    a sum of viewers or hours covers, when some do not report it).
     counties / villages: as at the end of the period (the report up to its last day), with what sold in it.
     """
 
@@ -210,8 +223,7 @@ def make(frames: dict[str, pl.DataFrame], batches: pl.DataFrame, kind: str, *, e
     if lang not in LANGS:
         raise ValueError(f"language must be zh or en, not {lang!r}")
     now = now or datetime.now(UTC)
-    chosen = (period_containing(kind, ending) if ending is not None
-              else default_period(kind, today_local(now), latest_day(frames)))
+    chosen = choose_period(kind, frames, ending=ending, now=now)
     before = chosen.previous()
     args = [frames[name] for name in FRAMES]
 
@@ -246,6 +258,13 @@ def make(frames: dict[str, pl.DataFrame], batches: pl.DataFrame, kind: str, *, e
     )
 
 
+def _coverage(report: Report) -> dict[str, tuple[int, int]]:
+    """For the sums that skip sessions whose figure is unknown: (sessions that have it, sessions)."""
+    sessions = report.sessions
+    return {"viewers": (sessions.height - sessions.get_column("viewers").null_count(), sessions.height),
+            "hours": (sessions.height - sessions.get_column("duration_s").null_count(), sessions.height)}
+
+
 def _figures(report: Report) -> dict[str, int | float]:
     """The headline figures of a period's report: its totals, host kinds' hours, sessions' viewers (those known)
     and the villages' refunds."""
@@ -267,12 +286,21 @@ def change(now: float, before: float) -> float | None:
 
 
 def _headline(current: Report, previous: Report, lang: str) -> pl.DataFrame:
+    """The headline figures; a sum that leaves out sessions whose figure is unknown says how many it covers."""
     now, before = _figures(current), _figures(previous)
+    now_cover, before_cover = _coverage(current), _coverage(previous)
+
+    def note(key: str) -> str | None:
+        parts = [text(f"covers_{which}", lang, known=cover[key][0], sessions=cover[key][1])
+                 for which, cover in (("current", now_cover), ("previous", before_cover))
+                 if key in cover and cover[key][0] < cover[key][1]]
+        return text("joiner", lang).join(parts) or None
+
     return pl.DataFrame(
         [{"key": key, "figure": text(key, lang), "current": float(now[key]), "previous": float(before[key]),
-          "change": change(now[key], before[key])} for key in HEADLINE],
+          "change": change(now[key], before[key]), "note": note(key)} for key in HEADLINE],
         schema={"key": pl.String, "figure": pl.String, "current": pl.Float64, "previous": pl.Float64,
-                "change": pl.Float64},
+                "change": pl.Float64, "note": pl.String},
     )
 
 

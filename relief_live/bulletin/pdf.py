@@ -92,7 +92,8 @@ def document_data(bulletin: Bulletin) -> dict[str, Any]:
         "summary": bulletin.summary,
         "headline": _section(text("headline", lang), headline, [
             ("figure", "figure", _plain, False), ("current", "current_text", _plain, True),
-            ("before", "previous_text", _plain, True), ("change", "change", change_text, True)], lang,
+            ("before", "previous_text", _plain, True), ("change", "change", change_text, True),
+            ("note", "note", _plain, False)], lang,
             notes=[f"{text('households', lang)}: {bulletin.households:,}"], size=9),
         "middle": [
             _section(text("host_kinds", lang), bulletin.host_kinds, [

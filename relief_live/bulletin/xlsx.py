@@ -97,7 +97,7 @@ def _headline(book: xlsxwriter.Workbook, bulletin: Bulletin) -> None:
     bold = book.add_format({"bold": True})
     money, count, hours = (book.add_format({"num_format": FORMATS[k]}) for k in ("money", "count", "hours"))
     percent = book.add_format({"num_format": PERCENT_FORMAT})
-    headings = [text(k, lang) for k in ("figure", "current", "before", "change")]
+    headings = [text(k, lang) for k in ("figure", "current", "before", "change", "note")]
     sheet.write_row(0, 0, headings, bold)
     sheet.freeze_panes(1, 0)
     for i, row in enumerate(bulletin.headline.iter_rows(named=True), start=1):
@@ -110,6 +110,8 @@ def _headline(book: xlsxwriter.Workbook, bulletin: Bulletin) -> None:
             sheet.write_string(i, 3, "–")
         else:
             sheet.write_number(i, 3, row["change"], percent)
+        if row["note"]:
+            sheet.write_string(i, 4, row["note"])
     at = bulletin.headline.height + 2
     period, before = bulletin.period, bulletin.previous
     lines = [
@@ -129,6 +131,7 @@ def _headline(book: xlsxwriter.Workbook, bulletin: Bulletin) -> None:
         sheet.write_string(at + offset, 0, neutralise(pl.DataFrame({"t": [line]})).item())
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 3, 18)
+    sheet.set_column(4, 4, 40)
 
 
 def to_xlsx(bulletin: Bulletin) -> bytes:
