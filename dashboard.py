@@ -14,7 +14,9 @@ from relief_live import auth, i18n, state, ui
 from relief_live.alerts import board
 from relief_live.i18n import t
 
-st.set_page_config(page_title="relief-live", page_icon=":material/storefront:", layout="wide")
+# An emoji icon: Streamlit draws it as an inline image, where a :material/…: icon is fetched from a Google host
+# (blocked where programme staff work; the page must need nothing beyond this server).
+st.set_page_config(page_title="relief-live", page_icon="🌾", layout="wide")
 
 sticky = state.sticky()
 lang, kiosk = sticky["lang"], sticky["kiosk"] == "1"

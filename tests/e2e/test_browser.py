@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import polars as pl
 import pytest
@@ -150,6 +150,29 @@ def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Serv
         page.locator(".js-plotly-plot .bartext").all_text_contents()
     shot(other, "share_link_villages")
     fresh.close()
+
+
+EVERY_VIEW = ["", "overview", "live?session=live1", "villages", "hosts", "alerts", "upload", "?lang=zh",
+              "live?session=live1&lang=zh", "?kiosk=1", "live?session=live1&kiosk=1"]
+
+
+def test_no_page_asks_anything_of_a_host_but_the_app_s_own(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
+    """Where programme staff work, foreign hosts (Google's fonts and icons among them) are blocked: every request
+    of every page, in both languages and on the wall screen, goes to the app's own server or stays inline."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    for view in EVERY_VIEW:
+        open_page(page, f"{server.url}/{view}")
+        page.locator("h1").first.wait_for()
+        page.wait_for_timeout(1_500)  # charts, icons and fonts load after the script has run
+    context.close()
+    own = urlparse(server.url).netloc
+    assert len(requests) > 50  # the recording saw the pages' scripts, styles, fonts and websocket
+    assert any(urlparse(url).path.endswith((".woff2", ".woff", ".ttf")) for url in requests)  # fonts: served here
+    assert sorted({url for url in requests if urlparse(url).scheme not in ("data", "blob")
+                   and urlparse(url).netloc != own}) == []
 
 
 SIDEBAR_PAGES = [("Overview", ""), ("Live session", "live?session=live1"), ("Villages", "villages"),
