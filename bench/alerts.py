@@ -91,9 +91,10 @@ def render(result: dict) -> str:
         f"Every round: refresh {result['refresh_runs']} s, evaluation {result['evaluation_runs']} s.",
         "",
         "The rules themselves (`holding`: a few polars expressions over the report's villages and live sessions) "
-        "take the third column. The rest is `record`: reading the open alerts and, when a condition began, ended "
-        "or its figures moved (a village's remaining stock after new sales, as here after every round), one write "
-        "transaction. The dashboard pays it once per store version and minute per server, not per viewer.",
+        "take the third column. The rest is `record`: the process remembers what it last found in the alerts "
+        "table, so an evaluation in which no alert began or ended neither reads nor writes it (the held alerts' "
+        "last seen and figures are renewed once a minute); the first round, which records the alerts, writes. "
+        "The dashboard pays this once per store version and minute per server, not per viewer.",
         "",
     ])
 

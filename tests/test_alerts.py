@@ -57,6 +57,7 @@ def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in [n for n in __import__("os").environ if n.startswith("RELIEF_LIVE_") and n != "RELIEF_LIVE_TEST_PG"]:
         monkeypatch.delenv(name)
     alerts._held.clear()
+    record._seen.clear()
 
 
 def firing(store: Store) -> dict[tuple[str, str], dict]:
@@ -202,6 +203,7 @@ def test_one_message_while_a_condition_holds_a_resolved_one_after_and_none_again
     alerts.check(store, now=NOW + timedelta(seconds=30), force=True)  # held: no second message
     alerts._held.clear()
     record._ready.clear()  # a new process: state comes from the store alone
+    record._seen.clear()
     alerts.check(store, now=NOW + timedelta(seconds=50), force=True)
     assert len(endpoint.requests) == 1
 

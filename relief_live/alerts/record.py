@@ -13,7 +13,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from relief_live.alerts.rules import Holding
 from relief_live.store import Store
 
-RENEW_SECONDS: Final = 60  # a holding condition's last_seen is renewed this often
+RENEW_SECONDS: Final = 60  # a holding condition's last_seen and figures are renewed this often
 CLAIM_SECONDS: Final = 600  # a delivery claimed longer ago than this (its process ended meanwhile) is taken again
 
 metadata = sa.MetaData()
@@ -56,6 +56,9 @@ runs_table = sa.Table(
     sa.Column("minute", sa.BigInteger, nullable=False),  # and the minute (time-based rules change with it)
 )
 _ready: set[str] = set()
+# What this process last found in the alerts table, per (store, rules evaluated, watched folder): the conditions
+# open and the oldest time one of them was seen. Another process's alerts are found when this one next reads.
+_seen: dict[tuple[str, tuple[str, ...], str | None], tuple[frozenset[tuple[str, str]], int]] = {}
 
 
 def now_ms() -> int:
@@ -111,14 +114,20 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
     a = alerts_table
     scope = a.c.rule.in_(holding.rules)
     now_holding = {(r["rule"], r["subject"]): r for r in holding.rows.iter_rows(named=True)}
-    query = sa.select(a.c.id, a.c.rule, a.c.subject, a.c.facts, a.c.last_seen).where(a.c.resolved_at.is_(None), scope)
+    query = sa.select(a.c.id, a.c.rule, a.c.subject, a.c.last_seen).where(a.c.resolved_at.is_(None), scope)
+    # The usual evaluation finds what this process last found (nothing began or ended): neither read nor write.
+    mine, keys = (store.url, holding.rules, holding.folder), frozenset(now_holding)
+    if (seen := _seen.get(mine)) is not None and seen[0] == keys and at - seen[1] < RENEW_SECONDS * 1000:
+        return Recorded([], [])
     with store._cursor() as cursor:
-        if _unchanged(store._rows(cursor, query), now_holding, holding.folder, at):
-            return Recorded([], [])  # the usual evaluation: nothing began, ended or moved; no write
+        oldest = _unchanged(store._rows(cursor, query), now_holding, holding.folder, at)
+    if oldest is not None:
+        _seen[mine] = (keys, oldest)
+        return Recorded([], [])
     with store._cursor(write=True) as cursor:
         _lock(store, cursor)
         open_rows = store._rows(cursor, query)
-        held = {(rule, subject): int(id_) for id_, rule, subject, _, _ in open_rows}
+        held = {(rule, subject): int(id_) for id_, rule, subject, _ in open_rows}
         fired, resolved = [], []
         for key_, row in now_holding.items():
             if key_ in held:
@@ -148,22 +157,24 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
                 a.c.resolved_at.is_(None), a.c.first_seen == at, scope))
             began = set(fired)
             fired_ids = [int(i) for i, rule, subject in rows if (rule, subject) in began]
+    _seen[mine] = (keys, at)
     return Recorded(fired_ids, resolved)
 
 
 def _unchanged(open_rows: list[tuple], now_holding: dict[tuple[str, str], dict[str, Any]], folder: str | None,
-               at: int) -> bool:
-    """Whether recording would change nothing that matters: the same conditions hold, with the same facts, and
-    each was seen within RENEW_SECONDS (last_seen is renewed that often, not at every evaluation)."""
+               at: int) -> int | None:
+    """When recording can wait, the oldest last_seen of the held alerts (`at` when none): the same conditions
+    hold, each seen within RENEW_SECONDS. Their last_seen and figures (a village's remaining stock moves with
+    every sales batch) are renewed that often, not at every evaluation: an ingest is not followed by a write to
+    the alerts table unless an alert began or ended. None: a write is due."""
     held = {}
-    for _, rule, subject, facts, last_seen in open_rows:
+    for _, rule, subject, last_seen in open_rows:
         if rule == "upload_rejected" and (rule, subject) not in now_holding and not _in_folder(subject, folder):
             continue  # another watcher's file: not this evaluation's to resolve
-        held[(rule, subject)] = (facts, last_seen)
-    if held.keys() != now_holding.keys():
-        return False
-    return all(facts == now_holding[key]["facts"] and at - last_seen < RENEW_SECONDS * 1000
-               for key, (facts, last_seen) in held.items())
+        held[(rule, subject)] = last_seen
+    if held.keys() != now_holding.keys() or any(at - seen >= RENEW_SECONDS * 1000 for seen in held.values()):
+        return None
+    return min(held.values(), default=at)
 
 
 def _lock(store: Store, cursor: Any) -> None:

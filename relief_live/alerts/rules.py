@@ -146,17 +146,21 @@ HOLDING_SCHEMA: Final = {"rule": pl.String, "subject": pl.String, "county": pl.S
                          "params": pl.String, "facts": pl.String}
 
 
-def _rows(rule: str, frame: pl.DataFrame, subject: pl.Expr, county: pl.Expr, page: str,
+def _rows(rule: str | pl.Expr, frame: pl.DataFrame | pl.LazyFrame, subject: pl.Expr, county: pl.Expr, page: str,
           params: dict[str, pl.Expr], facts: dict[str, pl.Expr]) -> pl.DataFrame:
-    """Conditions of one rule from a frame of the subjects where it holds (a few rows: cheap to make JSON)."""
-    if frame.height == 0:
-        return pl.DataFrame(schema=HOLDING_SCHEMA)
-    picked = frame.select(subject.alias("subject"), county.alias("county"),
+    """Conditions from a frame of the subjects where a rule holds (`rule`: its name, or an expression giving it
+    per row; a lazy frame is collected once, with this selection); a few rows, so their JSON is made in Python."""
+    picked = frame.select((pl.lit(rule) if isinstance(rule, str) else rule).alias("rule"),
+                          subject.alias("subject"), county.alias("county"),
                           **{f"p_{k}": v for k, v in params.items()}, **{f"f_{k}": v for k, v in facts.items()})
+    if isinstance(picked, pl.LazyFrame):
+        picked = picked.collect()
+    if picked.height == 0:
+        return pl.DataFrame(schema=HOLDING_SCHEMA)
     rows = []
     for r in picked.iter_rows(named=True):
         rows.append({
-            "rule": rule, "subject": r["subject"], "county": r["county"], "page": page,
+            "rule": r["rule"], "subject": r["subject"], "county": r["county"], "page": page,
             "params": json.dumps({k: r[f"p_{k}"] for k in params if r[f"p_{k}"] is not None}, ensure_ascii=False),
             "facts": json.dumps({k: _plain(r[f"f_{k}"]) for k in facts}, ensure_ascii=False),
         })
@@ -192,13 +196,13 @@ def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) 
     stalled = (remains & (pl.col("sell_through") < STALLED_BELOW).fill_null(True)
                & (quiet >= timedelta(days=float(limits["alert_village_stalled"]))).fill_null(False))
     target = limits.get("alert_village_deadline") or date(clock.year, 12, 31)
-    late = remains & ~stalled & (pl.col("projected_clear_date").is_null()
-                                 | (pl.col("projected_clear_date") > target)).fill_null(False)
-    return pl.concat([
-        _rows("village_stalled", v.filter(stalled), subject, pl.col("county"), "villages", params, facts),
-        _rows("village_deadline", v.filter(late), subject, pl.col("county"), "villages", params,
-              {**facts, "target": pl.lit(target)}),
-    ])
+    late = remains & (pl.col("projected_clear_date").is_null() | (pl.col("projected_clear_date") > target))
+    # One pass over the villages table: which rule holds for each row (stalled first: a stalled village is not
+    # also told to be late).
+    rule = pl.when(stalled).then(pl.lit("village_stalled")).when(late.fill_null(False)).then(pl.lit("village_deadline"))
+    held = v.lazy().with_columns(rule.alias("a_rule")).filter(pl.col("a_rule").is_not_null())
+    return _rows(pl.col("a_rule"), held, subject, pl.col("county"), "villages", params,
+                 {**facts, "target": pl.lit(target)})
 
 
 def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:

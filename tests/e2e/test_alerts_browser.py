@@ -4,6 +4,7 @@ the Live page within one refresh, while the group's webhook receives one message
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -46,8 +47,10 @@ def test_a_collapsing_session_rings_the_bell_shows_on_the_live_page_and_sends_on
         expect(sidebar.get_by_role("link", name="Alerts · 1")).to_be_visible(timeout=4_000)
         banner = page.locator("[data-testid='stAlert']").filter(has_text="Viewers online fell")
         expect(banner).to_be_visible(timeout=4_000)
-        # Minute 14 had 963 online; from minute 15 a quarter: 265 at minute 16, the latest.
-        assert "viewers online fell from 963 to 265 within 5 minutes (72%)" in banner.inner_text()
+        # Minute 14 had 963 online; from minute 15 a quarter: 259, then 265 at minute 16 (the figures as first
+        # seen: they are renewed once a minute).
+        assert re.search(r"viewers online fell from 963 to (259|265) within 5 minutes \((73|72)%\)",
+                         banner.inner_text()), banner.inner_text()
         shot(page, "live_alert")
 
         time.sleep(3)  # the dashboard evaluated too, and the watcher kept looking: still one message
