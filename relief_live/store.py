@@ -328,6 +328,7 @@ class Store:
         them all already is only read: a read-only command never waits on another process's write lock."""
         if self._is_current():
             return
+        began = time.monotonic()
         for attempt in range(10):
             try:
                 with self._cursor(write=True) as cursor:
@@ -369,6 +370,8 @@ class Store:
             except Exception as error:  # a concurrent creator won the race, or was changing the mode: try again
                 if attempt == 9 or not any(word in str(error).lower() for word in ("already exists", "duplicate",
                                                                                    "locked")):
+                    raise
+                if time.monotonic() - began > BUSY_TIMEOUT_MS / 1000:  # the lock is held, not raced for: say so
                     raise
                 time.sleep(0.1 * (attempt + 1))
         self._migrate()

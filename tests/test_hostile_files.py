@@ -393,3 +393,25 @@ def test_json_output_keeps_a_cells_text_but_escapes_what_drives_a_terminal(tmp_p
     assert code == 0 and "\x9b" not in out and "\u202e" not in out and "\x1b" not in out
     assert "清屏" in out  # Chinese stays as it is
     assert [s["title"] for s in json.loads(out)["sessions"]] == [title]  # the same value for a program
+
+
+def test_a_new_store_whose_file_is_locked_gives_up_after_the_busy_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from relief_live import store as store_module
+
+    path = tmp_path / "new.sqlite3"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 500)
+        began = time.monotonic()
+        code, _out, err = cli("batches", "--db", f"sqlite:///{path}")
+        assert code == 1 and time.monotonic() - began < 5  # not ten waits of the timeout
+        assert "the store is busy: another process held its write lock for over 0.5 s" in err
+    finally:
+        holder.kill()
+        holder.wait()
