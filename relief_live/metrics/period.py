@@ -34,10 +34,10 @@ def window(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, sto
     """The four store frames as the days from `start` to `end` (inclusive, Asia/Shanghai; start None: from the
     beginning) hold them.
 
-    A session belongs to the day it starts, with all its ticks (a show that crosses midnight stays whole); a
-    sale to the day of its time (a sale without one: its session's start), as villages count it; a baseline
-    counts when its as_of is on or before `end`. A session or sale of unknown time is in no window that has a
-    start, and in every one that has none.
+    A session belongs to the day it starts, with all its ticks and sales (a show that crosses midnight stays
+    whole, and its GMV and the villages' sales from it fall in the same period); a sale of no known session to
+    the day of its time; a baseline counts when its as_of is on or before `end`. A session or sale of unknown
+    time is in no window that has a start, and in every one that has none.
     """
     lo, hi = (day_start(start) if start is not None else None), day_start(end + timedelta(days=1))
 
@@ -47,8 +47,10 @@ def window(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, sto
 
     starts = session_starts(sessions, ticks, sales)
     chosen = starts.filter(inside(pl.col("start"))).get_column("session_id").implode()
+    # Each sale's day: its session's start (a sale after midnight of a show that began before it stays with
+    # the show: else the next period would gain that session, known from the sale alone), else its own time.
     at = sales.join(starts, on="session_id", how="left", maintain_order="left").select(
-        pl.coalesce(pl.col("ts"), pl.col("start"))).to_series()
+        pl.coalesce(pl.col("start"), pl.col("ts"))).to_series()
     return (
         sessions.filter(pl.col("session_id").is_in(chosen)),
         ticks.filter(pl.col("session_id").is_in(chosen)),
