@@ -166,6 +166,9 @@ def test_the_workbook_holds_the_figures_as_numbers_in_yuan(demo, demo_url: str, 
     headline = pl.read_excel(path, sheet_name="主要指标").head(7)
     gmv = headline.filter(pl.col("指标") == "成交额（元）").row(0, named=True)
     assert gmv["本期"] == pytest.approx(now["totals"]["gmv"]) and headline.schema["本期"] == pl.Float64
+    before = report_json(demo_url, capsys, "--from", BEFORE[0], "--to", BEFORE[1])
+    assert gmv["上期"] == pytest.approx(before["totals"]["gmv"])
+    assert gmv["环比"] == pytest.approx(now["totals"]["gmv"] / before["totals"]["gmv"] - 1)
     top = pl.read_excel(path, sheet_name="成交额前十场次")
     assert top.schema["成交额（元）"] == pl.Float64
     assert top.get_column("成交额（元）").to_list() == sorted((s["gmv"] for s in now["sessions"]), reverse=True)
@@ -217,7 +220,9 @@ def test_the_pdf_is_a4_with_its_fonts_embedded_and_the_reports_figures(demo, dem
     text = "\n".join(pages)
     for heading in ("消费帮扶直播带货周通报", "主要指标", "成交额前十场次", "分县区滞销货值消化情况", "数据来源"):
         assert heading in text
-    assert f"成交额（元） ¥{now['totals']['gmv']:,.2f}" in text
+    before = report_json(demo_url, capsys, "--from", BEFORE[0], "--to", BEFORE[1])
+    rise = now["totals"]["gmv"] / before["totals"]["gmv"] - 1
+    assert f"成交额（元） ¥{now['totals']['gmv']:,.2f} ¥{before['totals']['gmv']:,.2f} ↑{rise:.1%}" in text
     assert "本期 2 场中 1 场有此数据" in text
     stalled = [v for v in so_far["villages"] if v["status"] == "stalled"]
     for village in stalled:  # in red, before every other village
