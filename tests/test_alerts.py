@@ -382,3 +382,16 @@ def test_a_file_the_watcher_rejects_is_an_alert_until_a_good_version_is_taken(tm
     alerts.after_watch(watcher)
     assert firing(store) == {}
     assert record.alerts(store)["state"].to_list() == ["resolved"]
+
+
+def test_text_from_a_file_makes_no_link_image_or_markup_in_a_message() -> None:
+    """A session titled as a Markdown link (with HTML) reaches the chat as text: no link, no image, no tag."""
+    row = _alert_row()
+    row["facts"] = json.dumps({"title": "![x](http://evil.example/a.png)[点我](http://evil.example)<b>大</b>",
+                               "host": "李*书记*\n# 标题", "minutes": 4, "last_tick": None}, ensure_ascii=False)
+    msg = deliver.message(row, "firing", base="http://board:8501")
+    line = msg.text.split("\n\n")[1]
+    assert line.startswith("！［x］（http\u2060://evil.example/a.png）［点我］（http\u2060://evil.example）＜b＞大＜/b＞"
+                           "（李＊书记＊ ＃ 标题）的分钟数据")
+    assert "](" not in msg.text.replace(f"]({msg.link})", "") and "<" not in msg.text
+    assert "[点我](http\u2060://evil.example)" in msg.plain  # plain text keeps the characters, unlinked

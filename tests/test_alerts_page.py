@@ -66,3 +66,18 @@ def test_the_wall_screen_shows_a_ticker_of_firing_alerts(stalled: Store) -> None
     at = app(params={"kiosk": "1", "lang": "zh"})
     # (the page's Markdown source: plain() escapes what a village's name could turn into markup)
     assert [e.value for e in at.error] == [plain("帮扶村滞销停滞：火卖村 的 红心猕猴桃 已 28 天无销售：剩余 990 斤，已售 1%")]
+
+
+def test_staff_acknowledge_an_alert_it_stays_on_the_bell(stalled: Store) -> None:
+    at = app("views/alerts.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    next(b for b in at.button if b.label == "Acknowledge").click()
+    at.run()
+    assert bell(at) == "Alerts · 1"
+    assert list(at.dataframe[0].value["Status"]) == ["acknowledged by staff"]
+
+
+def test_the_rule_and_county_filters_come_from_the_url(stalled: Store) -> None:
+    at = app("views/alerts.py", params={"rule": "village_deadline"})
+    assert at.subheader[0].value == "Firing (0)"
+    at = app("views/alerts.py", params={"county": "乐业县", "rule": "village_stalled"})
+    assert at.subheader[0].value == "Firing (1)"

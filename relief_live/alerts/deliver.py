@@ -20,6 +20,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from relief_live.alerts.rules import RULES, secrets, setting
+from relief_live.i18n import _BARE_LINK, WORD_JOINER
 from relief_live.metrics.common import ZONE
 
 CHANNELS: Final = ("wecom", "dingtalk", "feishu", "webhook", "email")
@@ -130,15 +131,36 @@ def message(alert: Mapping[str, Any], kind: str, *, lang: str = "zh", base: str 
     facts = json.loads(alert["facts"])
     name = rule.title if lang == "zh" else rule.title_en
     title = f"{words[kind]}{name}"
-    line = _FACTS[alert["rule"]][lang](facts)
     when = datetime.fromtimestamp((alert["resolved_at"] if kind == "resolved" else alert["first_seen"]) / 1000, UTC)
     stamp = f"{words['resolved_at' if kind == 'resolved' else 'since']}：{when.astimezone(ZoneInfo(ZONE)):%Y-%m-%d %H:%M}"
-    where = f"{words['subject']}：{alert['subject']}" + (f"（{alert['county']}）" if alert.get("county") else "")
     url = link(alert["page"], json.loads(alert["params"]), lang, base)
     tail_md = f"[{words['open']}]({url})" if url else words["no_link"]
     tail = f"{words['open']}：{url}" if url else words["no_link"]
-    return Message(kind, title, f"**{title}**\n\n{line}\n\n{where}\n\n{stamp}\n\n{tail_md}",
+
+    def said(inert: Callable[[Any], Any]) -> tuple[str, str]:  # the facts' line and the subject's, text made inert
+        line = _FACTS[alert["rule"]][lang]({k: inert(v) for k, v in facts.items()})
+        county = f"（{inert(alert['county'])}）" if alert.get("county") else ""
+        return line, f"{words['subject']}：{inert(alert['subject'])}{county}"
+
+    line_md, where_md = said(_inert_markdown)
+    line, where = said(_unlinked)
+    return Message(kind, title, f"**{title}**\n\n{line_md}\n\n{where_md}\n\n{stamp}\n\n{tail_md}",
                    f"{title}\n{line}\n{where}\n{stamp}\n{tail}", url, alert)
+
+
+# Text from files (a session's title, a village, a file's problem) in a message: in Markdown, the characters
+# that would make a link, an image, HTML, code or emphasis become their full-width forms (a Chinese reader
+# reads them the same); a bare address, in either form, gets an invisible word joiner and is not linked.
+_MARKUP: Final = str.maketrans({"[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "`": "｀",
+                                "*": "＊", "_": "＿", "#": "＃", "!": "！", "|": "｜", "~": "～"})
+
+
+def _unlinked(value: Any) -> Any:
+    return _BARE_LINK.sub(WORD_JOINER, " ".join(value.splitlines())) if isinstance(value, str) else value
+
+
+def _inert_markdown(value: Any) -> Any:
+    return _unlinked(value.translate(_MARKUP)) if isinstance(value, str) else value
 
 
 def test_message(*, lang: str = "zh", base: str | None = None) -> Message:
