@@ -232,6 +232,9 @@ def _report(store: Store, args: argparse.Namespace) -> int:
     from relief_live import metrics
     from relief_live.metrics.period import of_county, period_report
 
+    if args.start is not None and args.end is not None and args.start > args.end:
+        _say(f"--from {args.start} is after --to {args.end}", sys.stderr)
+        return 2
     frames = [store.read(kind) for kind in ("sessions", "ticks", "sales", "stock")]
     if args.start is not None or args.end is not None:
         report = period_report(*frames, start=args.start, end=args.end or date.max - timedelta(days=1),

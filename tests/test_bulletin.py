@@ -62,6 +62,11 @@ def test_a_week_keeps_a_show_that_crosses_midnight_whole_and_counts_sales_by_the
     assert stock.get_column("as_of").max() <= date(2020, 9, 13)
 
 
+def test_a_report_whose_first_day_is_after_its_last_says_so(demo_url: str, capsys) -> None:
+    assert main(["report", "--db", demo_url, "--json", "--from", "2020-09-13", "--to", "2020-09-07"]) == 2
+    assert "--from 2020-09-13 is after --to 2020-09-07" in capsys.readouterr().err
+
+
 def test_periods_are_monday_to_sunday_weeks_and_calendar_months() -> None:
     week = content.period_containing("week", date(2020, 9, 10))
     assert (week.start, week.end) == (date(2020, 9, 7), date(2020, 9, 13))
