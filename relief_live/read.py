@@ -785,10 +785,9 @@ def detect(table: RawTable, kind: str | None = None) -> Mapping:
         scored.sort(key=lambda s: s[0], reverse=True)
         best_score, best = scored[0]
         if best_score <= 0:
-            raise Rejected([Problem(
-                table.name, 1, None,
-                "the headers fit no known kind of file (sessions, ticks, sales, stock); "
-                f"found: {', '.join(table.headers[:12])}",
+            raise Rejected([Problem(  # the headers found as the problem's value: `watch` logs no values
+                table.name, 1, None, "are the headers: they fit no known kind of file (sessions, ticks, sales, "
+                "stock)", value=", ".join(table.headers[:12]),
             )])
         ties = [m.kind for s, m in scored if s == best_score]
         if len(ties) > 1:

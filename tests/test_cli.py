@@ -91,7 +91,7 @@ def _bad(name: str) -> tuple[str, bytes, str]:
         "range": ("g.csv", head + row.format(q="1", a="7.5w~10w"), 'g.csv line 2, column 实付金额: "7.5w~10w" is a range'),
         "unknown_host_kind": ("h.csv", "直播ID,直播类型,开播时间\ns1,晚会,2020-09-06 19:00\n",
                               'h.csv line 2, column 直播类型: "晚会" is not a host kind'),
-        "no_known_kind": ("k.csv", "a,b,c\n1,2,3\n", "k.csv line 1: the headers fit no known kind"),
+        "no_known_kind": ("k.csv", "a,b,c\n1,2,3\n", 'k.csv line 1: "a, b, c" are the headers: they fit no known kind'),
         "binary": ("x.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "x.csv: this is a binary file"),
         "empty": ("e.csv", b"", "e.csv: the file is empty"),
         "undecodable": ("u.csv", "商品名称,数量,实付金额,直播ID\n".encode() + b"\xff\xfe\x80\x80,1,1,s\n",

@@ -104,6 +104,7 @@ def test_watch_names_each_bad_file_once_and_goes_on_also_after_a_restart(tmp_pat
                 assert not said or said[0].endswith(f"ingested {case.name}: {case.kind}, {case.rows} rows, "
                                                     f"batch {said[0].rsplit(' ', 1)[-1]}")
             assert_terminal_safe("\n".join(log))
+    assert "root:" not in "\n".join(log)  # no line of a refused file, its headers neither
     accepted = [c for c in CORPUS if not c.refused]
     assert store.batches().height == len(accepted)
     assert store.read("sales").height == sum(c.rows for c in accepted if c.kind == "sales")

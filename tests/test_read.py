@@ -607,7 +607,7 @@ def test_duplicate_column_rejected() -> None:
 
 def test_headers_of_no_known_kind() -> None:
     [got] = problems("foo,bar\n1,2\n", name="x.csv")
-    assert got.startswith("x.csv line 1: the headers fit no known kind")
+    assert got.startswith('x.csv line 1: "foo, bar" are the headers: they fit no known kind')
 
 
 def test_binary_and_empty_files() -> None:
