@@ -29,6 +29,15 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "empty_store": ("No data yet. Staff can add exports on the Upload page.",
                     "暂无数据。工作人员可在“上传数据”页面导入平台导出文件。"),
     "updated_at": ("updated {time}", "更新于 {time}"),
+    "latest_seconds": ("latest data {n} s ago", "最新数据 {n} 秒前"),
+    "latest_minutes": ("latest data {n} min ago", "最新数据 {n} 分钟前"),
+    "latest_at": ("latest data {time}", "最新数据 {time}"),
+    "no_data_yet": ("no data yet", "尚无数据"),
+    "feed_silent": ("feed silent for {n} min", "数据中断 {n} 分钟"),
+    "freshness_help": ("How old this session's newest row (minute tick or order) is. Amber: later than {late} s; "
+                       "red, and no LIVE badge: nothing new for {silent} min, so the feed has stopped.",
+                       "本场最新一条数据（分钟数据或订单）距今多久。黄色：超过 {late} 秒；红色且不再显示“直播中”："
+                       "{silent} 分钟没有新数据，数据源已中断。"),
     "store_reading": ("Reading the stored exports (once after the server starts; about a second per million "
                       "order lines)…", "正在读取已存数据（服务器启动后仅一次；每百万条订单约需一秒）……"),
     "store_rereading": ("A batch was retracted: reading the stored exports again (about a second per million "

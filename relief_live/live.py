@@ -35,6 +35,21 @@ def refresh_seconds() -> float:
         return DEFAULT_REFRESH_SECONDS
 
 
+SILENT_AFTER_S: Final = 180  # a live feed with no new row for this long has stopped, as far as anyone can tell
+LATE_REFRESHES: Final = 2  # data older than this many refresh intervals is late: the next row should be here
+
+
+def freshness(latest: datetime | None, now: datetime) -> tuple[float | None, str]:
+    """(age in seconds, 'fresh' | 'late' | 'silent') of a live session's latest row at `now`: late after
+    LATE_REFRESHES refresh intervals, silent after SILENT_AFTER_S (or with no row at all)."""
+    if latest is None:
+        return None, "silent"
+    age = max(0.0, (now - latest).total_seconds())
+    if age > SILENT_AFTER_S:
+        return age, "silent"
+    return age, "late" if age > LATE_REFRESHES * refresh_seconds() else "fresh"
+
+
 def live_minutes() -> float:
     """Minutes after its last tick that a session without an end still counts as live."""
     try:

@@ -157,6 +157,27 @@ def demo_banner(lang: str) -> None:
 
 
 # -- formats ---------------------------------------------------------------------------------------
+_FRESHNESS_COLOURS: Final = {"fresh": "gray", "late": "orange", "silent": "red"}
+
+
+def freshness_badge(latest: datetime | None, now: datetime, lang: str, *, where: Any = st) -> str:
+    """A badge saying how old a live session's newest row is, grey / amber / red (live.freshness); returns the
+    state, so that a silent feed's page can drop its LIVE badge."""
+    age, state_ = live.freshness(latest, now)
+    if age is None:
+        text = t("no_data_yet", lang)
+    elif age < 120:
+        text = t("latest_seconds", lang, n=f"{age:.0f}")
+    elif state_ == "silent":
+        text = t("feed_silent", lang, n=f"{age // 60:,.0f}")
+    else:
+        text = t("latest_minutes", lang, n=f"{age // 60:.0f}")
+    where.badge(text, icon=":material/schedule:", color=_FRESHNESS_COLOURS[state_],  # type: ignore[arg-type]
+                help=t("freshness_help", lang, late=f"{live.LATE_REFRESHES * live.refresh_seconds():g}",
+                       silent=f"{live.SILENT_AFTER_S // 60}"))
+    return state_
+
+
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return "—"

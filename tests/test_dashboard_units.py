@@ -506,3 +506,14 @@ def test_money_columns_of_a_table_always_show_two_decimals() -> None:
     at = AppTest.from_function(page).run()
     columns = json.loads(at.dataframe[0].proto.columns)
     assert columns["gmv"]["type_config"]["format"] == "%,.2f"  # 1,227,833.12 / 4,342,341.00 / 1,557,653.42
+
+
+def test_freshness_is_late_after_two_refreshes_and_silent_after_three_minutes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from relief_live import live
+
+    monkeypatch.setenv("RELIEF_LIVE_REFRESH_SECONDS", "5")
+    now = datetime(2020, 9, 6, 12, 0, tzinfo=UTC)
+    ages = (0, 10, 11, 180, 181)
+    assert [live.freshness(now - timedelta(seconds=a), now)[1] for a in ages] == [
+        "fresh", "fresh", "late", "late", "silent"]
+    assert live.freshness(None, now) == (None, "silent")  # a live session without any row yet

@@ -418,6 +418,30 @@ def test_hosts_page_shows_each_figure_with_its_sessions_and_says_why_a_session_i
         "成交额 50.0 万元，但订单明细合计只有 10,000 元（2.0%）：其余来自按商品汇总或平台汇总，并非单笔订单。"]
 
 
+def test_a_live_session_says_how_fresh_its_data_is_and_a_silent_feed_is_no_longer_shown_live(empty: Store) -> None:
+    from relief_live import ingest
+
+    empty.create()
+    now = datetime.now(UTC)
+    start = dashboard_data._fmt(now - timedelta(minutes=20))
+    ingest.ingest_bytes(empty, "sessions.csv", csv_bytes(
+        f"直播ID,直播标题,直播类型,开播时间\nfresh,新场,干部直播,{start}\nquiet,停场,干部直播,{start}\n"), by="test")
+    for sid, age in (("fresh", timedelta(seconds=5)), ("quiet", timedelta(minutes=5))):
+        ingest.ingest_bytes(empty, f"{sid}.csv", csv_bytes(
+            f"时间,实时在线人数\n{dashboard_data._fmt(now - age)},100\n"), session_id=sid, by="test")
+
+    def badges(at: AppTest) -> list[str]:
+        return [m.value for m in at.markdown if "-badge[" in m.value]
+
+    fresh = badges(app("views/live.py", params={"session": "fresh", "lang": "zh"}))
+    assert re.fullmatch(r":gray-badge\[:material/schedule: 最新数据 \d+ 秒前\]", fresh[0]) and "直播中" in fresh[1]
+    # Nothing new for five minutes: the feed has stopped; the page says so, in red, and drops LIVE.
+    quiet = badges(app("views/live.py", params={"session": "quiet", "lang": "zh"}))
+    assert quiet == [":red-badge[:material/schedule: 数据中断 5 分钟]"]
+    overview = badges(app(params={"lang": "zh"}))
+    assert sum("直播中" in b for b in overview) == 1 and ":red-badge[:material/schedule: 数据中断 5 分钟]" in overview
+
+
 STATUS_STOCK = """村,产品,滞销数量,单位,登记日期,单价
 售完村,蜂蜜,100,斤,2020-08-01,10
 滞销村,蜂蜜,1000,斤,2020-08-01,10

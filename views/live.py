@@ -57,9 +57,16 @@ def session_view() -> None:
     info = current.row(0, named=True) if current.height else row
 
     head = st.columns([3, 1], vertical_alignment="center")
+    # The newest row of this session, a minute tick or an order: what "live" can honestly vouch for.
+    latest = max((x for x in (info["last_tick"], sales["ts"].max() if sales.height else None) if x is not None),
+                 default=None)
     with head[0]:
-        if info["live"]:
-            st.badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
+        badges = st.container(horizontal=True, gap="small")
+        feed = ui.freshness_badge(latest, now, lang, where=badges) if info["live"] else None
+        if info["live"] and feed != "silent":  # a stopped feed is not shown as on air
+            badges.badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
+        if not info["live"] and latest is not None:
+            badges.caption(t("latest_at", lang, time=ui.local_time(latest)))
         st.markdown(f"**{plain(info['host_name'])}** {plain(info['host_role'])} · "
                     f"{plain(vocab('hk', info['host_kind'], lang))} · {plain(vocab('pf', info['platform'], lang))}")
     board.session_banner(session_id, lang)

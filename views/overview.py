@@ -49,7 +49,10 @@ def overview() -> None:
         st.caption(t("no_live", lang))
     for row in on_air.iter_rows(named=True):
         cols = st.columns([1, 5, 2, 2, 1], vertical_alignment="center")
-        cols[0].badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
+        if live.freshness(row["last_tick"], live.now())[1] == "silent":  # the feed stopped: not shown as on air
+            ui.freshness_badge(row["last_tick"], live.now(), lang, where=cols[0])
+        else:
+            cols[0].badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
         # Titles and host names are the uploaders' text: escaped HTML, never markdown (SECURITY.md).
         cols[1].html(f"<div><b>{html.escape(row['title'] or row['session_id'])}</b> · "
                      f"{html.escape(row['host_name'] or '')} · {html.escape(vocab('hk', row['host_kind'], lang))} · "
