@@ -9,6 +9,7 @@ import io
 import mmap
 import os
 import re
+import shutil
 import struct
 import tempfile
 import threading
@@ -234,7 +235,7 @@ def open_file(path: str | Path, *, follow_symlinks: bool = True) -> io.BufferedR
     """A file opened for reading, refused (Rejected) unless it is a regular file: a device (`/dev/zero`), a pipe
     or a folder is never read (one would be read forever or block), nor, without `follow_symlinks`, a symbolic
     link (checked as it is opened: it cannot be swapped in between a check and the open)."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
     try:
         fd = os.open(path, flags)
     except OSError:
@@ -283,10 +284,17 @@ def map_file(path: str | Path) -> bytes:
         if stat.st_size <= PIECE_BYTES:
             return f.read()
         with tempfile.TemporaryFile(prefix="relief-live-") as copy:
-            offset = 0
-            while sent := os.sendfile(copy.fileno(), f.fileno(), offset, 64 * 1024 * 1024):
-                offset += sent
-            if offset == 0:
+            try:  # in the kernel (Linux)
+                offset = 0
+                while sent := os.sendfile(copy.fileno(), f.fileno(), offset, 64 * 1024 * 1024):
+                    offset += sent
+            except OSError:  # sendfile to a file is Linux's alone (macOS: sockets only)
+                f.seek(0)
+                copy.seek(0)
+                copy.truncate()
+                shutil.copyfileobj(f, copy, 16 * 1024 * 1024)
+                copy.flush()
+            if os.fstat(copy.fileno()).st_size == 0:
                 return b""
             mapped = MappedFile(copy.fileno(), 0, access=mmap.ACCESS_READ)
         mapped.path, mapped._stat = str(path), stat
