@@ -35,6 +35,8 @@ def sticky() -> dict[str, str]:
     values = {}
     for name, default in STICKY.items():
         url = st.query_params.get(name)
+        if name == "lang" and url is None and f"sticky_{name}" not in st.session_state:
+            default = browser_lang() or default  # a link without lang opens in the browser's language
         held = st.session_state.get(f"sticky_{name}", default)
         value = url if url is not None else held
         if name == "lang" and value not in i18n.LANGS:
@@ -45,6 +47,32 @@ def sticky() -> dict[str, str]:
         _write(name, value, default)  # a page switch clears the URL's params: put these back
         values[name] = value
     return values
+
+
+def preferred_lang(accept_language: str | None) -> str | None:
+    """The first of i18n.LANGS that an Accept-Language header asks for, by its q-values ('zh-CN,zh;q=0.9,en;q=0.8'
+    -> 'zh'); None when it asks for none of them."""
+    ranked = []
+    for place, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranked.append((-q, place, tag.split("-")[0].lower()))
+    return next((lang for q, _, lang in sorted(ranked) if q < 0 and lang in i18n.LANGS), None)
+
+
+def browser_lang() -> str | None:
+    """The language the browser asks for (its Accept-Language header, else its locale), if it is one of ours."""
+    try:
+        return preferred_lang(st.context.headers.get("Accept-Language")) or preferred_lang(st.context.locale)
+    except Exception:  # outside a browser session (AppTest, bare mode)
+        return None
 
 
 def set_sticky(name: str, value: str) -> None:

@@ -517,3 +517,13 @@ def test_freshness_is_late_after_two_refreshes_and_silent_after_three_minutes(mo
     assert [live.freshness(now - timedelta(seconds=a), now)[1] for a in ages] == [
         "fresh", "fresh", "late", "late", "silent"]
     assert live.freshness(None, now) == (None, "silent")  # a live session without any row yet
+
+
+def test_the_browser_s_language_is_the_first_of_ours_it_asks_for() -> None:
+    from relief_live.state import preferred_lang
+
+    assert preferred_lang("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
+    assert preferred_lang("en-US,en;q=0.9,zh-CN;q=0.8") == "en"
+    assert preferred_lang("fr-FR, zh-TW;q=0.5, en;q=0.4") == "zh"  # by q-value, French being none of ours
+    assert preferred_lang("en;q=0.1, zh-Hans") == "zh"  # no q means 1
+    assert [preferred_lang(h) for h in (None, "", "de-DE", "zh;q=0")] == [None, None, None, None]

@@ -175,6 +175,17 @@ def test_no_page_asks_anything_of_a_host_but_the_app_s_own(server: Server, brows
                    and urlparse(url).netloc != own}) == []
 
 
+@pytest.mark.parametrize(("locale", "path", "title"), [
+    ("zh-CN", "", "总览"), ("zh-CN", "villages", "帮扶村"), ("zh-CN", "?lang=en", "Overview"), ("en-US", "", "Overview")])
+def test_a_link_without_lang_opens_in_the_browser_s_language(server: Server, browser, locale: str, path: str,
+                                                              title: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale=locale)  # Chromium sends it as Accept-Language
+    page = context.new_page()
+    open_page(page, f"{server.url}/{path}")
+    assert page.locator("h1").first.inner_text() == title
+    context.close()
+
+
 SIDEBAR_PAGES = [("Overview", ""), ("Live session", "live?session=live1"), ("Villages", "villages"),
                  ("Hosts", "hosts"), ("Alerts", "alerts"), ("Upload", "upload")]
 
