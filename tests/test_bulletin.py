@@ -15,10 +15,11 @@ import pypdf
 import pytest
 
 from relief_live.__main__ import main
-from relief_live.bulletin import content, pdf, xlsx
+from relief_live.bulletin import charts, content, pdf, xlsx
 from relief_live.demo import CLOCK_TICKS, load_demo
 from relief_live.metrics.period import window
 from relief_live.store import Store
+from tests.test_pages import app, loaded, loaded_db  # noqa: F401 (the dashboard's fixtures)
 
 WEEK = ("2020-09-07", "2020-09-13")  # a Monday to Sunday: a kiwi show that crosses midnight, a TV special
 BEFORE = ("2020-08-31", "2020-09-06")
@@ -297,3 +298,22 @@ def test_typst_markup_in_a_file_s_text_is_shown_as_written_in_the_pdf(demo) -> N
     text = "".join(pdf_pages(data)).replace("\n", "").replace(" ", "")
     assert written.replace(" ", "") in text
     assert b"root:" not in data and b"/URI" not in data  # no file read into it, no link made
+
+
+@pytest.mark.usefixtures("loaded")
+def test_without_the_cjk_font_the_dashboard_offers_the_workbook_and_says_why(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    at = app()
+    assert [b.proto.label for b in at.get("download_button") if b.proto.label in ("PDF", "XLSX")] == ["PDF", "XLSX"]
+    monkeypatch.setattr(charts, "FONT_DIRS", (tmp_path,))
+    at = app()
+    assert [b.proto.label for b in at.get("download_button") if b.proto.label in ("PDF", "XLSX")] == ["XLSX"]
+    assert any("apt-get install fonts-noto-cjk" in c.value.replace("\\", "") for c in at.caption)  # as markdown
+
+
+def test_without_the_cjk_font_the_command_says_what_to_install(demo_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path, capsys) -> None:
+    monkeypatch.setattr(charts, "FONT_DIRS", (tmp_path / "none",))
+    assert main(["bulletin", "--db", demo_url, "--format", "pdf", "--out", str(tmp_path)]) == 1
+    assert "cannot make the PDF: the bulletin needs the Noto CJK fonts" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.pdf"))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from relief_live import bulletin, ui
 from relief_live.bulletin import content
+from relief_live.bulletin.charts import FontMissing, font_dir
 from relief_live.i18n import plain
 
 LABEL = {"zh": "通报", "en": "Bulletin"}
@@ -32,7 +33,13 @@ def bulletin_button(lang: str, county: str | None = None) -> None:
             return bulletin.render(content.make(frames, store.batches(), kind, ending=period.end, county=county,
                                                 lang=lang), fmt)
 
-        for fmt in bulletin.FORMATS:
+        formats = list(bulletin.FORMATS)
+        try:
+            font_dir()
+        except FontMissing as missing:  # the workbook needs no font; the PDF says what to install
+            st.caption(plain(str(missing)))
+            formats.remove("pdf")
+        for fmt in formats:
             st.download_button(fmt.upper(), data=lambda fmt=fmt: made(fmt),
                                file_name=bulletin.file_name(period, county, fmt), mime=bulletin.MIME[fmt],
                                on_click="ignore", key=f"bulletin_{fmt}_{county}", icon=":material/download:")

@@ -38,11 +38,15 @@ def font_dir() -> Path:
                       f"{' or '.join(map(str, FONT_DIRS))}): apt-get install fonts-noto-cjk")
 
 
-@functools.cache
 def typst_font_dir() -> str:
     """A folder of this process holding only the Sans faces (links): Typst reads every font in the folders it is
-    given, and the Serif collections beside them would take a second of every PDF."""
-    source = font_dir()
+    given, and the Serif collections beside them would take a second of every PDF. FontMissing when the fonts
+    are gone (looked for at every call: a link to a removed font would fall back to Typst's Latin fonts)."""
+    return _sans_links(font_dir())
+
+
+@functools.cache
+def _sans_links(source: Path) -> str:
     folder = Path(tempfile.mkdtemp(prefix="relief-live-fonts-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for name in (FONT_FILE, BOLD_FILE):
