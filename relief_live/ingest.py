@@ -332,11 +332,14 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
         loose.clear()  # (a file read again starts over)
 
     def checked() -> Iterator[pl.DataFrame]:
-        for frame in frames:
-            if loose is not None and mapping.kind == "sales" and frame.get_column("session_id").null_count():
-                loose.append(frame.filter(pl.col("session_id").is_null()).select(
-                    "session_id", "ts", *schema.SESSION_HOST_KEYS))
-            yield frame
+        try:
+            for frame in frames:
+                if loose is not None and mapping.kind == "sales" and frame.get_column("session_id").null_count():
+                    loose.append(frame.filter(pl.col("session_id").is_null()).select(
+                        "session_id", "ts", *schema.SESSION_HOST_KEYS))
+                yield frame
+        finally:
+            frames.close()  # closed early (the writer failed): the typing of the pieces stops now
         if (isinstance(data, read.MappedFile) and not data.unchanged()
                 and (again[0].result() if again else _sha256(data.source())) != sha):
             raise Rejected([Problem(name, None, None, "changed while it was being read; "
