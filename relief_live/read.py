@@ -1279,18 +1279,19 @@ def parse_vocab(series: pl.Series, table: dict[str, str]) -> tuple[pl.Series, pl
 
 # Cells that say "nothing here" in the shops' exports (抖店 writes `-` for an empty cell): read as empty.
 EMPTY_MARKS: Final[tuple[str, ...]] = ("-", "--", "—")
-# What text and ids lose at both ends: spaces and tabs (抖店 puts a tab before each id so that Excel keeps its
-# digits), and the `="…"` and leading `'` that keep a spreadsheet from reading a cell as a number.
-# (Spaces as polars' strip_chars() takes them: Unicode's White_Space.)
+# What text and ids lose at their ends: spaces and tabs (抖店 puts a tab before each id so that Excel keeps its
+# digits) and a `="…"` round the whole cell (淘宝 wraps ids and titles so); ids also lose a leading `'`. Each is
+# taken off as the spreadsheet put it on, never a lone `=`, `'` or `"` of the text itself (`=HYPERLINK(…)` and
+# `'; DROP …` stay as written). (Spaces as polars' strip_chars() takes them: Unicode's White_Space.)
 WHITESPACE: Final = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
-WRAPPERS: Final = WHITESPACE + "='\""
+_FORMULA_TEXT: Final = r'(?s)^="(.*)"$'
 _SCIENTIFIC: Final = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
 
 
 def parse_id(series: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Identifiers without their wrappers (WRAPPERS), and `bad` marking ids in scientific notation (`6.9311E+18`:
-    Excel has rounded their digits away)."""
-    text = parse_text(series, WRAPPERS)
+    """Identifiers without the wrappers spreadsheets put round them (spaces, tabs, `="…"`, a leading `'`), and `bad`
+    marking ids in scientific notation (`6.9311E+18`: Excel has rounded their digits away)."""
+    text = parse_text(series, apostrophe=True)
     maybe = text.str.contains("+", literal=True)  # one pass over the usual column (Excel writes E+18)
     if not maybe.any():
         return text, const(False, len(text), pl.Boolean)
@@ -1325,35 +1326,46 @@ _FEW: Final = 64
 _MANY_KEPT: Final = 256  # more distinct cells than this (units, numbers, text) are looked at without keeping the result
 
 
-def parse_text(series: pl.Series, chars: str | None = WRAPPERS) -> pl.Series:
-    """Text cells without the `chars` at their ends (spaces and spreadsheets' wrappers: WRAPPERS; None: spaces),
-    a blank cell or an empty mark (EMPTY_MARKS) null.
+def parse_text(series: pl.Series, *, apostrophe: bool = False) -> pl.Series:
+    """Text cells without spaces at their ends and without a `="…"` round the whole cell (and, with `apostrophe`,
+    without a leading `'`: ids), a blank cell or an empty mark (EMPTY_MARKS) null.
 
-    A column of few distinct values is handed back as it is (not copied) when none of them has such characters
-    at its ends or is blank; each other column is stripped cell by cell (in the one pass spaces took).
+    A column of few distinct values is handed back as it is (not copied) when none of them has such wrappers
+    or is blank; each other column is unwrapped cell by cell.
     """
     cells = series.cast(pl.String)
     if cells.head(_SAMPLE).n_unique() <= _FEW:
         distinct = cells.unique()
-        if (_clean_few(frozenset(distinct.to_list()), chars) if len(distinct) <= _MANY_KEPT
-                else _clean(distinct, chars)):
+        if (_clean_few(frozenset(distinct.to_list()), apostrophe) if len(distinct) <= _MANY_KEPT
+                else _clean(distinct, apostrophe)):
             return cells
-    return cells.str.strip_chars(chars).replace(_BLANK, None)
+    return unwrap(cells, apostrophe=apostrophe).replace(_BLANK, None)
+
+
+def unwrap(cells: pl.Series, *, apostrophe: bool = False) -> pl.Series:
+    """Cells without spaces at their ends and a `="…"` round the whole cell (then spaces inside it), and with
+    `apostrophe` a leading `'`. The wrappers are looked for only in columns that hold one."""
+    out = cells.str.strip_chars(WHITESPACE)
+    if out.str.starts_with('="').any():
+        out = out.str.replace(_FORMULA_TEXT, "${1}").str.strip_chars(WHITESPACE)
+    if apostrophe and out.str.starts_with("'").any():
+        out = out.str.strip_prefix("'").str.strip_chars(WHITESPACE)
+    return out
 
 
 _BLANK: Final = ["", *EMPTY_MARKS]
 
 
-def _clean(distinct: pl.Series, chars: str | None) -> bool:
-    """Whether none of these cells has `chars` at its ends or is blank or an empty mark."""
-    stripped = distinct.str.strip_chars(chars)
-    return bool((stripped == distinct).all() and not stripped.is_in(_BLANK).any())
+def _clean(distinct: pl.Series, apostrophe: bool) -> bool:
+    """Whether none of these cells has wrappers at its ends or is blank or an empty mark."""
+    unwrapped = unwrap(distinct, apostrophe=apostrophe)
+    return bool((unwrapped == distinct).all() and not unwrapped.is_in(_BLANK).any())
 
 
 @functools.lru_cache(maxsize=256)
-def _clean_few(distinct: frozenset[str | None], chars: str | None) -> bool:
+def _clean_few(distinct: frozenset[str | None], apostrophe: bool) -> bool:
     """_clean of a few cells, kept: the pieces of a file ask about the same few (products, villages)."""
-    return _clean(pl.Series("c", list(distinct), pl.String), chars)
+    return _clean(pl.Series("c", list(distinct), pl.String), apostrophe)
 
 
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:

@@ -266,10 +266,20 @@ def test_text_and_ids_lose_spreadsheet_wrappers_and_empty_marks_are_empty(repeat
     from relief_live import read
     cells = ['="2093847561234567890"', "\t6917926768823643751", "'100234", " - ", "—", '="赣南脐橙 10斤"', "甲村"]
     column = pl.Series(cells * repeat)
-    want = ["2093847561234567890", "6917926768823643751", "100234", None, None, "赣南脐橙 10斤", "甲村"]
+    want = ["2093847561234567890", "6917926768823643751", "'100234", None, None, "赣南脐橙 10斤", "甲村"]
     assert read.parse_text(column).to_list() == want * repeat
+    want[2] = "100234"  # an id also loses the leading ' that kept a spreadsheet from reading it as a number
+    assert read.parse_id(column)[0].to_list() == want * repeat
     ids, scientific = read.parse_id(pl.Series(["6.9311E+18", "\t6931100000000000000", "-"]))
     assert (ids.to_list(), scientific.to_list()) == (["6.9311E+18", "6931100000000000000", None], [True, False, False])
+
+
+@pytest.mark.parametrize("repeat", [1, 600])
+def test_text_keeps_a_lone_equals_apostrophe_or_quote_of_its_own(repeat: int) -> None:
+    """Only a wrapper round the whole cell is a spreadsheet's: a name that starts with = or ' is stored as written."""
+    from relief_live import read
+    cells = ['=HYPERLINK("http://127.0.0.1/","点我")', "'; DROP TABLE sales; --", '"精品"苹果', '苹果"特级"', "'乙村'"]
+    assert read.parse_text(pl.Series(cells * repeat)).to_list() == cells * repeat
 
 
 SESSIONS_CSV = ("直播ID,直播标题,直播类型,主播昵称,达人ID,开播时间,下播时间\n"
