@@ -237,7 +237,7 @@ def session_curves(curves: pl.DataFrame, lang: str, *, title: str, host_kind: st
     fig.update_yaxes(tickformat=",", rangemode="tozero")
     fig.update_yaxes(tickformat=fmt, row=3, col=1)
     fig.update_xaxes(tickformat="%H:%M")
-    fig.update_xaxes(title=f"{t('time', lang)} (UTC+8)", row=3, col=1)
+    fig.update_xaxes(title=t("time_shanghai", lang), row=3, col=1)
     return style(fig, title, big=big, height=720 if big else 620)
 
 
