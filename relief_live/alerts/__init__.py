@@ -77,15 +77,18 @@ def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: 
     lang, base = deliver.language(given), deliver.configured("public_url", given)
     sent = 0
     for frame, kind in ((firing, "firing"), (resolved, "resolved")):
-        done = []
+        done, failed = [], []
         for alert in frame.iter_rows(named=True):
             msg = deliver.message(alert, kind, lang=lang, base=base)
             took = [deliver.send(name, config, msg, delays=delays, sleep=sleep,
                                  log=_logger(store, alert["id"], kind, name))
                     for name, config in configured.items()]
-            sent += any(took)
-            done.append(alert["id"])
+            # Taken by one channel at least: sent (a channel that refused it says so in the log). Taken by none
+            # (the network or every endpoint down): left due, tried again at the next evaluation.
+            (done if any(took) else failed).append(alert["id"])
+        sent += len(done)
         record.delivered(store, done, resolved=kind == "resolved")
+        record.release(store, failed)
     return sent
 
 

@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from relief_live.alerts.rules import Holding
-from relief_live.store import Store
+from relief_live.store import Store, metadata
 
 RENEW_SECONDS: Final = 60  # a holding condition's last_seen and figures are renewed this often
 CLAIM_SECONDS: Final = 600  # a delivery claimed longer ago than this (its process ended meanwhile) is taken again
 
-metadata = sa.MetaData()
+# The store's own metadata: Store.create makes these tables with the others, and a backup copies them, so that a
+# store restored from it neither forgets its alerts nor sends them again.
 _id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 alerts_table = sa.Table(
     "alerts", metadata,
@@ -66,13 +67,14 @@ def now_ms() -> int:
 
 
 def ensure(store: Store) -> None:
-    """Create the alerts' tables when missing (once per store URL in a process)."""
+    """Create the alerts' tables when missing (once per store URL in a process; Store.create makes them too when
+    this module was imported first)."""
     if store.url in _ready:
         return
     for attempt in range(5):
         try:
             with store._cursor(write=True) as cursor:
-                for table in metadata.sorted_tables:
+                for table in (alerts_table, deliveries_table, runs_table):
                     cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=store._sa_dialect)))
                     for index in table.indexes:
                         cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=store._sa_dialect)))
@@ -245,6 +247,15 @@ def delivered(store: Store, ids: list[int], *, resolved: bool, at: int | None = 
     column = "resolved_delivered_at" if resolved else "delivered_at"
     with store._cursor(write=True) as cursor:
         cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values({column: at, "claimed_at": None})))
+
+
+def release(store: Store, ids: list[int]) -> None:
+    """Let go of the claim on messages no channel took: the next evaluation tries them again."""
+    if not ids:
+        return
+    a = alerts_table
+    with store._cursor(write=True) as cursor:
+        cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values(claimed_at=None)))
 
 
 def log_delivery(store: Store, *, alert: int | None, message: str, channel: str, attempt: int, ok: bool,

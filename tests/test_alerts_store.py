@@ -1,0 +1,57 @@
+"""Alerts kept by the store: a message no channel took is tried again, and a backup keeps the alerts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relief_live import alerts
+from relief_live.alerts import record, rules
+from relief_live.store import Store
+from tests.test_alerts import NOW, SESSIONS, Endpoint, firing, load, ticks
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting from the machine running the tests (as in test_alerts)."""
+    monkeypatch.setattr(rules, "SECRETS_FILES", (tmp_path / "none.toml",))
+    for name in [n for n in os.environ if n.startswith("RELIEF_LIVE_") and n != "RELIEF_LIVE_TEST_PG"]:
+        monkeypatch.delenv(name)
+    alerts._held.clear()
+    record._seen.clear()
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    e = Endpoint()
+    yield e
+    e.close()
+
+
+def test_a_message_no_channel_took_is_tried_again_at_the_next_evaluation(store: Store, endpoint: Endpoint,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELIEF_LIVE_ALERT_WEBHOOK", endpoint.url + "/hook")
+    load(store, "sessions.csv", SESSIONS)
+    load(store, "trend.csv", ticks(38, collapse_from=36))
+    alerts.check(store, now=NOW, send=False)
+    endpoint.answers = [(502, {})] * 3  # the endpoint is down for all three tries
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+    (alert,) = firing(store).values()
+    assert alert["delivered_at"] is None and alert["claimed_at"] is None
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 1  # it is back
+    assert [body["state"] for _, body in endpoint.requests] == ["firing"] * 4
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+
+
+def test_a_backup_keeps_the_alerts_so_a_restored_store_sends_nothing_again(store: Store, tmp_path: Path) -> None:
+    load(store, "sessions.csv", SESSIONS)
+    load(store, "trend.csv", ticks(38, collapse_from=36))
+    alerts.check(store, now=NOW, send=False)
+    copy = Store(f"sqlite:///{store.backup(tmp_path / 'backup.sqlite3')}")
+    held = record.alerts(copy).select("rule", "subject", "state", "first_seen").rows()
+    assert held == record.alerts(store).select("rule", "subject", "state", "first_seen").rows()
+    assert [(rule, subject, state) for rule, subject, state, _ in held] == [
+        ("session_viewers_drop", "LIVE1", "firing")]
