@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
@@ -306,6 +307,46 @@ def alias_table(kind: str) -> dict[str, str]:
         for name in (field.name, *field.aliases):
             table[normalise_header(name)[0]] = field.name
     return table
+
+
+# How far a header may be from an alias to be offered as its likely spelling: one edit in a short header
+# (开播时问 for 开播时间), two in a long one.
+SUGGEST_EDITS: Final[tuple[tuple[int, int], ...]] = ((6, 1), (10**9, 2))  # (longest alias, edits allowed)
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions that make `a` into `b`."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def suggest_header(kind: str, header: str, columns: Collection[str] | None = None) -> str | None:
+    """The alias of `kind` (of one of `columns`, else of any column) that `header` most likely misspells: the
+    nearest by edit distance within SUGGEST_EDITS; None for a header that is an alias, is near none, or is as
+    near to two columns' aliases."""
+    norm = normalise_header(header)[0]
+    if len(norm) < 2 or norm in alias_table(kind):
+        return None
+    best: dict[str, tuple[int, str]] = {}  # column -> (edits, alias)
+    for f in KINDS[kind]:
+        if columns is not None and f.name not in columns:
+            continue
+        for alias in (f.name, *f.aliases):
+            target = normalise_header(alias)[0]
+            allowed = next(edits for longest, edits in SUGGEST_EDITS if len(target) <= longest)
+            edits = _edits(norm, target)
+            if edits <= min(allowed, len(target) - 1) and edits < best.get(f.name, (edits + 1, ""))[0]:
+                best[f.name] = (edits, alias)
+    if not best:
+        return None
+    nearest = min(edits for edits, _ in best.values())
+    found = [alias for edits, alias in best.values() if edits == nearest]
+    return found[0] if len(found) == 1 else None
 
 
 def field(kind: str, name: str) -> Field:

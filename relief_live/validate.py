@@ -522,12 +522,22 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
                 how = "; or give the host kind (--host-kind or the upload form)"
             problems.append(Problem(
                 table.name, 1, f.name,
-                f"a {mapping.kind} file needs the column {f.name} (headers: {', '.join(f.aliases[:5])}){how}",
+                f"a {mapping.kind} file needs the column {f.name} (headers: {', '.join(f.aliases[:5])}){how}"
+                + _near_miss(mapping, f.name),
             ))
     if mapping.kind == "ticks" and not any(c in mapping.columns for c in schema.TICK_MEASURES):
         problems.append(Problem(table.name, 1, None,
                                 "a ticks file needs at least one measure column, such as 实时在线人数 or 成交金额"))
     return problems
+
+
+def _near_miss(mapping: Mapping, column: str) -> str:
+    """"; did you mean …" when a header the file's kind does not know is a near miss of one of `column`'s."""
+    for header in mapping.unknown:
+        alias = schema.suggest_header(mapping.kind, header, [column])
+        if alias is not None:
+            return f'; did you mean "{alias}" for the header "{header}"?'
+    return ""
 
 
 def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionStarts,

@@ -92,6 +92,10 @@ def _bad(name: str) -> tuple[str, bytes, str]:
         "unknown_host_kind": ("h.csv", "直播ID,直播类型,开播时间\ns1,晚会,2020-09-06 19:00\n",
                               'h.csv line 2, column 直播类型: "晚会" is not a host kind'),
         "no_known_kind": ("k.csv", "a,b,c\n1,2,3\n", 'k.csv line 1: "a, b, c" are the headers: they fit no known kind'),
+        "misspelt_header": ("s.csv", "直播ID,直播类型,开播时问\ns1,干部直播,2020-09-06 19:00\n",
+                            's.csv line 1, column started_at: a sessions file needs the column started_at (headers: '
+                            '开播时间, 开始时间, 直播开始时间, start, start_time); did you mean "开播时间" for the header '
+                            '"开播时问"?'),
         "binary": ("x.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "x.csv: this is a binary file"),
         "empty": ("e.csv", b"", "e.csv: the file is empty"),
         "undecodable": ("u.csv", "商品名称,数量,实付金额,直播ID\n".encode() + b"\xff\xfe\x80\x80,1,1,s\n",
@@ -102,7 +106,7 @@ def _bad(name: str) -> tuple[str, bytes, str]:
 
 
 BAD = ["missing_column", "duplicate_column", "text_in_number", "negative_quantity", "bad_time", "ragged_row",
-       "range", "unknown_host_kind", "no_known_kind", "binary", "empty", "undecodable"]
+       "range", "unknown_host_kind", "no_known_kind", "misspelt_header", "binary", "empty", "undecodable"]
 
 
 @pytest.mark.parametrize("case", BAD)
