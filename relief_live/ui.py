@@ -103,10 +103,20 @@ def ensure_demo() -> None:
         demo.load_demo(s)
 
 
+def demo_in(batches: pl.DataFrame) -> list[int]:
+    """The live batches of `batches` (Store.batches) that hold demo data."""
+    return batches.filter((pl.col("by") == DEMO_BY) & ~pl.col("retracted"))["batch"].to_list()
+
+
+def clear_demo(batches: list[int]) -> None:
+    """Retract the demo's batches: the store then reads as if the demo had never been loaded."""
+    for batch in batches:
+        store().retract(batch)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _demo_batches(url: str, version: int) -> list[int]:
-    b = _store(url).batches()
-    return b.filter((pl.col("by") == DEMO_BY) & ~pl.col("retracted"))["batch"].to_list()
+    return demo_in(_store(url).batches())
 
 
 def demo_batches() -> list[int]:
@@ -143,17 +153,29 @@ def compared(key: tuple[int, int]) -> pl.DataFrame:
 
 
 def demo_banner(lang: str) -> None:
-    """Marks demo data as such; staff get a control to clear it."""
+    """Marks demo data as such; staff get a control to clear it, which asks first (never on a wall screen)."""
     batches = demo_batches()
     if not batches:
         return
     cols = st.columns([4, 1], vertical_alignment="center")
     cols[0].warning(t("demo_banner", lang), icon=":material/science:")
-    if auth.may_write() and cols[1].button(t("clear_demo", lang), key="clear_demo"):
-        for batch in batches:
-            store().retract(batch)
-        st.toast(t("demo_cleared", lang))
-        st.rerun()
+    if state.kiosk() or not auth.may_write():
+        return
+    if not st.session_state.get("clear_demo_asked"):
+        if cols[1].button(t("clear_demo", lang), key="clear_demo"):
+            st.session_state["clear_demo_asked"] = True
+            st.rerun()
+        return
+    with st.container(border=True):
+        st.markdown(t("clear_demo_confirm", lang, n=len(batches)))
+        yes, no = st.columns(2)
+        cleared = yes.button(t("clear_demo_yes", lang), type="primary", key="clear_demo_yes")
+        if cleared or no.button(t("cancel", lang), key="clear_demo_cancel"):
+            del st.session_state["clear_demo_asked"]
+            if cleared:
+                clear_demo(batches)
+                st.toast(t("demo_cleared", lang))
+            st.rerun()
 
 
 # -- formats ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from relief_live import auth, i18n
 from relief_live.store import Store
 from tests import dashboard_data
 from tests.conftest import csv_bytes
+from tests.dashboard_data import SHANGHAI
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["views/overview.py", "views/live.py", "views/villages.py", "views/hosts.py", "views/upload.py"]
@@ -278,7 +279,7 @@ def test_staff_upload_shows_problems_then_commits_a_good_file(tmp_path: Path, mo
     assert not [b for b in at.button if b.label.startswith("Commit")]
 
     at.file_uploader[0].set_value(("sessions_up.csv", csv_bytes(GOOD_SESSIONS), "text/csv")).run()
-    host_kind = at.selectbox(key="hk_0")  # the file has no host kind: asked for
+    host_kind = at.selectbox(key="hk_1")  # the second file listed has no host kind: asked for
     host_kind.set_value("cadre").run()
     assert "sessions" in at.markdown[0].value or any("sessions" in m.value for m in at.markdown)
     shown = i18n.plain("sessions_up.csv")  # file names reach markdown escaped (sessions\_up\.csv)
@@ -292,6 +293,131 @@ def test_staff_upload_shows_problems_then_commits_a_good_file(tmp_path: Path, mo
     at.switch_page("views/hosts.py").run()
     hosts = at.dataframe[0].value
     assert "赵书记" in set(hosts["host_name"])
+
+
+def _sessions_csv(*ids: str) -> bytes:
+    return csv_bytes("直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,成交订单数,成交金额\n" + "".join(
+        f"{sid},列表测试 {sid},干部直播,赵书记,快手,2020-09-06 19:00:00,2020-09-06 21:00:00,10,100.00\n" for sid in ids))
+
+
+def _staff_upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, lang: str = "en") -> tuple[Store, AppTest]:
+    """A loaded store (no demo) and a staff member on its Upload page."""
+    url = f"sqlite:///{tmp_path / 'list.sqlite3'}"
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    if lang != "en":
+        at.query_params["lang"] = lang
+        at.run()
+    return store, at
+
+
+def _states(at: AppTest) -> list[str]:
+    """The state badge of each listed file, in order (st.badge is markdown: ":colour-badge[:icon: text]")."""
+    return [re.sub(r"^:\w+-badge\[(:[\w/]+: )?(.*)\]$", r"\2", m.value) for m in at.main.markdown
+            if re.match(r"^:\w+-badge\[", m.value)]
+
+
+def test_the_upload_list_keeps_each_file_s_state_and_messages_and_imports_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, at = _staff_upload(tmp_path, monkeypatch)
+    sessions = store.read("sessions").height
+    at.file_uploader[0].set_value([("a.csv", _sessions_csv("la1"), "text/csv"),
+                                   ("bad.csv", csv_bytes(BAD_SALES), "text/csv"),
+                                   ("b.csv", _sessions_csv("lb1", "lb2"), "text/csv")]).run()
+    assert [h.value for h in at.main.subheader][1:] == ["a\\.csv", "bad\\.csv", "b\\.csv"]
+    assert _states(at) == [i18n.t("upload_state_checked"), i18n.t("upload_state_rejected"),
+                           i18n.t("upload_state_checked")]
+    assert len(at.file_uploader) == 1 and not at.file_uploader[0].value  # the chooser is empty for the next files
+    at.button(key="import_all").click().run()
+    assert not at.exception
+    assert store.read("sessions").height == sessions + 3
+    first, second = store.batches()["batch"].to_list()[-2:]
+    assert [m.value for m in at.success] == [f"a\\.csv: 1 rows stored as batch {first}.",
+                                             f"b\\.csv: 2 rows stored as batch {second}."]
+    assert _states(at) == [i18n.t("upload_state_imported"), i18n.t("upload_state_rejected"),
+                           i18n.t("upload_state_imported")]
+    # An imported file's Commit button is gone, its result in its place; the refused file keeps its problems.
+    assert not [b for b in at.button if b.label.startswith("Commit") or b.key == "import_all"]
+    assert at.error[0].value == i18n.t("problems")
+
+    # More files later: the earlier messages stay until their files are removed from the list.
+    at.file_uploader[0].set_value(("c.csv", _sessions_csv("lc1"), "text/csv")).run()
+    at.button(key="commit_3").click().run()
+    assert [m.value for m in at.success][:2] == [f"a\\.csv: 1 rows stored as batch {first}.",
+                                                 f"b\\.csv: 2 rows stored as batch {second}."]
+    assert at.success[2].value.startswith("c\\.csv: 1 rows stored as batch")
+    at.file_uploader[0].set_value(("again.csv", _sessions_csv("la1"), "text/csv")).run()  # a.csv's bytes
+    assert at.info[0].value == i18n.t("upload_already_listed", name="a\\.csv")
+    assert len(_states(at)) == 4
+
+    at.button(key="dismiss_imported").click().run()
+    assert _states(at) == [i18n.t("upload_state_rejected")] and not at.success
+    at.button(key="dismiss_1").click().run()
+    assert _states(at) == [] and store.read("sessions").height == sessions + 4
+
+
+TICKS_WITHOUT_SESSION = """\
+    时间,实时在线人数,成交订单数
+    2020-09-06 19:01:00,1200,3
+    2020-09-06 19:02:00,1500,4
+"""
+
+
+def test_a_minute_trend_without_a_session_column_is_given_a_stored_session_from_a_list(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, at = _staff_upload(tmp_path, monkeypatch, lang="zh")
+    at.file_uploader[0].set_value(("trend.csv", csv_bytes(TICKS_WITHOUT_SESSION), "text/csv")).run()
+    assert _states(at) == [i18n.t("upload_state_needs", "zh")]
+    assert not [b for b in at.button if b.key == "commit_0"]  # nothing to import into yet
+    picker = at.selectbox(key="sid_0")
+    assert picker.label == i18n.t("pick_session_for", "zh")
+    # Every stored session, newest first, by title, host and start (Beijing time).
+    stored = store.read("sessions").sort("started_at", descending=True)
+    assert picker.options == [f"{r['title']} · {r['host_name']} · {r['started_at'].astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+                              for r in stored.iter_rows(named=True)]
+    assert picker.options[-1].startswith("扶贫好物 第1期 · 王主持 · ")
+    picker.set_value("cadre1").run()
+    assert _states(at) == [i18n.t("upload_state_checked", "zh")]
+    at.button(key="commit_0").click().run()
+    assert at.success[0].value.startswith("trend\\.csv：已导入 2 行")
+    ticks = store.read("ticks").filter(pl.col("batch") == store.last_batch())
+    assert ticks["session_id"].to_list() == ["cadre1", "cadre1"] and ticks["viewers_online"].to_list() == [1200, 1500]
+
+
+def test_a_misspelt_header_is_offered_the_alias_it_likely_means(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, at = _staff_upload(tmp_path, monkeypatch, lang="zh")
+    misspelt = "直播ID,直播类型,开播时问,成交金额\ns1,干部直播,2020-09-06 19:00,10.00\n".encode()
+    at.file_uploader[0].set_value(("typo.csv", misspelt, "text/csv")).run()
+    assert at.warning[0].value == "表头“开播时问”未识别：是否应为“开播时间”？改正后请重新上传。"
+    assert _states(at) == [i18n.t("upload_state_rejected", "zh")]
+    problems = next(d.value for d in at.dataframe if i18n.t("problem_message", "zh") in d.value.columns)
+    assert problems[i18n.t("problem_message", "zh")].iloc[0].endswith('did you mean "开播时间" for the header "开播时问"?')
+
+
+def test_the_first_upload_into_the_demo_asks_to_clear_the_demo_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.delenv("RELIEF_LIVE_AUTO_DEMO", raising=False)
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    store = Store(url)
+    demo = store.batches().height
+    assert demo and set(store.batches()["by"]) == {"demo"}
+    at.file_uploader[0].set_value(("real.csv", _sessions_csv("real1"), "text/csv")).run()
+    assert at.warning[0].value == i18n.t("demo_before_upload")
+    assert at.button(key="commit_0").disabled  # not before staff say what becomes of the demo
+    at.radio(key="demo_choice").set_value("clear").run()
+    at.button(key="commit_0").click().run()
+    assert at.info[0].value == i18n.t("demo_cleared_first", n=demo)
+    assert at.success[0].value.startswith("real\\.csv: 1 rows stored as batch")
+    assert store.read("sessions")["session_id"].to_list() == ["real1"]
+    assert store.batches().filter(~pl.col("retracted"))["by"].to_list() == ["staff"]
+    at.switch_page("views/overview.py").run()
+    assert not [w for w in at.warning if w.value == i18n.t("demo_banner")]  # the banner went with the demo
 
 
 def test_retract_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -328,11 +454,27 @@ def test_first_run_loads_the_demo_marked_as_such_and_staff_can_clear_it(
         assert not at.exception and at.warning[0].value == i18n.t("demo_banner")
         assert len(at.get("plotly_chart")) >= 1
     at = app(secrets={"staff_password": PASSWORD}, password=PASSWORD)
-    next(b for b in at.button if b.label == i18n.t("clear_demo")).click().run()
+    at.button(key="clear_demo").click().run()  # asks first
+    demo = store.batches().height
+    assert at.markdown[0].value == i18n.t("clear_demo_confirm", n=demo) and store.batches()["retracted"].sum() == 0
+    at.button(key="clear_demo_cancel").click().run()  # and a change of mind leaves the demo as it was
+    assert store.batches()["retracted"].sum() == 0 and at.button(key="clear_demo")
+    at.button(key="clear_demo").click().run()
+    at.button(key="clear_demo_yes").click().run()
     assert store.is_empty()
     assert not at.warning and at.info[0].value == i18n.t("empty_store")
     at.run()  # cleared stays cleared: the demo is loaded on the first run only
     assert store.is_empty()
+
+
+def test_a_wall_screen_offers_no_demo_clearing_even_to_staff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELIEF_LIVE_DB", f"sqlite:///{tmp_path / 'kiosk.sqlite3'}")
+    monkeypatch.delenv("RELIEF_LIVE_AUTO_DEMO", raising=False)
+    at = app(secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    assert at.button(key="clear_demo")
+    at.query_params["kiosk"] = "1"  # the same signed-in browser turned into the wall screen
+    at.run()
+    assert not [b for b in at.button if b.key == "clear_demo"]
 
 
 @pytest.mark.parametrize("page", ["views/overview.py", "views/villages.py"])
