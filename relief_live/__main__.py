@@ -235,7 +235,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
     if args.start is not None and args.end is not None and args.start > args.end:
         _say(f"--from {args.start} is after --to {args.end}", sys.stderr)
         return 2
-    frames = [store.read(kind) for kind in ("sessions", "ticks", "sales", "stock")]
+    frames = [store.read(kind) for kind in ("sessions", "ticks", "sales", "stock", "catalogue")]
     if args.start is not None or args.end is not None:
         report = period_report(*frames, start=args.start, end=args.end or date.max - timedelta(days=1),
                                now=datetime.now(UTC), county=args.county)

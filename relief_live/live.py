@@ -153,7 +153,7 @@ class LiveFrames:
         with self._lock:
             if self._report is None:
                 f = self.frames
-                self._report = cold_report(f["sessions"], f["ticks"], f["sales"], f["stock"],
+                self._report = cold_report(f["sessions"], f["ticks"], f["sales"], f["stock"], f.get("catalogue"),
                                            now=now, live_minutes=live_minutes)
             return self.version, at_time(self._report, now, live_minutes)
 

@@ -861,6 +861,7 @@ _SIGNATURE: Final[dict[str, tuple[str, ...]]] = {
     "ticks": ("ts", "viewers_online", "viewers_cum", "orders_cum", "gmv_cum", "views_cum", "entries"),
     "sales": ("product", "quantity", "amount", "order_id", "line_id", "unit_price", "order_status"),
     "stock": ("unsold_qty", "as_of", "unsold_value", "households", "unit_price"),
+    "catalogue": ("sku", "product_id", "listing", "pack", "village", "product"),
 }
 
 
@@ -875,6 +876,9 @@ def _fit(mapping: Mapping) -> float:
     if mapping.kind == "sales" and not ("product" in cols and any(c in cols for c in ("quantity", "amount", "unit_price"))):
         return 0
     if mapping.kind == "stock" and "unsold_qty" not in cols:
+        return 0
+    if mapping.kind == "catalogue" and not ("village" in cols and "product" in cols
+                                            and any(c in cols for c in ("sku", "product_id", "listing"))):
         return 0
     return signature * 2 + len(cols)
 

@@ -127,12 +127,34 @@ STOCK: Final[tuple[Field, ...]] = (
     _f("households", COUNT, "带贫户数|带动贫困户数|帮扶户数|贫困户数"),
 )
 
+# The product catalogue (产品名录): what a shop sells, tied to the village and ledger product it comes from. A sales
+# line finds its entry by its seller's code, else its platform product id, else its exact listing title
+# (CATALOGUE_ROUTES); the pack weight turns its packs into kilograms.
+CATALOGUE: Final[tuple[Field, ...]] = (
+    _f("product_id", ID, "商品ID|商品id|宝贝ID"),
+    _f("sku", ID, "商家编码|SKU编码|商品编码|商家编码-规格维度", help="the seller's own code of the product"),
+    _f("listing", TEXT, "商品名称|商品标题|宝贝标题|链接标题", help="the shop's listing title, matched exactly"),
+    _f("county", TEXT, "县区|县|帮扶县|区县"),
+    _f("village", TEXT, "村名|村|行政村|帮扶村", True),
+    _f("product", TEXT, "品名|产品|农产品", True, "the stock ledger's product"),
+    _f("pack", TEXT, "规格|包装规格|单件重量", help="the weight of one pack as sold, e.g. 10斤, 500g, 5kg"),
+    _f("households", COUNT, "带贫户数|带动贫困户数|帮扶户数|贫困户数"),
+)
+
 KINDS: Final[dict[str, tuple[Field, ...]]] = {
     "sessions": SESSIONS,
     "ticks": TICKS,
     "sales": SALES,
     "stock": STOCK,
+    "catalogue": CATALOGUE,
 }
+# Weights written as text ("10斤") and the column of kilograms each becomes: (kind, column) -> kg column.
+WEIGHTS: Final[dict[tuple[str, str], str]] = {("stock", "unit_weight"): "unit_kg", ("catalogue", "pack"): "pack_kg"}
+# How a sales line without a village finds its catalogue entry: (sales column, catalogue column), the first match
+# winning; its name is the route the report counts lines and money by.
+CATALOGUE_ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("sku", "sku", "sku"), ("product_id", "product_id", "product_id"), ("title", "product", "listing"),
+)
 
 # How an order line without a session id finds its session: the first of these host columns that the line and a
 # session both give, and whose session's start..end holds the line's time. A session without an end holds the
@@ -149,6 +171,7 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
     "ticks": ("session_id", "ts"),
     "sales": ("order_id", "line_id", "session_id", "product", "village", "ts", "occ"),
     "stock": ("village", "product", "as_of"),
+    "catalogue": ("sku", "product_id", "listing"),
 }
 
 # Columns a kind needs besides its required ones before a file is recognised as that kind:
@@ -370,12 +393,14 @@ EXTRA_COLUMNS: Final[dict[str, dict[str, pl.DataType]]] = {
     "ticks": {},
     "sales": {"occ": pl.Int64(), "status": pl.String()},  # status: one of LINE_STATUSES (null: a sale)
     "stock": {"unit_kg": pl.Float64()},  # kilograms in one `unit` when that is a count unit with a known weight
+    "catalogue": {"pack_kg": pl.Float64()},  # kilograms in one pack (`pack`)
 }
 DROPPED: Final[dict[str, tuple[str, ...]]] = {
     "sessions": ("duration",),  # folded into ended_at
     "ticks": (),
     "sales": ("paid_at", "unit_price", "order_status", "after_sale"),  # folded into status, amount and refund
     "stock": ("unit_weight",),  # folded into unit_kg
+    "catalogue": ("pack",),  # folded into pack_kg
 }
 
 

@@ -387,12 +387,14 @@ def typed_columns(
                 empty = empty & ~mask.fill_null(False)
             checks.append((f.name, header, empty, "is empty; it is required"))
 
-    if kind == "stock":
-        weight, bad_weight = read.parse_weight(
-            table.frame.get_column(f"c{mapping.columns['unit_weight']}") if "unit_weight" in mapping.columns
-            else read.const(None, n, pl.String))
-        columns["unit_kg"] = unit_kg.fill_null(weight)
-        checks.append(("unit_weight", header_of.get("unit_weight", "unit_weight"), bad_weight,
+    for (of_kind, text), kg in schema.WEIGHTS.items():
+        if of_kind != kind:
+            continue
+        cells = (table.frame.get_column(f"c{mapping.columns[text]}").cast(pl.String) if text in mapping.columns
+                 else read.const(None, n, pl.String))
+        weight, bad_weight = read.parse_weight(cells)
+        columns[kg] = unit_kg.fill_null(weight) if kind == "stock" else weight  # a stock unit may carry its weight
+        checks.append((text, header_of.get(text, text), _unmarked(cells, bad_weight),
                        "is not a weight (write e.g. 10斤 or 5kg)"))
 
     frame = pl.DataFrame([s.alias(name) for name, s in columns.items()])
@@ -558,8 +560,8 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionSta
         frame = _place_times_of_day(name, frame, session_starts, tz)
     if kind == "sales":
         frame = _line_status(frame).with_columns(occ=_occurrence(frame, repeats))
-    if kind == "stock":
-        frame = frame.drop("unit_weight")
+    if kind in ("stock", "catalogue"):
+        frame = frame.drop(schema.DROPPED[kind])
     return frame
 
 

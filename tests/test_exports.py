@@ -59,7 +59,7 @@ def doudian_resaved_gbk() -> bytes:
 
 def report_of(store: Store):
     return build_report(store.read("sessions"), store.read("ticks"), store.read("sales"), store.read("stock"),
-                        now=NOW)
+                        store.read("catalogue"), now=NOW)
 
 
 def test_doudian_export_reads_with_no_flags_orders_lines_statuses_and_ids() -> None:
@@ -316,3 +316,73 @@ def test_a_session_found_by_host_name_and_a_line_outside_every_session(tmp_path:
     report = report_of(store)
     by_id = {row["session_id"]: row for row in report.sessions.iter_rows(named=True)}
     assert by_id["DY-A"]["gmv"] == 11980 + 3990 and "DY-B" in by_id and by_id["DY-B"]["gmv"] is None
+
+
+LEDGER_CSV = ("县区,村名,品名,滞销数量,单位,统计日期,带贫户数\n"
+              "于都县,甲村,脐橙,2000,斤,2024-10-01,35\n"
+              "于都县,乙村,猕猴桃,500,斤,2024-10-01,12\n")
+CATALOGUE_CSV = ("商品ID,商家编码,商品名称,县区,村名,品名,规格,带贫户数\n"
+                 "3588491772611,GN-QC-10,赣南脐橙 10斤礼盒装 现摘现发,于都县,甲村,脐橙,10斤,35\n"
+                 "3588491772612,-,赣南猕猴桃 5斤,于都县,乙村,猕猴桃,5斤,12\n"
+                 "-,-,赣南脐橙 10斤礼盒装,于都县,甲村,脐橙,5kg,35\n")
+
+
+def catalogued_store(tmp_path: Path) -> Store:
+    store = sqlite_store(tmp_path)
+    for name, data in (("台账.csv", LEDGER_CSV.encode("gbk")), ("产品名录.csv", CATALOGUE_CSV.encode())):
+        ingest.ingest_bytes(store, name, data)
+    return store
+
+
+def test_the_catalogue_is_a_kind_of_its_own_with_pack_weights_in_kilograms() -> None:
+    mapping, frame = ingest.parse("产品名录.csv", CATALOGUE_CSV.encode())
+    assert mapping.kind == "catalogue"
+    assert frame.select("sku", "product_id", "village", "product", "pack_kg").rows() == [
+        ("GN-QC-10", "3588491772611", "甲村", "脐橙", 5.0), (None, "3588491772612", "乙村", "猕猴桃", 2.5),
+        (None, None, "甲村", "脐橙", 5.0)]
+
+
+def test_doudian_and_pinduoduo_exports_of_the_same_products_sell_through_the_ledger(tmp_path: Path) -> None:
+    store = catalogued_store(tmp_path)
+    ingest.ingest_bytes(store, "订单导出.csv", doudian_csv())
+    ingest.ingest_bytes(store, "拼多多订单.csv", ("\n".join([PDD_HEADER, *PDD_ROWS]) + "\n").encode("gbk"))
+    report = report_of(store)
+    villages = {row["product"]: row for row in report.villages.iter_rows(named=True)}
+    # 脐橙 by 商家编码 GN-QC-10, 10斤 a pack: 抖店 2 + 20 packs sold (one line refunded, one never paid),
+    # 拼多多 1 + 2 + 1 (one refunded): 26 packs = 260斤 of 2000斤
+    orange = villages["脐橙"]
+    assert (orange["village"], orange["sold_qty"], orange["sell_through"]) == ("甲村", 260.0, 0.13)
+    assert orange["sold_value"] == 11980 + 119800 + 5490 + 10980 + 5490
+    assert orange["refunded_value"] == 5990 + 5490  # the refunded lines' paid amounts; the unpaid one is nothing
+    # 猕猴桃 by 商品ID (its 商家编码 is in no catalogue row): one 5斤 pack
+    assert (villages["猕猴桃"]["sold_qty"], villages["猕猴桃"]["sold_value"]) == (5.0, 3990)
+    routes = {row["route"]: (row["lines"], row["amount"]) for row in report.routes.iter_rows(named=True)}
+    assert routes == {"sku": (8, 11980 + 119800 + 5490 + 10980 + 5490), "product_id": (1, 3990)}
+    assert report.unattributed.height == 0
+
+
+def test_a_title_matches_the_catalogue_and_every_line_is_counted_somewhere(tmp_path: Path) -> None:
+    store = catalogued_store(tmp_path)
+    rows = [
+        taobao_row("2093847561234567890", "119.80", "交易成功", "2024-10-17 19:10:00", "2024-10-17 19:10:30",
+                   "赣南脐橙 10斤礼盒装", "2", "0.00"),
+        taobao_row("2093847561234567891", "59.90", "交易关闭", "2024-10-17 19:12:00", "2024-10-17 19:12:20",
+                   "赣南脐橙 10斤礼盒装", "1", "59.90"),
+        taobao_row("2093847561234567892", "59.90", "交易关闭", "2024-10-17 19:13:00", "",
+                   "赣南脐橙 10斤礼盒装", "1", "0.00"),
+        taobao_row("2093847561234567893", "29.90", "交易成功", "2024-10-17 19:15:00", "2024-10-17 19:15:10",
+                   "赣南蜜柚 单果装", "1", "0.00"),  # in no catalogue row
+    ]
+    data = (",".join(TAOBAO_HEADERS) + "\n" + "\n".join(rows) + "\n").encode("gbk")
+    ingest.ingest_bytes(store, "ExportOrderList.csv", data)
+    report = report_of(store)
+    [orange] = report.villages.filter(pl.col("product") == "脐橙").iter_rows(named=True)
+    assert (orange["sold_qty"], orange["sold_value"], orange["refunded_value"]) == (20.0, 11980, 5990)
+    [apart] = report.unattributed.iter_rows(named=True)
+    assert (apart["product"], apart["reason"]) == ("赣南蜜柚 单果装", "no village given; no baseline has this product")
+    routes = {row["route"]: (row["lines"], row["amount"]) for row in report.routes.iter_rows(named=True)}
+    assert routes == {"title": (3, 11980), "none": (1, 2990)}
+    # No line is lost: sales in villages + refunded + cancelled + unattributed sales = the file's lines.
+    statuses = store.read("sales")["status"].to_list()
+    assert (int(report.villages["sales_rows"].sum()) + statuses.count("refunded") + statuses.count("cancelled")
+            + report.unattributed.height) == len(rows)

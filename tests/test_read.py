@@ -60,10 +60,10 @@ def test_each_alias_maps_to_its_canonical_column(kind: str, field: schema.Field,
     if kind == "ticks" and field.name not in schema.TICK_MEASURES:
         others.append(schema.field("ticks", "likes"))
     headers = [alias] + [f.name for f in others]
-    sample = "10斤" if field.name == "unit_weight" else SAMPLE[field.type]
+    sample = "10斤" if field.name in ("unit_weight", "pack") else SAMPLE[field.type]
     values = [sample] + [SAMPLE[f.type] for f in others]
     frame = parse(",".join(headers) + "\n" + ",".join(values) + "\n", kind=kind)
-    column = {"duration": "ended_at", "unit_weight": "unit_kg", "order_status": "status",
+    column = {"duration": "ended_at", "unit_weight": "unit_kg", "pack": "pack_kg", "order_status": "status",
               "after_sale": "status"}.get(field.name, field.name)
     assert frame.height == 1
     if column in frame.columns:

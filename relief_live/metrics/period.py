@@ -59,12 +59,13 @@ def window(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, sto
     )
 
 
-def period_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame, *,
+def period_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame,
+                  catalogue: pl.DataFrame | None = None, *,
                   start: date | None, end: date, now: datetime, county: str | None = None) -> Report:
     """The report (build_report) of the frames `window` keeps, as at the end of the window (or `now` if
     earlier); of one county's sessions and villages when `county` is given (of_county)."""
     frames = window(sessions, ticks, sales, stock, start=start, end=end)
-    report = build_report(*frames, now=min(now, day_start(end + timedelta(days=1))))
+    report = build_report(*frames, catalogue, now=min(now, day_start(end + timedelta(days=1))))
     return of_county(report, county) if county is not None else report
 
 

@@ -52,6 +52,8 @@ def report_json(report: Report) -> dict[str, Any]:
         "villages": _rows(report.villages, VILLAGE_KEYS),
         "unattributed": _bucket(report.unattributed),
         "unconvertible": _bucket(report.unconvertible),
+        "routes": [{"route": r["route"], "lines": r["lines"], "amount": yuan(r["amount"])}
+                   for r in report.routes.to_dicts()],
     }
 
 
@@ -124,6 +126,9 @@ def format_report(report: Report) -> str:
             f"in {report.unattributed.height:,} row(s), apart from the villages",
             f"  unconvertible sales: ¥{_money(int(report.unconvertible.get_column('amount').sum()))} "
             f"in {report.unconvertible.height:,} row(s), in sold value, not in sold quantity",
+            *(["  catalogue routes: " + ", ".join(
+                f"{r['route']} {r['lines']:,} line(s) ¥{_money(r['amount'])}" for r in report.routes.to_dicts())]
+              if report.routes.height else []),
         ]),
     ]
     return "\n\n".join(sections) + "\n"

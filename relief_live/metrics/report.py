@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from relief_live.metrics.catalogue import ROUTES_COLUMNS, catalogued, route_sums
 from relief_live.metrics.common import conform
 from relief_live.metrics.sessions import host_kind_metrics, place_sales, session_metrics
 from relief_live.metrics.villages import village_metrics
@@ -20,7 +21,8 @@ class Report:
     totals: sessions, orders, gmv (sum of the sessions rows), unsold_value, sold_value (sum of the
     villages rows; unattributed sales stay apart), value_sell_through (null when unsold_value is 0).
     unattributed / unconvertible: the sales rows behind those buckets, with `attributed_village`,
-    `stock_unit` and a `reason` a person can act on.
+    `stock_unit` and a `reason` a person can act on. routes: the lines and money each catalogue route tied to a
+    village (metrics.catalogue.ROUTES_COLUMNS; empty without a catalogue).
     """
 
     totals: dict[str, Any]
@@ -31,20 +33,24 @@ class Report:
     unconvertible: pl.DataFrame
     # What metrics.incremental.refresh_report needs to refresh this report from new rows alone (incremental.Carry).
     carry: Any = field(default=None, repr=False, compare=False)
+    routes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ROUTES_COLUMNS))
 
 
-def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame, *,
+def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame,
+                 catalogue: pl.DataFrame | None = None, *,
                  now: datetime, live_minutes: float = 10.0, per_sales: pl.DataFrame | None = None) -> Report:
     """The metrics of the four current-row frames (columns of schema.frame_schema), as at `now`.
 
     `per_sales`: sessions.sales_stats(sales), when the caller has it (metrics.incremental.cold_report)."""
     sessions, ticks = conform(sessions, "sessions"), conform(ticks, "ticks")
     sales, stock = place_sales(conform(sales, "sales"), sessions), conform(stock, "stock")
+    sales, route = catalogued(sales, conform(catalogue, "catalogue") if catalogue is not None else None)
     per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes, per_sales=per_sales)
     villages, unattributed, unconvertible = village_metrics(
         sales, stock, per_session.select("session_id", "started_at"))
     totals = totals_of(per_session, villages)
-    return Report(totals, per_session, host_kind_metrics(per_session), villages, unattributed, unconvertible)
+    return Report(totals, per_session, host_kind_metrics(per_session), villages, unattributed, unconvertible,
+                  routes=route_sums(sales, route))
 
 
 def totals_of(per_session: pl.DataFrame, villages: pl.DataFrame) -> dict[str, Any]:

@@ -54,6 +54,8 @@ STATUSES: Final[tuple[tuple[str, str, pl.Expr], ...]] = (
 # Report.unattributed / Report.unconvertible: the sales columns, then attributed_village, stock_unit, reason.
 
 _MASS: Final = schema.MASS_UNITS_KG
+# The lines listed as unattributed: sales that no baseline takes (a refunded or cancelled line counts as such).
+UNATTRIBUTED: Final = pl.col("b_row").is_null() & pl.col("sale")
 
 
 def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
@@ -65,7 +67,7 @@ def village_metrics(sales: pl.DataFrame, stock: pl.DataFrame,
     per_row = per_row_sums(lines, window_qty=pl.when(_in_window(latest)).then("qty"))
     villages = finish_villages(baseline.join(per_row.drop("window_qty"), on="b_row", how="left"),
                                per_row.select("b_row", "window_qty"), latest)
-    unattributed = _apart(sales, lines, pl.col("b_row").is_null(), baseline)
+    unattributed = _apart(sales, lines, UNATTRIBUTED, baseline)
     unconvertible_lines = _apart(sales, lines, pl.col("b_row").is_not_null() & pl.col("counted") & pl.col("qty").is_null(),
                                  baseline)
     return villages, unattributed, unconvertible_lines
@@ -158,8 +160,8 @@ def per_row_sums(lines: pl.DataFrame, **extra: pl.Expr) -> pl.DataFrame:
         unconvertible_rows=unconvertible.cast(pl.Int64),
         unconvertible_value=pl.when(unconvertible).then("amount"),
         refunded_value=pl.when(pl.col("dated")).then("refund"),
-        before_baseline_rows=(~pl.col("dated")).cast(pl.Int64),
-        before_baseline_value=pl.when(~pl.col("dated")).then("amount"),
+        before_baseline_rows=(~pl.col("dated") & pl.col("sale")).cast(pl.Int64),
+        before_baseline_value=pl.when(~pl.col("dated") & pl.col("sale")).then("amount"),
         last_sale=pl.when(counted).then("at"),
         **extra,
     ).group_by("b_row").agg(pl.all().exclude("last_sale").sum(), pl.col("last_sale").max()).drop_nulls("b_row")
@@ -208,6 +210,7 @@ def _attributed(sales: pl.DataFrame, resolver: pl.DataFrame, started: pl.DataFra
         .when(sale_kg.is_not_null() & pl.col("b_kg").is_not_null()).then(quantity * sale_kg / pl.col("b_kg")),
         counted=dated & sale,
         dated=dated,
+        sale=sale,
     )
 
 
