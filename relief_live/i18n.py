@@ -341,6 +341,8 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "alert_staff_only": ("Staff can acknowledge or mute an alert (sign in on the sidebar).",
                          "工作人员可确认或静音告警（请在侧边栏登录）。"),
     "alert_settings_error": ("Alerts are not evaluated: {error}", "告警未能评估：{error}"),
+    "alert_unreadable": ("The alerts cannot be read from the store now; the server's log says why.",
+                         "暂时无法从数据库读取告警，原因见服务器日志。"),
 }
 
 

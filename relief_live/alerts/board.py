@@ -14,6 +14,7 @@ import streamlit as st
 from relief_live import alerts, live, ui
 from relief_live.alerts import deliver, record, rules
 from relief_live.i18n import plain, t
+from relief_live.store import describe_failure
 
 log = logging.getLogger(__name__)
 _sending = threading.Lock()  # one delivery thread at a time per server
@@ -30,6 +31,9 @@ def _evaluated(url: str, version: int, minute: int) -> str | None:
         alerts.check(store, live=ui._live_frames(url), send=False)
     except rules.SettingError as error:
         return str(error)
+    except Exception as error:  # the store's (busy, full): the pages go on; the next minute tries again
+        log.warning("alerts were not evaluated: %s", error)
+        return describe_failure(None, error)  # (not the store's address: viewers read it)
     if deliver.channels() and _sending.acquire(blocking=False):
         def send() -> None:
             try:
@@ -53,11 +57,16 @@ def _firing(url: str, version: int, minute: int, changed: int) -> pl.DataFrame:
     return record.alerts(ui.store(), firing_only=True)
 
 
-def firing() -> pl.DataFrame:
-    """The firing alerts, newest first (cached by store version, minute and acknowledgements)."""
+def firing() -> pl.DataFrame | None:
+    """The firing alerts, newest first (cached by store version, minute and acknowledgements); None when the
+    store cannot give them (what failed is logged): no page fails for the alerts' sake."""
     evaluate()
     version, minute = ui.report_key()
-    return _firing(ui.store().url, version, minute, _changed[0])
+    try:
+        return _firing(ui.store().url, version, minute, _changed[0])
+    except Exception as error:
+        log.warning("alerts could not be read: %s", error)
+        return None
 
 
 def changed() -> None:
@@ -81,16 +90,20 @@ def bell(lang: str) -> None:
         error = evaluate()
         if error:
             st.caption(plain(t("alert_settings_error", lang, error=error)))
-        shown = firing().filter(pl.col("muted") == 0)
-        st.page_link("views/alerts.py", label=t("alert_bell", lang, n=shown.height),
-                     icon=":material/notifications_active:" if shown.height else ":material/notifications:",
-                     help=t("alert_bell_help", lang))
+        held = firing()
+        shown = None if held is None else held.filter(pl.col("muted") == 0).height
+        st.page_link("views/alerts.py", label=t("alert_bell", lang, n="—" if shown is None else shown),
+                     icon=":material/notifications_active:" if shown else ":material/notifications:",
+                     help=t("alert_bell_help", lang) if shown is not None else t("alert_unreadable", lang))
     draw()
 
 
 def session_banner(session_id: str, lang: str) -> None:
     """The firing alerts of one live session, above its charts."""
-    mine = firing().filter((pl.col("subject") == session_id) & (pl.col("page") == "live") & (pl.col("muted") == 0))
+    held = firing()
+    if held is None:
+        return
+    mine = held.filter((pl.col("subject") == session_id) & (pl.col("page") == "live") & (pl.col("muted") == 0))
     for alert in mine.iter_rows(named=True):
         st.warning(plain(f"{title(alert['rule'], lang)}{_COLON[lang]}{line(alert, lang)}"),
                    icon=":material/notifications_active:")
@@ -100,7 +113,8 @@ def ticker(lang: str) -> None:
     """The wall screen's ticker: every firing alert in one line, refreshed with the live charts."""
     @st.fragment(run_every=live.refresh_seconds())
     def draw() -> None:
-        shown = firing().filter(pl.col("muted") == 0)
+        held = firing()
+        shown = pl.DataFrame() if held is None else held.filter(pl.col("muted") == 0)
         if shown.height:
             st.error(plain("  ·  ".join(f"{title(a['rule'], lang)}{_COLON[lang]}{line(a, lang)}"
                                         for a in shown.iter_rows(named=True))),
