@@ -171,7 +171,6 @@ def test_read_only_commands_take_no_write_lock_and_writers_give_up_with_a_messag
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
     import sys
-    import time
 
     from relief_live import store as store_module
 
@@ -182,10 +181,9 @@ def test_read_only_commands_take_no_write_lock_and_writers_give_up_with_a_messag
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 1_000)
-        for command in ("batches", "report"):
-            began = time.monotonic()
+        for command in ("batches", "report"):  # (a write transaction would fail after the 1 s busy timeout)
             code, _out, err = cli(command, "--db", db)
-            assert code == 0 and err == "" and time.monotonic() - began < 5, (command, err)
+            assert code == 0 and err == "", (command, err)
         assert "fullwidth.csv" in cli("batches", "--db", db)[1]
         code, _, err = cli("retract", "--db", db, "1")
         assert code == 1 and err.startswith("relief-live: ")
@@ -280,12 +278,12 @@ def test_postgresql_writers_give_up_on_a_held_lock_with_a_message_and_readers_ne
             began = time.monotonic()
             with pytest.raises(Exception) as caught:
                 ingest.ingest_bytes(pg, "mathbold.csv", CORPUS[1].data)
-            assert ingest.store_failure(caught.value) and time.monotonic() - began < 10
+            assert ingest.store_failure(caught.value) and time.monotonic() - began < 20  # not forever
             assert "the store is busy: another process held its write lock for over 1 s" in \
                 store_module.describe_failure(pg, caught.value)
             began = time.monotonic()
             pg.create()  # current already: only read
-            assert pg.batches().height == 1 and time.monotonic() - began < 5
+            assert pg.batches().height == 1 and time.monotonic() - began < 20
             holder.rollback()
         engine.dispose()
         assert ingest.ingest_bytes(pg, "mathbold.csv", CORPUS[1].data).status == "ingested"
@@ -412,7 +410,7 @@ def test_a_new_store_whose_file_is_locked_gives_up_after_the_busy_timeout(
         monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 500)
         began = time.monotonic()
         code, _out, err = cli("batches", "--db", f"sqlite:///{path}")
-        assert code == 1 and time.monotonic() - began < 5  # not ten waits of the timeout
+        assert code == 1 and time.monotonic() - began < 8  # not ten waits of the timeout (~10.5 s)
         assert "the store is busy: another process held its write lock for over 0.5 s" in err
     finally:
         holder.kill()
