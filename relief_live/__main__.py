@@ -174,6 +174,8 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
         results.append(result)
         if not args.json:
             _say(result.said())
+            if result.ignored:
+                _say(f"  headers ignored: {', '.join(result.ignored)}")
     if args.json:
         print(terminal.safe_json(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False)))
     alerts.after_ingest(store)

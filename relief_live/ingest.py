@@ -96,11 +96,14 @@ class FileResult:
     status: str  # ingested | unchanged
     sessionless: int = 0  # sales lines that name no session
     placed: int = 0  # of those, lines that found a session by their host account and time (metrics.place_sales)
+    ignored: tuple[str, ...] = ()  # the file's headers that no column takes
 
     def as_json(self) -> dict:
         out = {"path": self.path, "kind": self.kind, "rows": self.rows, "batch": self.batch, "status": self.status}
         if self.kind == "sales" and self.status == "ingested":
             out |= {"sessionless": self.sessionless, "placed": self.placed}
+        if self.ignored:
+            out["ignored"] = list(self.ignored)
         return out
 
     def said(self) -> str:
@@ -237,16 +240,19 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
                 "store": store, "tz": read.DEFAULT_TZ, "progress": report}
         base = _extends(store, name, data, hasher, kind, session_id, host_kind, platform)
         loose: list[pl.DataFrame] = []  # the sales lines that name no session
+        ignored: list[str] = []  # the headers no column takes
         try:
-            written = _write_either(store, name, data, hasher, hashed, by, pieces, args, base, loose=loose)
+            written = _write_either(store, name, data, hasher, hashed, by, pieces, args, base, loose=loose,
+                                    ignored=ignored)
         except read.NotUTF8:
             # Taken for UTF-8 from its start, and a later piece is not (a GBK export whose first rows are ASCII):
             # the transaction was rolled back. Check the whole file, re-encode it, and read it again.
             written = _write_either(store, name, data, hasher, hashed, by, _pieces(name, data, checked=True), args,
-                                    base, loose=loose)
+                                    base, loose=loose, ignored=ignored)
     report("done", 1.0)
     sessionless, placed = _placed(store, loose) if written.status == "ingested" else (0, 0)
-    return FileResult(name, written.kind, written.rows, written.batch, written.status, sessionless, placed)
+    return FileResult(name, written.kind, written.rows, written.batch, written.status, sessionless, placed,
+                      tuple(dict.fromkeys(ignored)))
 
 
 def _placed(store: Store, loose: list[pl.DataFrame]) -> tuple[int, int]:
@@ -285,7 +291,8 @@ def _extends(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, k
 
 def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str],
                   by: str | None, pieces: list[Callable[[], read.RawTable]], args: dict,
-                  base: Future[Base | None] | None = None, *, loose: list[pl.DataFrame] | None = None) -> Written:
+                  base: Future[Base | None] | None = None, *, loose: list[pl.DataFrame] | None = None,
+                  ignored: list[str] | None = None) -> Written:
     """_write piece by piece, or, when a later piece repeats a key of an earlier one (its occurrence counts across
     the file) or gives times of day alone (placed in file order), whole: rare, and the first transaction was
     rolled back. A file that extends a `base` whose rows' times differ from its first rows' is written again
@@ -293,11 +300,13 @@ def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecut
     extends = base.result() if base is not None else None
     try:
         try:
-            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=False, loose=loose)
+            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=False, loose=loose,
+                          ignored=ignored)
         except validate.WholeFile:
-            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=True, loose=loose)
+            return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=True, loose=loose,
+                          ignored=ignored)
     except NotExtending:
-        return _write_either(store, name, data, hasher, hashed, by, pieces, args, loose=loose)
+        return _write_either(store, name, data, hasher, hashed, by, pieces, args, loose=loose, ignored=ignored)
 
 
 def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[], read.RawTable]]:
@@ -307,7 +316,7 @@ def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[
 
 def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str], by: str | None,
            pieces: list[Callable[[], read.RawTable]], args: dict, base: Base | None, *, whole: bool,
-           loose: list[pl.DataFrame] | None = None) -> Written:
+           loose: list[pl.DataFrame] | None = None, ignored: list[str] | None = None) -> Written:
     """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
     are all checked; or the batch that holds the same bytes already (`hashed`: the file's hash, which the
     pieces need not wait for), found before anything is written, the pieces begun then dropped.
@@ -326,6 +335,8 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
 
         pieces = _then(pieces, read_all)
     mapping, frames = _typed(name, data, pieces, **args, whole=whole)
+    if ignored is not None:
+        ignored[:] = mapping.unknown
     sha = hashed.result()  # store.write finds a batch of the same bytes before it takes a frame
 
     if loose is not None:

@@ -794,8 +794,8 @@ def detect(table: RawTable, kind: str | None = None) -> Mapping:
         best_score, best = scored[0]
         if best_score <= 0:
             raise Rejected([Problem(  # the headers found as the problem's value: `watch` logs no values
-                table.name, 1, None, "are the headers: they fit no known kind of file (sessions, ticks, sales, "
-                "stock)", value=", ".join(table.headers[:12]),
+                table.name, 1, None, f"are the headers: they fit no known kind of file ({', '.join(KINDS)})"
+                + _closest(scored), value=", ".join(table.headers[:12]),
             )])
         ties = [m.kind for s, m in scored if s == best_score]
         if len(ties) > 1:
@@ -865,22 +865,39 @@ _SIGNATURE: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+# What a file must hold to be taken for a kind: each entry is a set of columns of which it needs one.
+_NEEDS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
+    "sessions": (("started_at", "host_kind"),),
+    "ticks": (("ts",), schema.TICK_MEASURES),
+    "sales": (("product",), ("quantity", "amount", "unit_price")),
+    "stock": (("unsold_qty",),),
+    "catalogue": (("village",), ("product",), ("sku", "product_id", "listing")),
+}
+
+
 def _fit(mapping: Mapping) -> float:
-    """How well a file's headers fit a kind: 0 when its signature is missing."""
+    """How well a file's headers fit a kind: 0 when it lacks a column the kind needs (_NEEDS)."""
     cols = mapping.columns
-    signature = sum(1 for c in _SIGNATURE[mapping.kind] if c in cols)
-    if mapping.kind == "sessions" and "started_at" not in cols and "host_kind" not in cols:
+    if _lacking(mapping):
         return 0
-    if mapping.kind == "ticks" and not ("ts" in cols and any(c in cols for c in schema.TICK_MEASURES)):
-        return 0
-    if mapping.kind == "sales" and not ("product" in cols and any(c in cols for c in ("quantity", "amount", "unit_price"))):
-        return 0
-    if mapping.kind == "stock" and "unsold_qty" not in cols:
-        return 0
-    if mapping.kind == "catalogue" and not ("village" in cols and "product" in cols
-                                            and any(c in cols for c in ("sku", "product_id", "listing"))):
-        return 0
-    return signature * 2 + len(cols)
+    return sum(1 for c in _SIGNATURE[mapping.kind] if c in cols) * 2 + len(cols)
+
+
+def _lacking(mapping: Mapping) -> list[tuple[str, ...]]:
+    """The sets of columns of which the file holds none, though its kind needs one of each."""
+    return [one_of for one_of in _NEEDS[mapping.kind] if not any(c in mapping.columns for c in one_of)]
+
+
+def _closest(scored: list[tuple[float, Mapping]]) -> str:
+    """Which kind a file of no known kind comes closest to, and what it misses (empty when none is close: two
+    of its headers at least must be a kind's)."""
+    near = [m for _, m in scored if len(m.columns) >= 2]
+    if not near:
+        return ""
+    best = max(near, key=lambda m: len(m.columns) - len(_lacking(m)))
+    missing = "; ".join(" or ".join(f"{c} ({', '.join(schema.field(best.kind, c).aliases[:3])} …)" for c in one_of[:3])
+                        for one_of in _lacking(best))
+    return f"; it comes closest to a {best.kind} file, which needs a column {missing}"
 
 
 def _check_duplicates(table: RawTable, mapping: Mapping) -> None:

@@ -527,6 +527,12 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
                 f"a {mapping.kind} file needs the column {f.name} (headers: {', '.join(f.aliases[:5])}){how}"
                 + _near_miss(mapping, f.name),
             ))
+    if (mapping.kind == "sessions" and "session_id" in supplied and "session_id" not in mapping.columns
+            and table.frame.height > 1):
+        problems.append(Problem(table.name, None, "session_id",
+                                f"has {table.frame.height} sessions and no session id column; a session id given at "
+                                "upload (--session-id) would make them one session, each row overwriting the one "
+                                "before: add a 直播ID column, or upload the sessions one file each"))
     if mapping.kind == "ticks" and not any(c in mapping.columns for c in schema.TICK_MEASURES):
         problems.append(Problem(table.name, 1, None,
                                 "a ticks file needs at least one measure column, such as 实时在线人数 or 成交金额"))

@@ -386,3 +386,33 @@ def test_a_title_matches_the_catalogue_and_every_line_is_counted_somewhere(tmp_p
     statuses = store.read("sales")["status"].to_list()
     assert (int(report.villages["sales_rows"].sum()) + statuses.count("refunded") + statuses.count("cancelled")
             + report.unattributed.height) == len(rows)
+
+
+def test_a_file_of_no_kind_says_which_kind_it_comes_closest_to_and_what_it_misses() -> None:
+    with pytest.raises(Rejected) as caught:
+        ingest.parse("f.csv", "商品名称,村名,收件人\n芒果,甲村,张三\n".encode())
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        'f.csv line 1: "商品名称, 村名, 收件人" are the headers: they fit no known kind of file (sessions, ticks, '
+        "sales, stock, catalogue); it comes closest to a sales file, which needs a column quantity (商品数量, 成交件数, "
+        "数量 …) or amount (订单金额, 实付金额, 成交金额 …) or unit_price (单价, 商品单价, 商品价格 …)")
+
+
+def test_a_session_id_given_for_a_sessions_file_of_several_rows_is_refused(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    text = "直播标题,直播类型,开播时间\n脐橙专场,达人直播,2024-10-17 19:00\n猕猴桃专场,达人直播,2024-10-18 19:00\n"
+    with pytest.raises(Rejected) as caught:
+        ingest.ingest_bytes(store, "场次.csv", text.encode(), session_id="DY-1")
+    assert "has 2 sessions and no session id column" in str(caught.value.problems[0])
+    assert store.read("sessions").height == 0
+    one = ingest.ingest_bytes(store, "场次1.csv", text[:text.index("猕猴桃")].encode(), session_id="DY-1")
+    assert one.rows == 1  # one row: the given id names it
+
+
+def test_the_cli_names_the_headers_it_ignored(tmp_path: Path, capsys) -> None:
+    from relief_live.__main__ import main
+    path = tmp_path / "订单导出.csv"
+    path.write_bytes(doudian_csv())
+    assert main(["ingest", "--db", f"sqlite:///{tmp_path / 's.sqlite3'}", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  headers ignored: 运费, 订单完成时间, 取消原因"
