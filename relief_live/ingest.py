@@ -347,7 +347,7 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
             for frame in frames:
                 if loose is not None and mapping.kind == "sales" and frame.get_column("session_id").null_count():
                     loose.append(frame.filter(pl.col("session_id").is_null()).select(
-                        "session_id", "ts", *schema.SESSION_HOST_KEYS))
+                        "session_id", "ts", "channel", *schema.SESSION_HOST_KEYS))
                 yield frame
         finally:
             frames.close()  # closed early (the writer failed): the typing of the pieces stops now

@@ -160,6 +160,9 @@ CATALOGUE_ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
 # session both give, and whose session's start..end holds the line's time. A session without an end holds the
 # OPEN_SESSION_HOURS after its start (a broadcast still on air).
 SESSION_HOST_KEYS: Final[tuple[str, ...]] = ("host_id", "room_id", "host_name")
+# Traffic sources (a line's `channel`) of the live room: only such lines, or lines that give none, find a session.
+# A line sold through a short video or the product card at the same time counts for its village, not the session.
+LIVE_CHANNELS: Final[tuple[str, ...]] = ("直播", "直播间", "直播带货")
 OPEN_SESSION_HOURS: Final = 12
 
 # Store keys (docs/store.md). Sales with an order id are keyed by (order_id, line_id, product, occ); without one

@@ -170,11 +170,15 @@ def _tick_average(ticks: pl.DataFrame, ended: pl.DataFrame) -> pl.DataFrame:
 
 def place_sales(sales: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """`sales` with each line that names no session given the session of its host account (schema.SESSION_HOST_KEYS:
-    达人ID, then room, then host name) whose start..end holds the line's time; lines no session holds stay
-    sessionless (they still count for their villages). Only sessionless lines are looked at."""
+    达人ID, then room, then host name) whose start..end holds the line's time, if it came through the live room
+    (its channel one of schema.LIVE_CHANNELS, or none given); other lines stay sessionless (they still count for
+    their villages). Only sessionless lines are looked at."""
     if sessions.height == 0 or sales.get_column(_ID).null_count() == 0:  # the usual store: known at once
         return sales
-    at = sales.get_column(_ID).is_null().arg_true()
+    at = (sales.get_column(_ID).is_null()
+          & (sales.get_column("channel").is_null() | sales.get_column("channel").is_in(schema.LIVE_CHANNELS))).arg_true()
+    if len(at) == 0:
+        return sales
     lines = sales[at].select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"), "ts", *schema.SESSION_HOST_KEYS)
     found = pl.Series(_ID, [None] * len(at), pl.String)
     for key in schema.SESSION_HOST_KEYS:
