@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from relief_live import auth, i18n, state, ui
+from relief_live import auth, i18n, state, ui, wall
 from relief_live.alerts import board
 from relief_live.i18n import t
 
@@ -63,10 +63,11 @@ else:
 ui.ensure_demo()
 if kiosk:
     board.ticker(lang)
+    wall.show()  # the wall screen in place of any page: the same screen whatever link it was opened from
 else:
     with st.sidebar:
         board.bell(lang)
-page.run()
+    page.run()
 
 if not kiosk:
     with st.sidebar:

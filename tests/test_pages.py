@@ -613,6 +613,16 @@ def statuses(empty: Store) -> Store:
     return empty
 
 
+def test_the_wall_screen_shows_the_programme_when_no_session_is_live(statuses: Store) -> None:
+    at = app(params={"kiosk": "1", "lang": "zh"})
+    walls = [h.value for h in at.main.html if "wall-gmv" in h.value]
+    assert walls and "0 元" in walls[0]  # no session: no GMV yet, said as a figure, not a blank
+    assert [m.label for m in at.metric] == ["订单数", "观看人数", "场次", "滞销货值售出比例", "带动农户数"]
+    assert not at.selectbox and not at.multiselect and not at.button and not at.date_input  # no controls
+    board = html_tables(at)[0]  # the villages with most value left first
+    assert [row[0] for row in board[1:]] == ["慢村", "滞销村", "正常村", "小滞销村", "将完村", "售完村"][:8]
+
+
 def test_villages_page_shows_each_status_most_remaining_value_first(statuses: Store) -> None:
     at = app("views/villages.py", params={"lang": "zh"})
     shown = at.dataframe[0].value

@@ -79,7 +79,11 @@ def test_kpi_numbers_are_never_cut_short_on_a_laptop_screen(server: Server, brow
     open_page(page, f"{server.url}/{path}")
     expect(page.locator("[data-testid='stMetricValue']")).to_have_count(5)
     assert page.evaluate(CUT_SHORT) == []  # no "9,250 …": every card shows its whole number
-    assert metric(page, "GMV").endswith("元")
+    if "kiosk" in path:  # the wall screen's GMV is its large counter
+        gmv = page.locator(".wall-gmv")
+        assert gmv.evaluate("e => e.scrollWidth <= e.clientWidth + 1") and gmv.inner_text().endswith("元")
+    else:
+        assert metric(page, "GMV").endswith("元")
     context.close()
 
 
@@ -166,7 +170,7 @@ def test_no_page_asks_anything_of_a_host_but_the_app_s_own(server: Server, brows
     page = context.new_page()
     for view in EVERY_VIEW:
         open_page(page, f"{server.url}/{view}")
-        page.locator("h1").first.wait_for()
+        page.locator("h1, .wall-gmv").first.wait_for()
         page.wait_for_timeout(1_500)  # charts, icons and fonts load after the script has run
     context.close()
     own = urlparse(server.url).netloc
@@ -213,7 +217,7 @@ def test_every_page_in_chinese_shows_no_english_words(server: Server, browser) -
     found = {}
     for view in ("", "live?session=live1", "villages", "hosts", "alerts", "upload", "?kiosk=1"):
         open_page(page, f"{server.url}/{view}")
-        page.locator("h1").first.wait_for()
+        page.locator("h1, .wall-gmv").first.wait_for()
         page.wait_for_timeout(1_500)  # charts draw after the script has run
         words = set(re.findall(r"[A-Za-z]{2,}", page.evaluate(VISIBLE_TEXT))) - LATIN_ALLOWED
         if words:
@@ -315,6 +319,36 @@ def test_chinese_labels_and_language_kept_across_pages(server: Server, page) -> 
     assert page.locator("h1").first.inner_text() == "帮扶村"
     page.wait_for_function("() => location.search.includes('lang=zh')")
     shot(page, "villages_zh")
+
+
+def test_the_wall_screen_fills_one_dark_1920x1080_screen_with_no_controls(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    open_page(page, f"{server.url}/live?session=live1&kiosk=1")
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    page.wait_for_timeout(1_000)
+    assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight") <= 1080  # no scrolling
+    assert page.evaluate("() => getComputedStyle(document.querySelector(\"[data-testid='stApp']\")).backgroundColor") \
+        == "rgb(14, 17, 23)"
+    main = page.locator("[data-testid='stMain']")
+    assert main.locator("button, input, select, textarea, [data-testid='stSelectbox']").count() == 0  # no controls
+    assert main.get_by_text("演示数据").count() == 0  # no banner (this store is not the demo, but no page text either)
+    gmv = page.locator(".wall-gmv")
+    assert float(gmv.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 80
+    assert gmv.inner_text() == ui.money(totals_of_session(server.store, "live1"), "zh")
+    assert page.locator(".js-plotly-plot").count() == 2  # the minute curve and the top products
+    assert main.get_by_text("当前在线人数").count() == 1
+    assert main.get_by_text(re.compile(r"最新数据 \d+ (秒|分钟)前")).first.is_visible()
+    board = main.locator("table")  # the village board: the villages with most value left
+    assert board.locator("tbody tr").count() == 3 and board.locator("th").first.inner_text() == "村"
+    shot(page, "wall_live")
+    context.close()
+
+
+def totals_of_session(store: Store, session_id: str) -> int:
+    _, f = LiveFrames(store).refresh()
+    sessions = metrics.build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], now=now()).sessions
+    return sessions.filter(pl.col("session_id") == session_id)["gmv"][0]
 
 
 def test_kiosk_hides_the_sidebar(server: Server, page) -> None:  # type: ignore[no-untyped-def]
