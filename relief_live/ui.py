@@ -256,19 +256,35 @@ def table(frame: pl.DataFrame, name: str, lang: str, *, column_config: dict[str,
                             help=t("download", lang, what=name))
 
 
-def preview(kind: str | None, frame: pl.DataFrame) -> pl.DataFrame:
-    """Typed rows about to be stored, as a person reads them: times, yuan, no bookkeeping columns."""
+def preview(kind: str | None, frame: pl.DataFrame, lang: str = "en") -> pl.DataFrame:
+    """Typed rows about to be stored, as a person reads them: times, yuan, host kinds and platforms in `lang`,
+    headers in `lang` (a column without a translation by its first accepted header in Chinese), no bookkeeping
+    columns."""
     from relief_live import schema
+    from relief_live.i18n import vocab
 
-    types = {f.name: f.type for f in schema.KINDS[kind]} if kind in schema.KINDS else {}
-    exprs = []
+    fields = {f.name: f for f in schema.KINDS[kind]} if kind in schema.KINDS else {}
+    types = {name: f.type for name, f in fields.items()}
+    exprs = [pl.col(name).map_elements(lambda v, p=prefix: vocab(p, v, lang), return_dtype=pl.String,
+                                       skip_nulls=True)
+             for name, prefix in (("host_kind", "hk"), ("platform", "pf")) if name in frame.columns]
     for name, dtype in frame.schema.items():
         if types.get(name) == schema.TIME and dtype.is_integer():
             exprs.append(pl.col(name).cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone("Asia/Shanghai"))
         elif types.get(name) == schema.MONEY and dtype.is_integer():
             exprs.append((pl.col(name).cast(pl.Decimal(20, 2)) / 100).cast(pl.Decimal(20, 2)))
     shown = frame.with_columns(exprs) if exprs else frame
-    return shown.drop([c for c in ("batch", "line", "key", "occ") if c in shown.columns])
+    shown = shown.drop([c for c in ("batch", "line", "key", "occ") if c in shown.columns])
+    headers: dict[str, str] = {}
+    for name in shown.columns:
+        if _has(name):
+            header = t(name, lang)
+        elif lang == "zh" and name in fields and fields[name].aliases:
+            header = fields[name].aliases[0]
+        else:
+            header = name.replace("_", " ")
+        headers[name] = header if header not in headers.values() else name
+    return shown.rename(headers)
 
 
 def _has(key: str) -> bool:

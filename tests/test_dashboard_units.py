@@ -527,3 +527,20 @@ def test_the_browser_s_language_is_the_first_of_ours_it_asks_for() -> None:
     assert preferred_lang("fr-FR, zh-TW;q=0.5, en;q=0.4") == "zh"  # by q-value, French being none of ours
     assert preferred_lang("en;q=0.1, zh-Hans") == "zh"  # no q means 1
     assert [preferred_lang(h) for h in (None, "", "de-DE", "zh;q=0")] == [None, None, None, None]
+
+
+def test_the_upload_preview_speaks_the_chosen_language() -> None:
+    from relief_live import ui
+
+    ms = int(datetime(2020, 9, 6, 11, 0, tzinfo=UTC).timestamp() * 1000)  # 19:00 in Shanghai
+    frame = pl.DataFrame({"batch": [1], "line": [2], "session_id": ["s1"], "host_kind": ["cadre"],
+                          "platform": [None], "started_at": [ms], "duration": [5400], "gmv": [12_345]},
+                         schema_overrides={"platform": pl.String})
+    zh = ui.preview("sessions", frame, "zh")
+    # Raw codes and column names (host_kind, cadre) read as people write them; a column without a translation
+    # by its first accepted header (直播时长); bookkeeping columns gone.
+    assert zh.columns == ["场次ID", "主播类型", "平台", "开播时间", "直播时长", "成交额（元）"]
+    assert zh.row(0)[:3] == ("s1", "干部直播", None) and str(zh.row(0)[5]) == "123.45"
+    assert zh.row(0)[3].hour == 19
+    assert ui.preview("sessions", frame, "en").columns == [
+        "Session ID", "Host kind", "Platform", "Started", "duration", "GMV (元)"]

@@ -181,7 +181,7 @@ def _checked(row: Row) -> None:
     elif inspection.frame is not None:
         frame = inspection.frame
         st.caption(t("preview", lang, rows=f"{frame.height:,}"))
-        st.dataframe(ui.preview(inspection.kind, frame.head(50)), hide_index=True, height=220,
+        st.dataframe(ui.preview(inspection.kind, frame.head(50), lang), hide_index=True, height=220,
                      placeholder=ui.MISSING, key=f"preview_{number}")
 
 
