@@ -245,13 +245,13 @@ else:
                               format_func=lambda c: t(f"demo_choice_{c}", lang), label_visibility="collapsed",
                               horizontal=True)
             blocked = choice is None
-        actions = st.columns(2)
-        if len(ready) > 1 and actions[0].button(t("upload_import_all", lang, n=len(ready)), type="primary",
+        actions = st.container(horizontal=True)
+        if len(ready) > 1 and actions.button(t("upload_import_all", lang, n=len(ready)), type="primary",
                                                 key="import_all", disabled=blocked, icon=":material/upload:"):
             for row in ready:
                 _import(row, demo)
             st.rerun()
-        if any(row.state == "imported" for row in rows) and actions[1].button(
+        if any(row.state == "imported" for row in rows) and actions.button(
                 t("upload_dismiss_imported", lang), key="dismiss_imported"):
             for row in rows:
                 if row.state == "imported":

@@ -134,6 +134,50 @@ def test_a_csv_uploaded_through_the_file_chooser_shows_in_the_numbers(tmp_path: 
         stop_server(server)
 
 
+TRENDS_CSV = """时间,实时在线人数,成交订单数
+2020-09-06 19:01:00,1200,3
+2020-09-06 19:02:00,1500,4
+"""
+
+
+def test_files_dropped_together_are_listed_checked_and_imported_at_once_each_keeping_its_message(
+        tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    chromium_path()
+    server = start_server(tmp_path)
+    try:
+        page = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="zh-CN").new_page()
+        open_page(page, f"{server.url}/upload?lang=zh")
+        sessions, trends = tmp_path / "场次.csv", tmp_path / "分钟走势.csv"
+        sessions.write_text(SESSIONS_CSV, encoding="gb18030")
+        trends.write_text(TRENDS_CSV, encoding="utf-8")
+        page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files([str(sessions), str(trends)])
+        # The minute trend names no session: one is chosen from those stored, by title, host and start.
+        expect(page.get_by_text("待补充信息")).to_have_count(1, timeout=30_000)
+        expect(page.get_by_text("已检查：可导入")).to_have_count(1)
+        choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="这些数据所属的场次"),
+               "县长带你看紫金 · 李县长 · ")
+        import_all = page.get_by_role("button", name="全部导入（2 个文件）")
+        import_all.wait_for(timeout=30_000)
+        shot(page, "upload_list_checked")
+        import_all.click()
+        for name, rows in ((sessions.name, 1), (trends.name, 2)):  # both messages stay, each on its file
+            expect(page.get_by_text(f"{name}：已导入 {rows} 行，批次", exact=False)).to_have_count(1, timeout=30_000)
+        wait_ready(page)
+        assert page.get_by_text("已检查：可导入").count() == 0
+        for name in (sessions.name, trends.name):  # each Commit button replaced by its result
+            assert page.get_by_role("button", name=f"导入 {name}", exact=True).count() == 0
+        expect(page.get_by_role("button", name="从列表移除已导入的文件")).to_have_count(1)
+        assert page.get_by_role("button", name="全部导入", exact=False).count() == 0
+        assert page.locator(ERRORS).count() == 0
+        shot(page, "upload_list_imported")
+        ticks = server.store.read("ticks").filter(pl.col("batch") == server.store.last_batch())
+        assert ticks["session_id"].to_list() == ["cadre1", "cadre1"]
+        assert "up1" in server.store.read("sessions")["session_id"].to_list()
+        page.context.close()
+    finally:
+        stop_server(server)
+
+
 def test_a_share_link_opened_in_a_fresh_browser_shows_the_same_view(server: Server, browser, page) -> None:  # type: ignore[no-untyped-def]
     open_page(page, f"{server.url}/villages")
     choose(page, page.locator("[data-testid='stMultiSelect']").first, "紫金县")
