@@ -39,6 +39,11 @@ _STYLE: Final = """<style>
 </style>"""
 
 
+def slot() -> int:
+    """Which turn of the cycle it is: the next live session every CYCLE_SECONDS, the same on every wall."""
+    return int(time.time() // CYCLE_SECONDS)
+
+
 def _dark(fig: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
     """A shared figure, copied (never changed: other viewers hold it) onto the dark wall."""
     out = go.Figure(fig)
@@ -75,7 +80,7 @@ def wall(lang: str) -> None:
     if on_air.height:
         chosen = st.query_params.get("session")
         ids = on_air["session_id"].to_list()
-        session_id = chosen if chosen in ids else ids[int(time.time() // CYCLE_SECONDS) % len(ids)]
+        session_id = chosen if chosen in ids else ids[slot() % len(ids)]
         row = on_air.filter(pl.col("session_id") == session_id).row(0, named=True)
         version, frames = ui.frames()
         curves, sales = ui.shared(("session_rows", version, session_id), lambda: (

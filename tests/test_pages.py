@@ -623,6 +623,28 @@ def test_the_wall_screen_shows_the_programme_when_no_session_is_live(statuses: S
     assert [row[0] for row in board[1:]] == ["慢村", "滞销村", "正常村", "小滞销村", "将完村", "售完村"][:8]
 
 
+def test_the_wall_screen_cycles_through_the_sessions_on_air(empty: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relief_live import ingest, wall
+
+    empty.create()
+    now = datetime.now(UTC)
+    start = dashboard_data._fmt(now - timedelta(minutes=20))
+    ingest.ingest_bytes(empty, "sessions.csv", csv_bytes(
+        f"直播ID,直播标题,直播类型,开播时间,成交金额\na,甲村专场,干部直播,{start},100\nb,乙村专场,干部直播,{start},200\n"),
+        by="test")
+    for sid in ("a", "b"):
+        ingest.ingest_bytes(empty, f"{sid}.csv", csv_bytes(
+            f"时间,实时在线人数\n{dashboard_data._fmt(now - timedelta(seconds=5))},100\n"), session_id=sid, by="test")
+
+    def shown(turn: int, **params: str) -> str:
+        monkeypatch.setattr(wall, "slot", lambda: turn)
+        at = app(params={"kiosk": "1", "lang": "zh", **params})
+        return next(h.value for h in at.main.html if "wall-title" in h.value)
+
+    assert "甲村专场" in shown(0) and "乙村专场" in shown(1) and "甲村专场" in shown(2)
+    assert "乙村专场" in shown(0, session="b")  # a link's session holds the screen
+
+
 def test_villages_page_shows_each_status_most_remaining_value_first(statuses: Store) -> None:
     at = app("views/villages.py", params={"lang": "zh"})
     shown = at.dataframe[0].value
