@@ -125,6 +125,8 @@ STOCK: Final[tuple[Field, ...]] = (
     _f("unit_price", MONEY, "单价|价格|price"),
     _f("unsold_value", MONEY, "滞销金额|货值|滞销货值|value"),
     _f("households", COUNT, "带贫户数|带动贫困户数|帮扶户数|贫困户数"),
+    _f("target_date", DATE, "目标日期|清零目标日期|目标清零日期|target_date",
+       help="the day the stock is meant to be sold by: the village_deadline alert's target for this row"),
 )
 
 # The product catalogue (产品名录): what a shop sells, tied to the village and ledger product it comes from. A sales
@@ -139,6 +141,8 @@ CATALOGUE: Final[tuple[Field, ...]] = (
     _f("product", TEXT, "品名|产品|农产品", True, "the stock ledger's product"),
     _f("pack", TEXT, "规格|包装规格|单件重量", help="the weight of one pack as sold, e.g. 10斤, 500g, 5kg"),
     _f("households", COUNT, "带贫户数|带动贫困户数|帮扶户数|贫困户数"),
+    _f("target_date", DATE, "目标日期|清零目标日期|目标清零日期|target_date",
+       help="the day the stock is meant to be sold by: the village_deadline alert's target for this row"),
 )
 
 KINDS: Final[dict[str, tuple[Field, ...]]] = {

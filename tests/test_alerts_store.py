@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +56,20 @@ def test_a_backup_keeps_the_alerts_so_a_restored_store_sends_nothing_again(store
     assert held == record.alerts(store).select("rule", "subject", "state", "first_seen").rows()
     assert [(rule, subject, state) for rule, subject, state, _ in held] == [
         ("session_viewers_drop", "LIVE1", "firing")]
+
+
+def test_a_ledger_s_own_target_date_is_the_deadline_of_its_row(store: Store) -> None:
+    stock = ("县区,村,产品,滞销数量,单位,统计日期,目标日期\n"
+             "乐业县,上岗村,茶叶,10,斤,2026-11-01,2026-12-10\n"  # half sold in 14 days: clears mid-December
+             "乐业县,上坪村,茶叶,10,斤,2026-11-01,\n")  # the same pace, no date of its own: the year's end
+    sales = ("直播ID,订单编号,下单时间,商品名称,村,商品数量,单位,订单金额\n"
+             "OLD1,A1,2026-11-29 19:10,茶叶,上岗村,5,斤,50\n"
+             "OLD1,A2,2026-11-29 19:10,茶叶,上坪村,5,斤,50\n")
+    load(store, "stock.csv", stock)
+    load(store, "sales.csv", sales)
+    alerts.check(store, now=NOW, send=False)
+    (alert,) = firing(store).values()
+    assert (alert["rule"], alert["subject"]) == ("village_deadline", "上岗村 · 茶叶")
+    facts = json.loads(alert["facts"])
+    # Both clear in mid-December at their pace: after 上岗村's own date, before the year's end.
+    assert facts["target"] == "2026-12-10" and "2026-12-10" < facts["clear_date"] < "2026-12-31"

@@ -51,7 +51,8 @@ RULES: Final[tuple[Rule, ...]] = (
          (Param("alert_village_stalled", 7, "days without a sale"),)),
     Rule("village_deadline", "帮扶村将无法按期清零", "Village will miss its target date",
          "stock remains (the village is not stalled: that is its own alert) and, at the pace of the last "
-         f"{PACE_DAYS} days, its projected clear date falls after the target date, or there is no pace",
+         f"{PACE_DAYS} days, its projected clear date falls after the target date (the ledger's 目标日期 for the "
+         "row, else the setting), or there is no pace",
          (Param("alert_village_deadline", None,
                 "the target date (YYYY-MM-DD); unset: 31 December of the year of the latest sale"),)),
     Rule("session_viewers_drop", "直播在线人数骤降", "Viewers online fell",
@@ -195,14 +196,14 @@ def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) 
     remains = (pl.col("remaining_qty") > 0).fill_null(False)
     stalled = (remains & (pl.col("sell_through") < STALLED_BELOW).fill_null(True)
                & (quiet >= timedelta(days=float(limits["alert_village_stalled"]))).fill_null(False))
-    target = limits.get("alert_village_deadline") or date(clock.year, 12, 31)
+    # The ledger's own 目标日期 for the row, else the setting, else the end of the data's year.
+    target = pl.coalesce("target_date", pl.lit(limits.get("alert_village_deadline") or date(clock.year, 12, 31)))
     late = remains & (pl.col("projected_clear_date").is_null() | (pl.col("projected_clear_date") > target))
     # One pass over the villages table: which rule holds for each row (stalled first: a stalled village is not
     # also told to be late).
     rule = pl.when(stalled).then(pl.lit("village_stalled")).when(late.fill_null(False)).then(pl.lit("village_deadline"))
     held = v.lazy().with_columns(rule.alias("a_rule")).filter(pl.col("a_rule").is_not_null())
-    return _rows(pl.col("a_rule"), held, subject, pl.col("county"), "villages", params,
-                 {**facts, "target": pl.lit(target)})
+    return _rows(pl.col("a_rule"), held, subject, pl.col("county"), "villages", params, {**facts, "target": target})
 
 
 def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:

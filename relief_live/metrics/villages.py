@@ -19,7 +19,7 @@ VILLAGE_COLUMNS: Final[dict[str, pl.DataType]] = {
     "remaining_qty": pl.Float64(), "sell_through": pl.Float64(), "unit_price": pl.Int64(),
     "unsold_value": pl.Int64(), "sold_value": pl.Int64(), "households": pl.Int64(),
     "pace_per_day": pl.Float64(), "projected_clear_date": pl.Date(), "last_sale": TIME, "remaining_value": pl.Int64(),
-    "status": pl.String(),
+    "status": pl.String(), "target_date": pl.Date(),
     "sales_rows": pl.Int64(), "unconvertible_rows": pl.Int64(), "unconvertible_value": pl.Int64(),
     "refunded_value": pl.Int64(), "before_baseline_rows": pl.Int64(), "before_baseline_value": pl.Int64(),
 }
@@ -29,7 +29,8 @@ sold_value counts every counted sale, convertible or not (unconvertible_* are th
 sold_qty); refunded_value is the refunds on the pair's lines from as_of on (not subtracted), lines refunded or
 closed after payment included (those are no sales: out of sold_qty and sold_value); before_baseline_* are lines of
 the pair dated before as_of, counted nowhere. last_sale is the time of the pair's latest counted sale (a sale
-without a time at its session's start), null when none. remaining_value is unsold_value's share of remaining_qty;
+without a time at its session's start), null when none; target_date is the baseline's own (the ledger's 目标日期).
+remaining_value is unsold_value's share of remaining_qty;
 status is the first of STATUSES that holds.
 """
 
