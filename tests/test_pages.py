@@ -388,6 +388,25 @@ def test_a_minute_trend_without_a_session_column_is_given_a_stored_session_from_
     assert ticks["session_id"].to_list() == ["cadre1", "cadre1"] and ticks["viewers_online"].to_list() == [1200, 1500]
 
 
+SHOP_ORDERS = """\
+    订单编号,下单时间,商品名称,村,商品数量,单位,实付金额
+    s1,2020-09-06 19:05:00,芒果,百色村,2,斤,16.00
+"""
+
+
+def test_order_lines_without_a_session_may_be_given_one_or_left_to_find_theirs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, at = _staff_upload(tmp_path, monkeypatch)
+    at.file_uploader[0].set_value(("shop.csv", csv_bytes(SHOP_ORDERS), "text/csv")).run()
+    assert _states(at) == [i18n.t("upload_state_checked")]  # importable as it is
+    picker = at.selectbox(key="sid_0")
+    assert picker.label == i18n.t("pick_session_optional") and picker.value is None
+    picker.set_value("tv2").run()
+    at.button(key="commit_0").click().run()
+    sale = store.read("sales").filter(pl.col("order_id") == "s1").row(0, named=True)
+    assert (sale["session_id"], sale["amount"]) == ("tv2", 1600)
+
+
 def test_a_misspelt_header_is_offered_the_alias_it_likely_means(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, at = _staff_upload(tmp_path, monkeypatch, lang="zh")
     misspelt = "直播ID,直播类型,开播时问,成交金额\ns1,干部直播,2020-09-06 19:00,10.00\n".encode()
@@ -410,6 +429,7 @@ def test_the_first_upload_into_the_demo_asks_to_clear_the_demo_first(
     at.file_uploader[0].set_value(("real.csv", _sessions_csv("real1"), "text/csv")).run()
     assert at.warning[0].value == i18n.t("demo_before_upload")
     assert at.button(key="commit_0").disabled  # not before staff say what becomes of the demo
+    assert [o for o in at.radio(key="demo_choice").options] == [i18n.t("demo_choice_clear"), i18n.t("demo_choice_keep")]
     at.radio(key="demo_choice").set_value("clear").run()
     at.button(key="commit_0").click().run()
     assert at.info[0].value == i18n.t("demo_cleared_first", n=demo)
@@ -418,6 +438,20 @@ def test_the_first_upload_into_the_demo_asks_to_clear_the_demo_first(
     assert store.batches().filter(~pl.col("retracted"))["by"].to_list() == ["staff"]
     at.switch_page("views/overview.py").run()
     assert not [w for w in at.warning if w.value == i18n.t("demo_banner")]  # the banner went with the demo
+
+
+def test_staff_who_keep_the_demo_import_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'kept.sqlite3'}"
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.delenv("RELIEF_LIVE_AUTO_DEMO", raising=False)
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    store = Store(url)
+    demo = store.read("sessions").height
+    at.file_uploader[0].set_value(("real.csv", _sessions_csv("real1"), "text/csv")).run()
+    at.radio(key="demo_choice").set_value("keep").run()
+    at.button(key="commit_0").click().run()
+    assert not at.info and store.read("sessions").height == demo + 1
+    assert store.batches()["retracted"].sum() == 0
 
 
 def test_retract_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
