@@ -114,7 +114,7 @@ class Mapping:
 
     @property
     def unknown(self) -> list[str]:
-        return [h for h, c in self.sources if c is None]
+        return [h for h, c in self.sources if c is None and h.strip()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -752,24 +752,56 @@ def _check_sheet(name: str, stream: io.BufferedReader, uncomputed: bool, formula
                 parent.remove(element)
 
 
+# The rows of a workbook's sheet looked at for its header row: a title line or two may come first.
+HEADER_ROWS: Final = 10
+_SECTION: Final = r"^\s*[【\[][^】\]]*[】\]]\s*$"  # a cell that is only a bracketed label: 【核心指标】
+
+
 def _read_xlsx(name: str, data: bytes) -> RawTable:
+    """The cells of a workbook: of the sheet, and from the header row, whose headers fit a kind best (a title line
+    may come before it; a cell that is only a bracketed label such as 【核心指标】 is no header, and a row of
+    such labels alone is no data); the first sheet's first row when none fits."""
     _check_zip(name, data)
     _check_xlsx(name, data)
     try:
-        frame = pl.read_excel(io.BytesIO(data), infer_schema_length=0, drop_empty_rows=False,
-                              drop_empty_cols=False, raise_if_empty=False)
+        sheets = pl.read_excel(io.BytesIO(data), sheet_id=0, has_header=False, infer_schema_length=0,
+                               drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False)
     except Exception as error:  # fastexcel raises its own types for corrupt workbooks
         raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
-    headers = [re.sub(r"_duplicated_\d+$", "", c) for c in frame.columns]
-    frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
-    frame = frame.with_columns(pl.all().cast(pl.String))
-    lines = pl.int_range(2, frame.height + 2, dtype=pl.Int64, eager=True).alias("line")
-    keep = frame.select(~pl.all_horizontal(pl.all().is_null()).alias("k")).to_series() if frame.width else None
-    if keep is not None:
-        frame, lines = frame.filter(keep), lines.filter(keep)
-    if not any(h.strip() for h in headers):
+    chosen: tuple[float, pl.DataFrame, int, list[str]] | None = None
+    for raw in sheets.values():
+        raw = raw.with_columns(pl.all().cast(pl.String))
+        for row in range(min(HEADER_ROWS, raw.height)):
+            headers = [_header_cell(cell) for cell in raw.row(row)]
+            if not any(headers):
+                continue
+            score = _header_fit(headers)
+            if chosen is None or score > chosen[0]:  # ties keep the first: with no fit, the first sheet's first row
+                chosen = (score, raw, row, headers)
+    if chosen is None:
         raise Rejected([Problem(name, 1, None, "the first row has no column headers")])
+    _, raw, row, headers = chosen
+    frame = raw.slice(row + 1)
+    frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
+    lines = pl.int_range(row + 2, row + 2 + frame.height, dtype=pl.Int64, eager=True).alias("line")
+    if frame.width:  # rows of nothing, or of section labels alone, are no data
+        cell = pl.all()
+        keep = frame.select((~pl.all_horizontal(cell.is_null() | cell.str.contains(_SECTION))).alias("k")).to_series()
+        frame, lines = frame.filter(keep), lines.filter(keep)
     return RawTable(name, headers, frame, lines, excel=True)
+
+
+def _header_cell(cell: str | None) -> str:
+    """A workbook cell as a header: a bracketed label alone (【基础信息】) or nothing is no header."""
+    text = (cell or "").strip()
+    return "" if re.fullmatch(_SECTION, text) else text
+
+
+def _header_fit(headers: list[str]) -> float:
+    """How well a row of cells fits as a file's headers: a platform's export, else the best fit of any kind."""
+    if _map_shape(headers, None) is not None:
+        return float("inf")
+    return max(_fit(_map_headers(headers, kind)) for kind in KINDS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -905,6 +937,8 @@ def _check_duplicates(table: RawTable, mapping: Mapping) -> None:
     problems = []
     for i, (header, canonical) in enumerate(mapping.sources):
         key = canonical or f"?{schema.normalise_header(header)[0]}"
+        if key == "?":  # a column without a header (a workbook's empty cell) is no column to give twice
+            continue
         if key in seen:
             problems.append(Problem(
                 table.name, 1, header,

@@ -417,3 +417,38 @@ def test_the_cli_names_the_headers_it_ignored(tmp_path: Path, capsys) -> None:
     assert main(["ingest", "--db", f"sqlite:///{tmp_path / 's.sqlite3'}", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "  headers ignored: 运费, 订单完成时间, 取消原因"
+
+
+def _workbook(sheets: dict[str, list[list]]) -> bytes:
+    import io
+
+    import xlsxwriter
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    for title, rows in sheets.items():
+        sheet = book.add_worksheet(title)
+        for i, row in enumerate(rows):
+            sheet.write_row(i, 0, row)
+    book.close()
+    return buffer.getvalue()
+
+
+def test_a_workbook_s_sheet_and_header_row_are_found_by_their_headers() -> None:
+    data = _workbook({
+        "说明": [["本表由系统导出，仅供参考"]],
+        "货品明细": [
+            ["赣南脐橙助农专场 货品明细"],
+            ["导出时间 2024-10-18"],
+            ["【商品】", None, "【成交】", None, None],
+            ["商品名称", "【】", "成交件数", "成交金额", "直播ID"],
+            ["【水果】", None, None, None, None],
+            ["赣南脐橙 10斤礼盒装", None, 26, "1,557.40", "DY-1017"],
+            ["赣南猕猴桃 5斤", None, 1, 39.9, "DY-1017"],
+        ],
+    })
+    mapping, frame = ingest.parse("货品明细.xlsx", data)
+    assert mapping.kind == "sales"
+    assert frame.select("product", "quantity", "amount", "session_id").rows() == [
+        ("赣南脐橙 10斤礼盒装", 26.0, 155740, "DY-1017"), ("赣南猕猴桃 5斤", 1.0, 3990, "DY-1017")]
+    assert frame["line"].to_list() == [6, 7]  # the lines a spreadsheet shows; the 【水果】 row is no data
+    assert mapping.unknown == []  # the bracket-only header cell is no column
