@@ -73,3 +73,17 @@ def test_a_ledger_s_own_target_date_is_the_deadline_of_its_row(store: Store) -> 
     facts = json.loads(alert["facts"])
     # Both clear in mid-December at their pace: after 上岗村's own date, before the year's end.
     assert facts["target"] == "2026-12-10" and "2026-12-10" < facts["clear_date"] < "2026-12-31"
+
+
+def test_a_channel_down_is_tried_for_one_message_not_for_every_one(store: Store, endpoint: Endpoint,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three alerts and an endpoint that answers 502: three tries for the first, none for the others, all due."""
+    monkeypatch.setenv("RELIEF_LIVE_ALERT_WEBHOOK", endpoint.url + "/hook")
+    load(store, "sessions.csv", SESSIONS)
+    load(store, "trend.csv", ticks(38, collapse_from=36, orders_until=3))
+    alerts.check(store, now=NOW, send=False)
+    assert len(firing(store)) == 3
+    endpoint.answers = [(502, {})] * 9
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+    assert len(endpoint.requests) == 3
+    assert all(a["delivered_at"] is None and a["claimed_at"] is None for a in firing(store).values())

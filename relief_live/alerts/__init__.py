@@ -75,21 +75,53 @@ def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: 
         return 0
     firing, resolved = record.claim(store)
     lang, base = deliver.language(given), deliver.configured("public_url", given)
-    sent = 0
+    sent, down = 0, set()  # down: channels that failed every try in this pass, not tried again in it
     for frame, kind in ((firing, "firing"), (resolved, "resolved")):
         done, failed = [], []
         for alert in frame.iter_rows(named=True):
             msg = deliver.message(alert, kind, lang=lang, base=base)
-            took = [deliver.send(name, config, msg, delays=delays, sleep=sleep,
-                                 log=_logger(store, alert["id"], kind, name))
-                    for name, config in configured.items()]
+            took = False
+            for name, config in configured.items():
+                if name in down:
+                    continue
+                tries: list[bool] = []
+                write = _logger(store, alert["id"], kind, name)
+
+                def logged(attempt: int, ok: bool, detail: str, write: Any = write, tries: list = tries) -> None:
+                    tries.append(ok)
+                    write(attempt, ok, detail)
+
+                if deliver.send(name, config, msg, delays=delays, sleep=sleep, log=logged):
+                    took = True
+                elif len(tries) > len(delays):  # unreachable through every back-off: skip it for the rest
+                    down.add(name)
             # Taken by one channel at least: sent (a channel that refused it says so in the log). Taken by none
             # (the network or every endpoint down): left due, tried again at the next evaluation.
-            (done if any(took) else failed).append(alert["id"])
+            (done if took else failed).append(alert["id"])
         sent += len(done)
         record.delivered(store, done, resolved=kind == "resolved")
         record.release(store, failed)
     return sent
+
+
+_sending = threading.Lock()  # one delivery thread at a time per process
+
+
+def deliver_in_background(store: Store) -> None:
+    """deliver_due in a thread, unless one is sending already: a page or the folder watcher never waits on a
+    robot that is slow or down."""
+    if not deliver.channels() or not _sending.acquire(blocking=False):
+        return
+
+    def send() -> None:
+        try:
+            deliver_due(store)
+        except Exception as error:  # an endpoint or the store: the log says which; the next evaluation tries again
+            log.warning("alert messages were not sent: %s", error)
+        finally:
+            _sending.release()
+
+    threading.Thread(target=send, name="relief-live alerts", daemon=True).start()
 
 
 def _logger(store: Store, alert: int | None, kind: str, channel: str) -> Any:
@@ -112,13 +144,17 @@ def test_channel(store: Store, channel: str, *, given: Mapping[str, Any] | None 
                         log=_logger(store, None, "test", channel))
 
 
-def after_change(store: Store, *, live: Any = None, watched: tuple[str, Mapping[str, str]] | None = None) -> None:
+def after_change(store: Store, *, live: Any = None, watched: tuple[str, Mapping[str, str]] | None = None,
+                 background: bool = False) -> None:
     """The hook after an ingest, a retraction or a watcher's look: check, and never fail the caller (its data is
-    stored either way); a failure is logged."""
+    stored either way); a failure is logged. `background`: messages are sent from a thread."""
     try:
-        check(store, live=live, watched=watched)
+        check(store, live=live, watched=watched, send=not background)
     except Exception as error:  # an endpoint, a setting or the store: the ingest itself went through
         log.warning("alerts were not evaluated: %s", error)
+        return
+    if background:
+        deliver_in_background(store)
 
 
 _watched: dict[str, tuple[tuple[int, int], frozenset[tuple[str, str]]]] = {}
@@ -140,7 +176,7 @@ def after_watch(watcher: Any) -> None:
     if _watched.get(folder) == state:
         return
     _watched[folder] = state
-    after_change(watcher.store, watched=(folder, files))
+    after_change(watcher.store, watched=(folder, files), background=True)  # the next look does not wait on a robot
 
 
 def after_ingest(store: Store) -> None:

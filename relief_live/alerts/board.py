@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any, Final
 
 import polars as pl
@@ -17,7 +16,6 @@ from relief_live.i18n import plain, t
 from relief_live.store import describe_failure
 
 log = logging.getLogger(__name__)
-_sending = threading.Lock()  # one delivery thread at a time per server
 _COLON: Final = {"zh": "：", "en": ": "}
 _changed = [0]  # bumped by an acknowledgement or a mute in this server: the bell's cache key
 
@@ -34,15 +32,7 @@ def _evaluated(url: str, version: int, minute: int) -> str | None:
     except Exception as error:  # the store's (busy, full): the pages go on; the next minute tries again
         log.warning("alerts were not evaluated: %s", error)
         return describe_failure(None, error)  # (not the store's address: viewers read it)
-    if deliver.channels() and _sending.acquire(blocking=False):
-        def send() -> None:
-            try:
-                alerts.deliver_due(store)
-            except Exception as error:  # an endpoint or the store: the log says which; the next minute tries again
-                log.warning("alert messages were not sent: %s", error)
-            finally:
-                _sending.release()
-        threading.Thread(target=send, name="relief-live alerts", daemon=True).start()
+    alerts.deliver_in_background(store)
     return None
 
 
