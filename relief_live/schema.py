@@ -42,7 +42,7 @@ def _f(name: str, type_: str, aliases: str = "", required: bool = False, help: s
 
 SESSIONS: Final[tuple[Field, ...]] = (
     _f("session_id", ID, "直播ID|直播id|场次ID|场次编号|场次id|live_id|直播间ID|session", True),
-    _f("title", TEXT, "直播标题|标题|场次名称|直播名称|name"),
+    _f("title", TEXT, "直播标题|标题|场次名称|直播名称|name|直播间标题"),
     _f("host_kind", HOST_KIND, "直播类型|主播类型|类型|host_type|kind", True,
        "may be supplied at upload instead (--host-kind)"),
     _f("host_name", TEXT, "主播|主播昵称|带货人|主播名称|host"),
@@ -52,15 +52,15 @@ SESSIONS: Final[tuple[Field, ...]] = (
     _f("platform", PLATFORM, "平台|直播平台"),
     _f("county", TEXT, "县区|县|帮扶县|区县"),
     _f("started_at", TIME, "开播时间|开始时间|直播开始时间|start|start_time|started", True),
-    _f("ended_at", TIME, "下播时间|结束时间|直播结束时间|end|end_time|ended"),
+    _f("ended_at", TIME, "下播时间|结束时间|直播结束时间|end|end_time|ended|关播时间"),
     _f("duration", DURATION, "直播时长|时长|duration_s",
        help="used for ended_at when that is missing: started_at + duration"),
-    _f("peak_viewers", COUNT, "最高在线人数|最高在线|峰值在线人数|peak_online|pcu"),
+    _f("peak_viewers", COUNT, "最高在线人数|最高在线|峰值在线人数|peak_online|pcu|人气峰值"),
     _f("avg_viewers", COUNT, "平均在线人数|平均在线|avg_online|acu"),
     _f("viewers", COUNT, "直播间观看人数|观看人数|累计观看人数|uv"),
     _f("views", COUNT, "观看人次|累计观看人次|pv"),
     _f("orders", COUNT, "成交订单数|订单数|成交单数"),
-    _f("buyers", COUNT, "成交人数|购买人数|下单人数"),
+    _f("buyers", COUNT, "成交人数|购买人数|下单人数|直播间成交人数"),
     _f("gmv", MONEY, "直播间成交金额|成交金额|销售额|成交额|gmv_yuan"),
 )
 
@@ -99,9 +99,9 @@ SALES: Final[tuple[Field, ...]] = (
     _f("county", TEXT, "县区|县|帮扶县|区县"),
     _f("quantity", QTY, "商品数量|成交件数|数量|销量|qty|宝贝总数量|购买数量", True),
     _f("unit", UNIT, "单位|计量单位"),
-    _f("unit_price", MONEY, "单价|商品单价|商品价格",
+    _f("unit_price", MONEY, "单价|商品单价|商品价格|直播间价格",
        help="a price per unit, never a line's amount: with no amount column, amount = unit_price × quantity"),
-    _f("amount", MONEY, "订单金额|实付金额|成交金额|金额|支付金额|订单应付金额|用户实付金额|买家实际支付金额|买家实付金额",
+    _f("amount", MONEY, "订单金额|实付金额|成交金额|金额|支付金额|订单应付金额|用户实付金额|买家实际支付金额|买家实付金额|用户支付金额",
        True, "may come from unit_price × quantity instead"),
     _f("refund", MONEY, "退款金额|退款|买家退款金额"),
     _f("order_status", STATUS, "订单状态|交易状态",
@@ -236,6 +236,9 @@ AFTER_SALE_STATUSES: Final[dict[str, str]] = {
 STATUS_VOCABULARIES: Final[dict[str, dict[str, str]]] = {
     "order_status": ORDER_STATUSES, "after_sale": AFTER_SALE_STATUSES,
 }
+# Columns a file may give through another when it lacks them: 抖音's live lists name each broadcast by its
+# room number (房间号), unique to it.
+STANDS_IN: Final[dict[tuple[str, str], str]] = {("sessions", "session_id"): "room_id"}
 # Columns a file may give as the product of two others instead: a line's amount from its unit price and quantity.
 PRODUCT_OF: Final[dict[tuple[str, str], tuple[str, str]]] = {("sales", "amount"): ("unit_price", "quantity")}
 # What a sales line is once its statuses are read, kept as its `status`: sale (counted), refunded (paid, then

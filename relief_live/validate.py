@@ -356,12 +356,14 @@ def typed_columns(
     unit_kg = read.const(None, n, pl.Float64)
 
     for f in schema.KINDS[kind]:
-        header = header_of.get(f.name, f.name)
         product_of = schema.PRODUCT_OF.get((kind, f.name))
         if product_of is not None and not all(c in mapping.columns for c in product_of):
             product_of = None
-        if f.name in mapping.columns:
-            cells = table.frame.get_column(f"c{mapping.columns[f.name]}").cast(pl.String)
+        stand_in = schema.STANDS_IN.get((kind, f.name))
+        source = f.name if f.name in mapping.columns or stand_in not in mapping.columns else stand_in
+        header = header_of.get(source, f.name)
+        if source in mapping.columns:
+            cells = table.frame.get_column(f"c{mapping.columns[source]}").cast(pl.String)
             if f.name in supplied:
                 cells = cells.str.strip_chars().replace("", None).fill_null(supplied[f.name])
         elif f.name in supplied:
@@ -515,6 +517,8 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
     for f in schema.KINDS[mapping.kind]:
         product_of = schema.PRODUCT_OF.get((mapping.kind, f.name), ())
         if product_of and all(c in mapping.columns for c in product_of):
+            continue
+        if schema.STANDS_IN.get((mapping.kind, f.name)) in mapping.columns:
             continue
         if f.required and f.name not in mapping.columns and f.name not in supplied:
             how = ""

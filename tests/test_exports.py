@@ -452,3 +452,18 @@ def test_a_workbook_s_sheet_and_header_row_are_found_by_their_headers() -> None:
         ("赣南脐橙 10斤礼盒装", 26.0, 155740, "DY-1017"), ("赣南猕猴桃 5斤", 1.0, 3990, "DY-1017")]
     assert frame["line"].to_list() == [6, 7]  # the lines a spreadsheet shows; the 【水果】 row is no data
     assert mapping.unknown == []  # the bracket-only header cell is no column
+
+
+def test_laike_live_list_headers_and_a_product_totals_sheet_are_known() -> None:
+    # 抖音来客's live list: 直播间标题, 房间号, 关播时间, 人气峰值 and 直播间成交人数 (buyers)
+    text = ("直播间标题,房间号,直播类型,开播时间,关播时间,人气峰值,直播间成交人数,直播间成交金额\n"
+            "赣南脐橙助农专场,7425123456789012345,达人直播,2024-10-17 19:00,2024-10-17 21:00,1234,86,\"5,432.10\"\n")
+    mapping, sessions = ingest.parse("直播列表.csv", text.encode())
+    assert mapping.kind == "sessions"
+    assert sessions.select("session_id", "room_id", "title", "peak_viewers", "buyers", "gmv").row(0) == (
+        "7425123456789012345", "7425123456789012345", "赣南脐橙助农专场", 1234, 86, 543210)  # the room names it
+    assert sessions["ended_at"][0] - sessions["started_at"][0] == 2 * 3_600_000
+    # 货品明细: per-product totals of a session; 直播间价格 is a price, 用户支付金额 the money paid
+    _, totals = ingest.parse("货品明细.csv", "商品名称,直播间价格,成交件数,用户支付金额\n赣南脐橙 10斤,59.90,26,\"1,557.40\"\n"
+                             .encode(), session_id="7425123456789012345")
+    assert totals.select("product", "quantity", "amount").row(0) == ("赣南脐橙 10斤", 26.0, 155740)
