@@ -452,7 +452,7 @@ def test_no_password_and_no_oidc_means_only_the_server_machine_uploads(tmp_path:
         stop_server(server)
 
 
-def test_first_run_shows_the_demo_marked_as_demo(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_shows_the_demo_marked_as_demo_and_staff_clear_it_after_a_confirmation(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
     server = start_server(tmp_path, load=False, env={"RELIEF_LIVE_AUTO_DEMO": "1"})
     try:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -466,6 +466,15 @@ def test_first_run_shows_the_demo_marked_as_demo(tmp_path: Path, browser) -> Non
             page.wait_for_selector(".js-plotly-plot .main-svg")
             assert page.locator(ERRORS).count() == 0
             shot(page, f"demo_{path}")
+        open_page(page, f"{server.url}/?kiosk=1")  # the wall screen: nothing to click, least of all this
+        assert page.get_by_role("button", name="Clear demo data").count() == 0
+        open_page(page, f"{server.url}/?kiosk=0")
+        page.get_by_role("button", name="Clear demo data").click()  # asks before it deletes
+        expect(page.get_by_text("Clear the demo programme (", exact=False)).to_have_count(1)
+        assert server.store.batches()["retracted"].sum() == 0
+        page.get_by_role("button", name="Yes, clear the demo data").click()
+        expect(page.get_by_text("Demo data: a seeded sample programme, not real sales.")).to_have_count(0)
+        assert server.store.is_empty()
         page.context.close()
     finally:
         stop_server(server)
