@@ -175,7 +175,9 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
         if not args.json:
             _say(result.said())
             if result.ignored:
-                _say(f"  headers ignored: {', '.join(result.ignored)}")
+                near = dict(result.near)
+                _say("  headers ignored: " + ", ".join(
+                    f'{h} (did you mean "{near[h]}"?)' if h in near else h for h in result.ignored))
     if args.json:
         print(terminal.safe_json(json.dumps({"files": [r.as_json() for r in results]}, ensure_ascii=False)))
     alerts.after_ingest(store)

@@ -97,6 +97,7 @@ class FileResult:
     sessionless: int = 0  # sales lines that name no session
     placed: int = 0  # of those, lines that found a session by their host account and time (metrics.place_sales)
     ignored: tuple[str, ...] = ()  # the file's headers that no column takes
+    near: tuple[tuple[str, str], ...] = ()  # of those, each near miss of an alias of a column it lacks, and that alias
 
     def as_json(self) -> dict:
         out = {"path": self.path, "kind": self.kind, "rows": self.rows, "batch": self.batch, "status": self.status}
@@ -104,6 +105,8 @@ class FileResult:
             out |= {"sessionless": self.sessionless, "placed": self.placed}
         if self.ignored:
             out["ignored"] = list(self.ignored)
+        if self.near:
+            out["did_you_mean"] = dict(self.near)
         return out
 
     def said(self) -> str:
@@ -241,18 +244,19 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
         base = _extends(store, name, data, hasher, kind, session_id, host_kind, platform)
         loose: list[pl.DataFrame] = []  # the sales lines that name no session
         ignored: list[str] = []  # the headers no column takes
+        near: dict[str, str] = {}  # those that are near misses of an alias: schema.near_misses
         try:
             written = _write_either(store, name, data, hasher, hashed, by, pieces, args, base, loose=loose,
-                                    ignored=ignored)
+                                    ignored=ignored, near=near)
         except read.NotUTF8:
             # Taken for UTF-8 from its start, and a later piece is not (a GBK export whose first rows are ASCII):
             # the transaction was rolled back. Check the whole file, re-encode it, and read it again.
             written = _write_either(store, name, data, hasher, hashed, by, _pieces(name, data, checked=True), args,
-                                    base, loose=loose, ignored=ignored)
+                                    base, loose=loose, ignored=ignored, near=near)
     report("done", 1.0)
     sessionless, placed = _placed(store, loose) if written.status == "ingested" else (0, 0)
     return FileResult(name, written.kind, written.rows, written.batch, written.status, sessionless, placed,
-                      tuple(dict.fromkeys(ignored)))
+                      tuple(dict.fromkeys(ignored)), tuple(near.items()))
 
 
 def _placed(store: Store, loose: list[pl.DataFrame]) -> tuple[int, int]:
@@ -292,7 +296,7 @@ def _extends(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, k
 def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str],
                   by: str | None, pieces: list[Callable[[], read.RawTable]], args: dict,
                   base: Future[Base | None] | None = None, *, loose: list[pl.DataFrame] | None = None,
-                  ignored: list[str] | None = None) -> Written:
+                  ignored: list[str] | None = None, near: dict[str, str] | None = None) -> Written:
     """_write piece by piece, or, when a later piece repeats a key of an earlier one (its occurrence counts across
     the file) or gives times of day alone (placed in file order), whole: rare, and the first transaction was
     rolled back. A file that extends a `base` whose rows' times differ from its first rows' is written again
@@ -301,12 +305,13 @@ def _write_either(store: Store, name: str, data: bytes, hasher: ThreadPoolExecut
     try:
         try:
             return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=False, loose=loose,
-                          ignored=ignored)
+                          ignored=ignored, near=near)
         except validate.WholeFile:
             return _write(store, name, data, hasher, hashed, by, pieces, args, extends, whole=True, loose=loose,
-                          ignored=ignored)
+                          ignored=ignored, near=near)
     except NotExtending:
-        return _write_either(store, name, data, hasher, hashed, by, pieces, args, loose=loose, ignored=ignored)
+        return _write_either(store, name, data, hasher, hashed, by, pieces, args, loose=loose, ignored=ignored,
+                             near=near)
 
 
 def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[], read.RawTable]]:
@@ -316,7 +321,8 @@ def _pieces(name: str, data: bytes, *, checked: bool = False) -> list[Callable[[
 
 def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, hashed: Future[str], by: str | None,
            pieces: list[Callable[[], read.RawTable]], args: dict, base: Base | None, *, whole: bool,
-           loose: list[pl.DataFrame] | None = None, ignored: list[str] | None = None) -> Written:
+           loose: list[pl.DataFrame] | None = None, ignored: list[str] | None = None,
+           near: dict[str, str] | None = None) -> Written:
     """The typed frames of one file's `pieces` (`args`: _typed's) as one batch, reporting `writing` once they
     are all checked; or the batch that holds the same bytes already (`hashed`: the file's hash, which the
     pieces need not wait for), found before anything is written, the pieces begun then dropped.
@@ -337,6 +343,9 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
     mapping, frames = _typed(name, data, pieces, **args, whole=whole)
     if ignored is not None:
         ignored[:] = mapping.unknown
+    if near is not None:
+        near.clear()
+        near.update(schema.near_misses(mapping.kind, mapping.unknown, mapping.columns))
     sha = hashed.result()  # store.write finds a batch of the same bytes before it takes a frame
 
     if loose is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -380,6 +380,14 @@ def suggest_header(kind: str, header: str, columns: Collection[str] | None = Non
     nearest = min(edits for edits, _ in best.values())
     found = [alias for edits, alias in best.values() if edits == nearest]
     return found[0] if len(found) == 1 else None
+
+
+def near_misses(kind: str, unknown: Iterable[str], mapped: Collection[str]) -> dict[str, str]:
+    """Of a file's `unknown` headers, those that are near misses of an alias of a column it lacks (none of its
+    headers `mapped` to it): header -> the alias it likely means."""
+    lacking = [f.name for f in KINDS[kind] if f.name not in mapped]
+    found = {header: suggest_header(kind, header, lacking) for header in unknown}
+    return {header: alias for header, alias in found.items() if alias is not None}
 
 
 def field(kind: str, name: str) -> Field:

@@ -68,6 +68,21 @@ def test_batches_json_and_retract(capsys, db: str) -> None:
     assert json.loads(out)["batches"][0]["retracted"] is True
 
 
+def test_an_ignored_header_that_is_a_near_miss_is_offered_the_header_it_likely_means(capsys, db: str,
+                                                                                     tmp_path: Path) -> None:
+    path = tmp_path / "sessions.csv"
+    path.write_text("直播ID,直播类型,开播时间,主播昵陈,备注\ns1,干部直播,2020-09-06 19:00,赵书记,无\n", encoding="utf-8")
+    code, out, _ = run(capsys, "ingest", "--db", db, str(path))
+    assert code == 0
+    assert out.splitlines()[1] == '  headers ignored: 主播昵陈 (did you mean "主播昵称"?), 备注'
+    retyped = tmp_path / "again.csv"
+    retyped.write_text(path.read_text().replace("s1,", "s2,"), encoding="utf-8")
+    code, out, _ = run(capsys, "ingest", "--db", db, "--json", str(retyped))
+    [file] = json.loads(out)["files"]
+    assert (file["ignored"], file["did_you_mean"]) == (["主播昵陈", "备注"], {"主播昵陈": "主播昵称"})
+    assert Store(db).read("sessions")["host_name"].to_list() == [None, None]  # suggested, never guessed
+
+
 GOOD_SALES = "订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n" + "".join(
     f"{i},2020-09-15 19:31:00,芒果,百色村,1,斤,10.00,s1\n" for i in range(100))
 

@@ -162,13 +162,10 @@ def _checked(row: Row) -> None:
             st.dataframe(mapping, hide_index=True)
         if inspection.unknown:
             st.caption(t("unknown_headers", lang, headers=plain(", ".join(inspection.unknown))))
-            lacking = [f.name for f in schema.KINDS[inspection.kind]
-                       if f.name not in {c for _, c in inspection.mapping}]
-            for header in inspection.unknown:
-                alias = schema.suggest_header(inspection.kind, header, lacking)
-                if alias is not None:
-                    st.warning(t("did_you_mean", lang, header=plain(header), alias=plain(alias)),
-                               icon=":material/spellcheck:")
+            mapped = {canonical for _, canonical in inspection.mapping}
+            for header, alias in schema.near_misses(inspection.kind, inspection.unknown, mapped).items():
+                st.warning(t("did_you_mean", lang, header=plain(header), alias=plain(alias)),
+                           icon=":material/spellcheck:")
     if inspection.problems and row.state == "rejected":
         st.error(t("problems", lang), icon=":material/error:")
         problems = pl.DataFrame({
