@@ -258,7 +258,7 @@ def _bulletin(store: Store, args: argparse.Namespace) -> int:
     from relief_live.bulletin import content
     from relief_live.bulletin.charts import FontMissing
 
-    frames = {kind: store.read(kind) for kind in content.FRAMES}
+    frames = {kind: store.read(kind) for kind in (*content.FRAMES, "catalogue")}
     if args.county is not None:
         known = set(frames["stock"].get_column("county").drop_nulls()) | set(
             frames["sessions"].get_column("county").drop_nulls())

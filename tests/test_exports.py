@@ -467,3 +467,15 @@ def test_laike_live_list_headers_and_a_product_totals_sheet_are_known() -> None:
     _, totals = ingest.parse("货品明细.csv", "商品名称,直播间价格,成交件数,用户支付金额\n赣南脐橙 10斤,59.90,26,\"1,557.40\"\n"
                              .encode(), session_id="7425123456789012345")
     assert totals.select("product", "quantity", "amount").row(0) == ("赣南脐橙 10斤", 26.0, 155740)
+
+
+def test_the_bulletin_counts_the_lines_the_catalogue_ties_to_villages(tmp_path: Path) -> None:
+    from datetime import date
+
+    from relief_live.bulletin import content
+    store = catalogued_store(tmp_path)
+    ingest.ingest_bytes(store, "订单导出.csv", doudian_csv())
+    frames = {kind: store.read(kind) for kind in (*content.FRAMES, "catalogue")}
+    bulletin = content.make(frames, store.batches(), "week", ending=date(2024, 10, 17), now=NOW)
+    sold = {row["product"]: row["sold_period"] for row in bulletin.villages.iter_rows(named=True)}
+    assert sold == {"脐橙": 11980 + 119800, "猕猴桃": 3990}

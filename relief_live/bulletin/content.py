@@ -228,7 +228,8 @@ def make(frames: dict[str, pl.DataFrame], batches: pl.DataFrame, kind: str, *, e
     args = [frames[name] for name in FRAMES]
 
     def report(start: date | None, end: date) -> Report:
-        return metrics_period.period_report(*args, start=start, end=end, now=now, county=county)
+        return metrics_period.period_report(*args, frames.get("catalogue"), start=start, end=end, now=now,
+                                            county=county)
 
     current, previous = report(chosen.start, chosen.end), report(before.start, before.end)
     so_far = report(None, chosen.end)
