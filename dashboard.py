@@ -65,9 +65,11 @@ if kiosk:
     board.ticker(lang)
     wall.show()  # the wall screen in place of any page: the same screen whatever link it was opened from
 else:
+    page.run()
+    # After the page: the bell's evaluation needs the report, and a first visit computes it under the page's
+    # own spinner ("computing the figures…") instead of behind a blank page.
     with st.sidebar:
         board.bell(lang)
-    page.run()
 
 if not kiosk:
     with st.sidebar:
