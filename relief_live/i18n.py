@@ -167,6 +167,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "sold_value": ("Sold value (元)", "已售金额（元）"),
     "households": ("Households", "带动户数"),
     "projected_clear_date": ("Projected clear date", "预计售完日期"),
+    "target_date": ("Target date", "目标日期"),
     "remaining_value": ("Remaining value (元)", "剩余货值（元）"),
     "unattributed": ("Unattributed sales", "未归属到村的销售"),
     "unattributed_help": ("Sales with no village whose product more than one village (or none) registered.",

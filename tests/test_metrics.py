@@ -330,6 +330,21 @@ def test_each_village_status_from_the_data_s_own_clock() -> None:
     assert out["滞销村"] == ("stalled", 9000.0) and out["售完村"] == ("sold_out", 0.0)
 
 
+def test_a_village_whose_pace_clears_it_after_the_ledger_s_target_date_is_at_risk() -> None:
+    # 10 斤 a day in the 14 days to 09-14, 860 斤 left: clear on 12-09; one ledger aims for 11-30, one for 12-31.
+    stock = tuple({"village": v, "product": "蜂蜜", "unsold_qty": 1000.0, "unit": "斤", "as_of": date(2020, 8, 1),
+                   "target_date": target} for v, target in (("甲村", date(2020, 11, 30)), ("乙村", date(2020, 12, 31)),
+                                                            ("丙村", None)))
+    sales = tuple({"session_id": "s1", "ts": at("2020-09-14 12:00"), "product": "蜂蜜", "village": v,
+                   "quantity": 140.0, "unit": "斤", "amount": 100} for v in ("甲村", "乙村", "丙村"))
+    rep = report(stock=stock, sales=sales)
+    assert dict(rep.villages.select("village", "status").rows()) == {"甲村": "at_risk", "乙村": "on_track",
+                                                                      "丙村": "on_track"}
+    assert village(rep, "甲村", "蜂蜜")["projected_clear_date"] == date(2020, 12, 9)
+    out = {v["village"]: v["target_date"] for v in report_json(rep)["villages"]}
+    assert out == {"甲村": "2020-11-30", "乙村": "2020-12-31", "丙村": None}
+
+
 def test_a_village_just_short_of_the_stalled_line_is_stalled_and_one_on_it_is_not() -> None:
     stock = tuple({"village": v, "product": "茶叶", "unsold_qty": 1000.0, "unit": "kg", "as_of": date(2020, 8, 1)}
                   for v in ("甲村", "乙村"))

@@ -659,3 +659,13 @@ def test_platform_supplied_at_upload() -> None:
     result = ingest.inspect_bytes("s.csv", "直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 19:00\n".encode())
     assert result.needs == {"platform"}
     assert parse("直播ID,直播类型,开播时间\ns1,cadre,2020-09-06 19:00\n", platform="快手")["platform"][0] == "kuaishou"
+
+
+def test_a_ledger_s_target_date_is_read_beside_its_own_date() -> None:
+    """目标日期 is its own column, not taken for the ledger's 日期 (as_of)."""
+    text = "村,产品,滞销数量,单位,日期,目标日期\n火卖村,芒果,5,斤,2020-03-31,2020年6月30日\n"
+    result = ingest.inspect_bytes("f.csv", text.encode())
+    assert result.ok and result.kind == "stock" and ("目标日期", "target_date") in result.mapping
+    from datetime import date
+
+    assert parse(text).select("as_of", "target_date").row(0) == (date(2020, 3, 31), date(2020, 6, 30))

@@ -42,7 +42,7 @@ ui.shared_chart("village_progress", (*key, lang, big, tuple(counties), tuple(pro
                 lambda: charts.village_progress(shown, lang, big=big))
 
 columns = ["county", "village", "product", "unit", "as_of", "unsold_qty", "sold_qty", "remaining_qty",
-           "sell_through", "status", "projected_clear_date", "remaining_value", "unsold_value", "sold_value",
+           "sell_through", "status", "projected_clear_date", "target_date", "remaining_value", "unsold_value", "sold_value",
            "households"]
 table = ui.yuan_columns(shown.select(columns), ["remaining_value", "unsold_value", "sold_value"]).with_columns(
     ui.clears_by(lang),

@@ -25,7 +25,7 @@ HOST_KIND_KEYS: Final[tuple[str, ...]] = (
     "host_kind", "sessions", "hours", "orders", "gmv", "gmv_per_hour", "median_gpm", "median_conversion")
 VILLAGE_KEYS: Final[tuple[str, ...]] = (
     "county", "village", "product", "unit", "as_of", "unsold_qty", "sold_qty", "remaining_qty", "sell_through",
-    "unsold_value", "sold_value", "remaining_value", "households", "projected_clear_date", "status")
+    "unsold_value", "sold_value", "remaining_value", "households", "projected_clear_date", "target_date", "status")
 MONEY: Final = frozenset({"gmv", "gpm", "gmv_per_hour", "median_gpm", "unsold_value", "sold_value", "remaining_value",
                           "amount"})
 RATIOS: Final = frozenset({"conversion", "median_conversion", "sell_through", "value_sell_through"})

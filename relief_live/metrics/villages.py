@@ -45,10 +45,12 @@ STATUSES: Final[tuple[tuple[str, str, pl.Expr], ...]] = (
     ("stalled", f"stock remains, under {STALLED_BELOW:.0%} of it sold, and none sold in the {PACE_DAYS} days "
                 "that end at the latest sale in the store",
      (pl.col("pace_per_day") <= 0) & (pl.col("sell_through") < STALLED_BELOW)),
-    ("at_risk", f"stock remains and, at the pace of those {PACE_DAYS} days, it would not clear within "
-                f"{HORIZON_DAYS} days of the latest sale (or there is no pace)",
-     (pl.col("pace_per_day") <= 0) | (pl.col("days") > HORIZON_DAYS)),
-    ("on_track", f"stock remains and, at that pace, it clears within {HORIZON_DAYS} days of the latest sale",
+    ("at_risk", f"stock remains and, at the pace of those {PACE_DAYS} days, it would clear after the ledger's "
+                f"target date or more than {HORIZON_DAYS} days after the latest sale (or there is no pace)",
+     (pl.col("pace_per_day") <= 0) | (pl.col("days") > HORIZON_DAYS)
+     | (pl.col("projected_clear_date") > pl.col("target_date")).fill_null(False)),
+    ("on_track", f"stock remains and, at that pace, it clears by the target date (when the ledger gives one) "
+                 f"and within {HORIZON_DAYS} days of the latest sale",
      pl.lit(True)),
 )
 
