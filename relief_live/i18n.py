@@ -176,6 +176,19 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "unconvertible_help": ("Sales in a unit that cannot be converted to the baseline's unit: counted in value, not in quantity.",
                            "单位无法换算为台账单位的销售：计入金额，不计入数量。"),
     "rows_amount": ("{rows} rows, {amount}", "{rows} 行，{amount}"),
+    "routes": ("How sales found their villages", "销售归属到村的途径"),
+    "routes_help": ("Order lines without a village are tied to one through the product catalogue: by the seller's "
+                    "code, else the platform's product id, else the exact listing title. Money: of the lines that "
+                    "are sales.",
+                    "没有村名的订单行通过产品名录归属到村：先按商家编码，再按平台商品ID，最后按完全相同的商品标题。"
+                    "金额只计成交（不含退款、取消）的行。"),
+    "route": ("Route", "途径"),
+    "lines": ("Lines", "行数"),
+    "route_village": ("village given in the file", "文件自带村名"),
+    "route_sku": ("seller's code (商家编码)", "商家编码"),
+    "route_product_id": ("platform product id (商品ID)", "平台商品ID"),
+    "route_title": ("listing title", "商品标题"),
+    "route_none": ("no match", "未匹配"),
     "all": ("all", "全部"),
     # hosts
     "rank_by": ("Rank by", "排名依据"),

@@ -776,3 +776,20 @@ def test_sign_in_without_the_xsrf_cookie_says_why(loaded: str, browser_cookie: d
     assert at.sidebar.error[0].value == i18n.t("sign_in_needs_cookies")
     at.switch_page("views/upload.py").run()
     assert len(at.file_uploader) == 0
+
+
+def test_villages_page_says_how_many_lines_and_how_much_money_each_catalogue_route_tied(empty: Store) -> None:
+    from relief_live import ingest
+    from tests.test_exports import CATALOGUE_CSV, LEDGER_CSV, PDD_HEADER, PDD_ROWS, doudian_csv
+
+    empty.create()
+    for name, data in (("台账.csv", LEDGER_CSV.encode("gbk")), ("产品名录.csv", CATALOGUE_CSV.encode()),
+                       ("订单导出.csv", doudian_csv()),
+                       ("拼多多.csv", ("\n".join([PDD_HEADER, *PDD_ROWS]) + "\n").encode("gbk"))):
+        ingest.ingest_bytes(empty, name, data, by="test")
+    at = app("views/villages.py", params={"lang": "zh"})
+    assert "销售归属到村的途径" in [s.value for s in at.subheader]
+    routes = at.dataframe[-1].value
+    assert list(routes["route"]) == ["商家编码", "平台商品ID"]
+    assert list(routes["lines"]) == [8, 1]
+    assert [float(v) for v in routes["amount"]] == [1537.4, 39.9]

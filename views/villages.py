@@ -69,3 +69,10 @@ for where, name in ((left, "unattributed"), (right, "unconvertible")):
             detail = [c for c in ("session_id", "order_id", "ts", "product", "village", "quantity", "unit", "amount")
                       if c in rows.columns]
             ui.table(ui.yuan_columns(rows.select(detail), ["amount"]), name, lang, key=name, height=260)
+
+if report.routes.height:  # a product catalogue is loaded: how many lines, and how much money, each route tied
+    st.subheader(t("routes", lang), help=t("routes_help", lang))
+    routes = ui.yuan_columns(report.routes, ["amount"]).with_columns(
+        pl.col("route").replace_strict({r: t(f"route_{r}", lang) for r in report.routes["route"]},
+                                       default=pl.col("route")))
+    ui.table(routes, "routes", lang, key="routes")
