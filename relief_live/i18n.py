@@ -50,6 +50,9 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
                         "正在按全部订单计算指标（仅一次；之后上传的数据只做增量更新）……"),
     "store_upgrading": ("Moving the store to this version's layout (once; about 4 s per million order lines)…",
                         "正在将数据库转换为新版本格式（仅此一次；每百万条订单约 4 秒）…"),
+    "store_unavailable": ("The store cannot be opened, so there is nothing to show: {why}. Fix the store "
+                          "setting (`RELIEF_LIVE_DB`) or the database, then reload this page.",
+                          "无法打开数据库，页面暂无数据可显示：{why}。请检查数据库设置（`RELIEF_LIVE_DB`）或数据库本身，然后刷新本页。"),
     "no_chart_data": ("Nothing to chart yet.", "暂无可绘制的数据。"),
     # auth
     "staff": ("Staff", "工作人员"),

@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import polars as pl
+import sqlalchemy as sa
 import streamlit as st
 
-from relief_live import auth, download, live, state
-from relief_live.i18n import count, money, percent, t  # noqa: F401  (the pages' number formats)
-from relief_live.store import Store
+from relief_live import auth, download, ingest, live, state
+from relief_live.i18n import count, money, percent, plain, t  # noqa: F401  (the pages' number formats)
+from relief_live.store import Store, StoreError, describe_failure
 
 DEMO_BY: Final = "demo"
 MISSING: Final = "—"  # how a table shows a missing value (a stalled or sold-out village has no clear date)
@@ -34,8 +35,22 @@ def _store(url: str) -> Store:
 
 
 def store() -> Store:
-    """The store of RELIEF_LIVE_DB (else the SQLite file under data/), tables created."""
-    return _store(Store().url)
+    """The store of RELIEF_LIVE_DB (else the SQLite file under data/), tables created. A store that cannot be
+    opened (a bad URL, a missing folder, a damaged file, a database that does not answer) stops the page with
+    one line saying why; the next visit tries again (a failed open is not cached)."""
+    url = None
+    try:
+        url = Store().url
+        return _store(url)
+    except StoreError as error:
+        said = str(error)
+    except Exception as error:
+        if not (isinstance(error, sa.exc.SQLAlchemyError) or ingest.store_failure(error)):
+            raise
+        said = describe_failure(None, error)
+    st.error(t("store_unavailable", state.lang(), why=plain(said)), icon=":material/database:")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
 
 
 @st.cache_resource(show_spinner=False)

@@ -793,3 +793,23 @@ def test_villages_page_says_how_many_lines_and_how_much_money_each_catalogue_rou
     assert list(routes["route"]) == ["商家编码", "平台商品ID"]
     assert list(routes["lines"]) == [8, 1]
     assert [float(v) for v in routes["amount"]] == [1537.4, 39.9]
+
+
+@pytest.mark.parametrize("case", ["missing folder", "damaged file", "unreadable url"])
+def test_a_store_that_cannot_be_opened_is_said_on_the_page_not_a_traceback(
+        case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"this is not a database " * 400)
+    url = {"missing folder": f"sqlite:///{tmp_path / 'no-such-folder' / 'store.sqlite3'}",
+           "damaged file": f"sqlite:///{damaged}",
+           "unreadable url": "not a url at all"}[case]
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [error] = [e.value for e in at.error]
+    assert error.startswith("无法打开数据库") and "RELIEF_LIVE_DB" in error
+    assert not at.metric  # nothing that looks like a figure
+    assert not (tmp_path / "no-such-folder").exists()  # no store made where none was asked for
