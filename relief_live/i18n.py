@@ -185,6 +185,13 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
                     "are sales.",
                     "没有村名的订单行通过产品名录归属到村：先按商家编码，再按平台商品ID，最后按完全相同的商品标题。"
                     "金额只计成交（不含退款、取消）的行。"),
+    "channels": ("Sales by channel", "分渠道销售"),
+    "channels_help": ("Each village's sales by the traffic source of its order lines (流量来源: live room, short "
+                      "video, product card …), of the lines whose export gives one: sell-through counts every "
+                      "channel; a session only its live-room lines.",
+                      "各村按订单流量来源（直播、短视频、商品卡等）分列的销售（仅限导出文件注明来源的订单）："
+                      "售出比例计入所有渠道，直播场次只计直播间的订单。"),
+    "channel": ("Channel", "渠道"),
     "route": ("Route", "途径"),
     "lines": ("Lines", "行数"),
     "route_village": ("village given in the file", "文件自带村名"),

@@ -20,9 +20,10 @@ from relief_live.metrics.common import div_round
 from relief_live.store import Store
 from tests.test_metrics import NOW, at, frame
 
-KINDS = ("sessions", "ticks", "sales", "stock")
+KINDS = ("sessions", "ticks", "sales", "stock", "catalogue")
 SESSION_IDS = ("s1", "s2", "s3")
 HOSTS = ("达人1", "达人2")
+CODES = ("GN-1", "GN-2", "GN-3")
 VILLAGES = ("甲村", "乙村")
 PRODUCTS = ("蜂蜜", "茶叶", "土豆")
 START = at("2020-09-25 00:00")
@@ -38,12 +39,12 @@ def put(store: Store, kind: str, rows: list[dict[str, Any]]) -> int:
 
 def truth(store: Store, now: datetime = NOW) -> Report:
     f = {kind: store.read(kind) for kind in KINDS}
-    return build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], now=now, live_minutes=10.0)
+    return build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], f["catalogue"], now=now, live_minutes=10.0)
 
 
 def assert_same(got: Report, want: Report) -> None:
     assert got.totals == want.totals
-    for name in ("sessions", "host_kinds", "villages", "unattributed", "unconvertible"):
+    for name in ("sessions", "host_kinds", "villages", "unattributed", "unconvertible", "routes", "channels"):
         try:
             assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=False, rel_tol=1e-9)
         except AssertionError as error:
@@ -92,6 +93,8 @@ def sale_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
         rows.append({"session_id": draw(st.sampled_from([*SESSION_IDS, "elsewhere", None])),
                      "host_id": draw(st.none() | st.sampled_from(HOSTS)),
                      "status": draw(st.sampled_from([None, "sale", "refunded", "cancelled"])),
+                     "channel": draw(st.sampled_from([None, "直播", "短视频"])),
+                     "sku": draw(st.none() | st.sampled_from(CODES)),
                      "order_id": draw(st.none() | st.sampled_from(["o1", "o2", "o3", "o4"])),
                      "ts": draw(st.none() | st.integers(-20, 10).map(lambda d: NOW + timedelta(days=d, hours=1))),
                      "product": draw(st.sampled_from(PRODUCTS)), "village": draw(st.none() | st.sampled_from(VILLAGES)),
@@ -112,7 +115,18 @@ def stock_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
             for v, p, d in keys]
 
 
-ROWS = {"sessions": session_rows(), "ticks": tick_rows(), "sales": sale_rows(), "stock": stock_rows()}
+@st.composite
+def catalogue_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    # Shop codes and listing titles tied to villages' products, a pack of 2 or 0.5 kg (exact in binary) or unknown.
+    keys = draw(st.lists(st.tuples(st.sampled_from(CODES), st.none() | st.sampled_from(PRODUCTS)), unique=True,
+                         max_size=3))
+    return [{"sku": code, "listing": listing, "village": draw(st.sampled_from(VILLAGES)),
+             "product": draw(st.sampled_from(PRODUCTS)), "pack_kg": draw(st.sampled_from([None, 2.0, 0.5]))}
+            for code, listing in keys]
+
+
+ROWS = {"sessions": session_rows(), "ticks": tick_rows(), "sales": sale_rows(), "stock": stock_rows(),
+        "catalogue": catalogue_rows()}
 step = st.one_of(
     st.sampled_from(KINDS).flatmap(lambda kind: ROWS[kind].map(lambda rows: ("write", kind, rows))),
     st.integers(0, 20).map(lambda i: ("retract", i, [])),
@@ -122,7 +136,7 @@ PROPERTY = settings(max_examples=60, deadline=None,
 
 
 @PROPERTY
-@given(programme=st.tuples(session_rows(), tick_rows(), sale_rows(), stock_rows()),
+@given(programme=st.tuples(session_rows(), tick_rows(), sale_rows(), stock_rows(), catalogue_rows()),
        steps=st.lists(step, min_size=1, max_size=6), minute=st.integers(0, 40))
 def test_refreshed_report_equals_the_full_build(programme: tuple, steps: list, minute: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:

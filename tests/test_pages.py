@@ -789,6 +789,9 @@ def test_villages_page_says_how_many_lines_and_how_much_money_each_catalogue_rou
         ingest.ingest_bytes(empty, name, data, by="test")
     at = app("views/villages.py", params={"lang": "zh"})
     assert "销售归属到村的途径" in [s.value for s in at.subheader]
+    split = at.dataframe[-2].value  # each village's sales by channel (拼多多's export gives none)
+    assert [(r.village, r.channel, float(r.amount)) for r in split.itertuples()] == [
+        ("乙村", "直播", 39.9), ("甲村", "商品卡", 1198.0), ("甲村", "直播", 119.8)]
     routes = at.dataframe[-1].value
     assert list(routes["route"]) == ["商家编码", "平台商品ID"]
     assert list(routes["lines"]) == [8, 1]

@@ -70,6 +70,12 @@ for where, name in ((left, "unattributed"), (right, "unconvertible")):
                       if c in rows.columns]
             ui.table(ui.yuan_columns(rows.select(detail), ["amount"]), name, lang, key=name, height=260)
 
+if report.channels.height:  # shop exports give each line's traffic source
+    st.subheader(t("channels", lang), help=t("channels_help", lang))
+    split = report.channels.filter(pl.col("village").is_in(shown["village"].implode())
+                                   & pl.col("product").is_in(shown["product"].implode()))
+    ui.table(ui.yuan_columns(split, ["amount"]), "channels", lang, key="channels")
+
 if report.routes.height:  # a product catalogue is loaded: how many lines, and how much money, each route tied
     st.subheader(t("routes", lang), help=t("routes_help", lang))
     routes = ui.yuan_columns(report.routes, ["amount"]).with_columns(

@@ -71,6 +71,31 @@ def route_sums(sales: pl.DataFrame, route: pl.Series | None) -> pl.DataFrame:
             .cast(ROUTES_COLUMNS).pipe(_ordered))  # type: ignore[arg-type]
 
 
+CHANNEL_COLUMNS: Final[dict[str, pl.DataType]] = {
+    "village": pl.String(), "product": pl.String(), "channel": pl.String(), "lines": pl.Int64(), "amount": pl.Int64()}
+"""Columns of Report.channels: per village and product (as the catalogue ties them), and traffic source, the
+sale lines that give one and their money (integer fen)."""
+
+
+def channel_sums(sales: pl.DataFrame) -> pl.DataFrame:
+    """Report.channels of these (catalogued) lines: the sales of each village and product by channel, of the lines
+    that give one (sums over lines alone, so that a refresh can move them by the new lines)."""
+    if sales.get_column("channel").null_count() == sales.height:  # no shop export: nothing to split (no pass)
+        return pl.DataFrame(schema=CHANNEL_COLUMNS)
+    return (sales.filter(is_sale() & pl.col("channel").is_not_null()).group_by("village", "product", "channel")
+            .agg(lines=pl.len().cast(pl.Int64), amount=pl.col("amount").sum().cast(pl.Int64))
+            .cast(CHANNEL_COLUMNS).sort("village", "product", "amount", descending=[False, False, True],  # type: ignore[arg-type]
+                                        nulls_last=True))
+
+
+def moved_channels(held: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
+    """Report.channels after a change: the held sums, plus the new lines', less the replaced ones'."""
+    both = pl.concat([held, new, gone.with_columns(-pl.col("lines"), -pl.col("amount"))])
+    return (both.group_by("village", "product", "channel").agg(pl.col("lines", "amount").sum())
+            .filter(pl.col("lines") != 0).cast(CHANNEL_COLUMNS)  # type: ignore[arg-type]
+            .sort("village", "product", "amount", descending=[False, False, True], nulls_last=True))
+
+
 def moved_routes(held: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
     """Report.routes after a change: the held sums, plus the new lines', less the replaced ones'."""
     both = pl.concat([held, new, gone.with_columns(-pl.col("lines"), -pl.col("amount"))])

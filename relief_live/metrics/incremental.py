@@ -9,7 +9,7 @@ from typing import Final
 
 import polars as pl
 
-from relief_live.metrics.catalogue import catalogued, moved_routes, route_sums
+from relief_live.metrics.catalogue import catalogued, channel_sums, moved_channels, moved_routes, route_sums
 from relief_live.metrics.common import TIME, conform, without_rows
 from relief_live.metrics.report import Report, build_report, totals_of
 from relief_live.metrics.sessions import (
@@ -104,7 +104,8 @@ def cold_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame
     sales, route = catalogued(sales, catalogue)
     per_sales = sales_stats(sales)
     report = build_report(sessions, ticks, sales, stock, now=now, live_minutes=live_minutes, per_sales=per_sales)
-    return with_carry(replace(report, routes=route_sums(sales, route)), sales, stock, per_sales)
+    return with_carry(replace(report, routes=route_sums(sales, route), channels=channel_sums(sales)), sales, stock,
+                      per_sales)
 
 
 def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame, per_sales: pl.DataFrame) -> Report:
@@ -160,13 +161,15 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
         return cold_report(sessions, ticks, sales, stock, catalogue, now=now, live_minutes=live_minutes)
     new = {kind: conform(frame, kind) for kind, frame in changes.new.items()}
     gone = {kind: conform(frame, kind) for kind, frame in changes.replaced.items()}
-    routes = previous.routes
+    routes, channels = previous.routes, previous.channels
     for part in (new, gone):
         if "sales" in part:
             part["sales"], route = catalogued(place_sales(part["sales"], sessions), catalogue)
-            part["routes"] = route_sums(part["sales"], route)
+            part["routes"], part["channels"] = route_sums(part["sales"], route), channel_sums(part["sales"])
     if "routes" in new or "routes" in gone:
         routes = moved_routes(routes, new.pop("routes", routes.clear()), gone.pop("routes", routes.clear()))
+        channels = moved_channels(channels, new.pop("channels", channels.clear()),
+                                  gone.pop("channels", channels.clear()))
     sales = catalogued(place_sales(sales, sessions), catalogue)[0]
     new_sales, gone_sales = new.get("sales", sales.clear()), gone.get("sales", sales.clear())
 
@@ -199,7 +202,7 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
     kinds = host_kinds_moved(carry.kinds, before, after)
     return Report(totals_of(per_session, villages), per_session, host_kind_table(kinds),
                   villages, unattributed, unconvertible,
-                  Carry(per_sales, ts_max, undated, window, kinds, started, baselines), routes)
+                  Carry(per_sales, ts_max, undated, window, kinds, started, baselines), routes, channels)
 
 
 def _touched_sessions(new: dict[str, pl.DataFrame], gone: dict[str, pl.DataFrame]) -> pl.Series:

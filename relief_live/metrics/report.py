@@ -8,7 +8,13 @@ from typing import Any
 
 import polars as pl
 
-from relief_live.metrics.catalogue import ROUTES_COLUMNS, catalogued, route_sums
+from relief_live.metrics.catalogue import (
+    CHANNEL_COLUMNS,
+    ROUTES_COLUMNS,
+    catalogued,
+    channel_sums,
+    route_sums,
+)
 from relief_live.metrics.common import conform
 from relief_live.metrics.sessions import host_kind_metrics, place_sales, session_metrics
 from relief_live.metrics.villages import village_metrics
@@ -22,7 +28,8 @@ class Report:
     villages rows; unattributed sales stay apart), value_sell_through (null when unsold_value is 0).
     unattributed / unconvertible: the sales rows behind those buckets, with `attributed_village`,
     `stock_unit` and a `reason` a person can act on. routes: the lines and money each catalogue route tied to a
-    village (metrics.catalogue.ROUTES_COLUMNS; empty without a catalogue).
+    village (metrics.catalogue.ROUTES_COLUMNS; empty without a catalogue). channels: the sales of each village and
+    product by traffic source (metrics.catalogue.CHANNEL_COLUMNS; empty when no line gives one).
     """
 
     totals: dict[str, Any]
@@ -34,6 +41,7 @@ class Report:
     # What metrics.incremental.refresh_report needs to refresh this report from new rows alone (incremental.Carry).
     carry: Any = field(default=None, repr=False, compare=False)
     routes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ROUTES_COLUMNS))
+    channels: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CHANNEL_COLUMNS))
 
 
 def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame,
@@ -50,7 +58,7 @@ def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFram
         sales, stock, per_session.select("session_id", "started_at"))
     totals = totals_of(per_session, villages)
     return Report(totals, per_session, host_kind_metrics(per_session), villages, unattributed, unconvertible,
-                  routes=route_sums(sales, route))
+                  routes=route_sums(sales, route), channels=channel_sums(sales))
 
 
 def totals_of(per_session: pl.DataFrame, villages: pl.DataFrame) -> dict[str, Any]:
