@@ -824,10 +824,20 @@ def _part_columns(part: tuple[int, pa.BinaryScalar], columns: list[str], kind: s
                   hashed: bool = True) -> tuple[pl.DataFrame, pl.Series | None]:
     """Some `columns` of one stored part ((batch, Parquet bytes)), typed as frame_schema(kind); with `hashed`,
     and their key hashes (the columns then include _key_columns)."""
-    # A part written before a kind gained a column reads it as null (the sales' line ids, statuses, channels).
-    frame = _typed(kind, pl.read_parquet(io.BytesIO(part[1].as_py()), columns=columns, missing_columns="insert"),
-                   columns)
+    frame = _typed(kind, _parquet_columns(part[1].as_py(), columns), columns)
     return frame, key_hashes(kind, frame) if hashed else None
+
+
+def _parquet_columns(data: bytes, columns: list[str]) -> pl.DataFrame:
+    """`columns` of one Parquet part. A part written before its kind gained a column (the sales' line ids,
+    statuses and channels; the sessions' host accounts) holds no such column: it reads as null, so a store
+    written by an earlier version reads as it did, with the new columns unknown."""
+    try:
+        return pl.read_parquet(io.BytesIO(data), columns=columns)
+    except pl.exceptions.ColumnNotFoundError:
+        held = pl.read_parquet_schema(io.BytesIO(data))
+        frame = pl.read_parquet(io.BytesIO(data), columns=[c for c in columns if c in held])
+        return frame.with_columns(pl.lit(None).alias(c) for c in columns if c not in held).select(columns)
 
 
 def _one_chunk(columns: list[pl.Series], keep: pl.Series | None, start: int = 0) -> None:
