@@ -232,11 +232,13 @@ def doudian_exports(draw: st.DrawFn) -> tuple[bytes, list[dict]]:
             qty, price = draw(st.integers(1, 30)), draw(st.integers(1, 99_999))  # price in fen
             amount = price * qty
             sku = draw(st.sampled_from(["GN-QC-10", "-", ""]))  # a code, or none
+            pid = draw(st.sampled_from(["3588491772611", "-"]))  # the platform's product id, or none
             paid_at = "2024-10-17 19:05:30" if paid else "-"
-            rows.append(f'"\t{main}","\t{main}{line}","\t脐橙","\t10斤装",{qty},"\t3588491772611","\t{sku}",'
+            rows.append(f'"\t{main}","\t{main}{line}","\t赣南脐橙 精品果","\t10斤装",{qty},"\t{pid}","\t{sku}",'
                         f'{price / 100:.2f},"{amount / 100:,.2f}",0.00,2024-10-17 19:05:11,{paid_at},-,'
                         f'{status},{after},,-,-,直播')
-            lines.append({"order": main, "amount": amount, "status": outcome})
+            lines.append({"order": main, "amount": amount, "status": outcome, "qty": qty,
+                          "matched": sku == "GN-QC-10" or pid == "3588491772611"})
     return ("\ufeff" + DOUDIAN_HEADER + "\n" + "\n".join(rows) + "\n").encode(), lines
 
 
@@ -479,3 +481,25 @@ def test_the_bulletin_counts_the_lines_the_catalogue_ties_to_villages(tmp_path: 
     bulletin = content.make(frames, store.batches(), "week", ending=date(2024, 10, 17), now=NOW)
     sold = {row["product"]: row["sold_period"] for row in bulletin.villages.iter_rows(named=True)}
     assert sold == {"脐橙": 11980 + 119800, "猕猴桃": 3990}
+
+
+
+def _typed(name: str, data: bytes) -> pl.DataFrame:
+    return ingest.parse(name, data)[1].with_columns(batch=pl.lit(1, pl.Int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(export=doudian_exports())
+def test_random_exports_sell_their_unrefunded_packs_times_the_pack_weight(export) -> None:
+    data, lines = export
+    report = build_report(_no("sessions"), _no("ticks"), _typed("订单导出.csv", data),
+                          _typed("台账.csv", LEDGER_CSV.encode()), _typed("产品名录.csv", CATALOGUE_CSV.encode()),
+                          now=NOW)
+    # 商家编码 GN-QC-10 and 商品ID 3588491772611 are 甲村's 脐橙 in 10斤 packs; a line with neither matches no
+    # entry (its title is no listing's, nor a ledger product's)
+    coded = [line for line in lines if line["matched"] and line["status"] == "sale"]
+    [orange] = report.villages.filter(pl.col("product") == "脐橙").iter_rows(named=True)
+    assert orange["sold_qty"] == pytest.approx(sum(10 * line["qty"] for line in coded))
+    assert orange["sold_value"] == sum(line["amount"] for line in coded)
+    uncoded = [line for line in lines if not line["matched"] and line["status"] == "sale"]
+    assert report.unattributed.height == len(uncoded)
