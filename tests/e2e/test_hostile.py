@@ -171,9 +171,9 @@ def test_uploaded_markup_makes_no_request_and_no_link_on_any_page(tmp_path: Path
         page = context.new_page()
         fetched: list[str] = []
         page.on("request", lambda request: fetched.append(request.url) if f":{port}" in request.url else None)
-        for path in ("", "live?session=m0", "live?session=m1", "villages", "hosts", "upload"):
+        for path in ("", "live?session=m0", "live?session=m1", "villages", "hosts", "upload", "alerts"):
             open_page(page, f"{server.url}/{path}")
-            if path != "upload":  # charts draw (and images load) after the script has run
+            if path not in ("upload", "alerts"):  # charts draw (and images load) after the script has run
                 page.wait_for_selector(".js-plotly-plot .main-svg")
             page.wait_for_timeout(500)
             assert _markup_on_page(page, port) == [], path
