@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 import streamlit as st
 
@@ -44,9 +46,7 @@ def _table(frame: pl.DataFrame, *, resolved: bool) -> None:
     st.dataframe(pl.DataFrame(rows) if rows else None, hide_index=True, width="stretch")
 
 
-def _time(ms: int | None):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _time(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
@@ -63,16 +63,14 @@ if firing.height:
         row = st.columns([3, 1, 1], vertical_alignment="bottom")
         picked = row[0].selectbox(t("alert_pick", lang), list(labels), format_func=labels.__getitem__,
                                   key="alert_pick")
-        if row[1].button(t("alert_acknowledge", lang), key="alert_ack"):
-            record.acknowledge(ui.store(), int(picked), auth.who())
-            board.changed()
-            st.toast(t("alert_done_ack", lang))
-            st.rerun()
-        if row[2].button(t("alert_mute", lang), key="alert_mute"):
-            record.mute(ui.store(), int(picked), auth.who())
-            board.changed()
-            st.toast(t("alert_done_mute", lang))
-            st.rerun()
+        for where, (label, key, act, done) in zip(row[1:], (
+                ("alert_acknowledge", "alert_ack", record.acknowledge, "alert_done_ack"),
+                ("alert_mute", "alert_mute", record.mute, "alert_done_mute")), strict=True):
+            if where.button(t(label, lang), key=key):
+                act(ui.store(), int(picked), auth.who())
+                board.changed()
+                st.toast(t(done, lang))
+                st.rerun()
     else:
         st.caption(t("alert_staff_only", lang))
 
