@@ -18,6 +18,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -851,23 +852,26 @@ def _map_shape(headers: list[str], kind: str | None) -> Mapping | None:
             continue
         if not all(schema.normalise_header(h)[0] in present for h in shape.signature):
             continue
-        named = {schema.normalise_header(h)[0]: c for h, c in shape.columns.items()}
+        exact = {schema.exact_header(h): c for h, c in shape.columns.items()}
+        stems = Counter(schema.normalise_header(h)[0] for h in shape.columns)
+        loose = {schema.normalise_header(h)[0]: c for h, c in shape.columns.items()
+                 if stems[schema.normalise_header(h)[0]] == 1}  # a stem two of its headers share names neither
+        named = {*stems, *(schema.normalise_header(h)[0] for h in shape.ignored)}
         aliases = schema.alias_table(shape.kind)
         columns: dict[str, int] = {}
         scales: dict[str, int] = {}
-        taken: list[str | None] = []
-        for i, (norm, scale) in enumerate(normalised):
-            canonical = named.get(norm)
-            if canonical is not None and canonical not in columns:
-                columns[canonical], scales[canonical] = i, scale
-                taken.append(canonical)
-            else:
-                taken.append(None)
-        for i, (norm, scale) in enumerate(normalised):  # what the shape leaves unnamed, by the generic aliases
-            canonical = aliases.get(norm)
-            if taken[i] is None and norm not in named and canonical is not None and canonical not in columns:
-                columns[canonical], scales[canonical] = i, scale
-                taken[i] = canonical
+        taken: list[str | None] = [None] * len(headers)
+        # The shape's headers as written first, then by their stems, then the generic aliases for the headers
+        # the shape does not name.
+        as_written = [schema.exact_header(h) for h in headers]
+        stem = [norm for norm, _ in normalised]
+        unnamed = [None if norm in named else norm for norm in stem]
+        for table, keys in ((exact, as_written), (loose, stem), (aliases, unnamed)):
+            for i, key in enumerate(keys):
+                canonical = table.get(key) if taken[i] is None and key is not None else None
+                if canonical is not None and canonical not in columns:
+                    columns[canonical], scales[canonical] = i, normalised[i][1]
+                    taken[i] = canonical
         return Mapping(shape.kind, columns, scales, list(zip(headers, taken, strict=True)), shape.name)
     return None
 
@@ -936,7 +940,7 @@ def _check_duplicates(table: RawTable, mapping: Mapping) -> None:
     seen: dict[str, str] = {}
     problems = []
     for i, (header, canonical) in enumerate(mapping.sources):
-        key = canonical or f"?{schema.normalise_header(header)[0]}"
+        key = canonical or f"?{schema.exact_header(header)}"  # 技术服务费(…) is another column than 技术服务费
         if key == "?":  # a column without a header (a workbook's empty cell) is no column to give twice
             continue
         if key in seen:

@@ -220,6 +220,8 @@ ORDER_STATUSES: Final[dict[str, str]] = {
     "买家已付款": "sale", "卖家已发货": "sale", "等待卖家发货": "sale", "等待买家确认收货": "sale",
     "交易关闭": "closed", "等待买家付款": "unpaid",
     "退款成功": "refunded", "已退款": "refunded", "全额退款": "refunded",
+    # 快手小店 (also 待付款, 待发货, 已发货, 交易成功, 交易关闭 above)
+    "已收货": "sale",
 }
 # After-sale (refund) statuses: `none` (no after-sale, or one refused or withdrawn), `pending` (still a sale until
 # it is done) or `refunded` (a refund paid: the whole line unless a refund amount says less). `-` is none.
@@ -231,6 +233,8 @@ AFTER_SALE_STATUSES: Final[dict[str, str]] = {
     "卖家已经同意退款，等待买家退货": "pending", "买家已经退货，等待卖家确认收货": "pending",
     "退款成功": "refunded", "退款完成": "refunded", "售后完成": "refunded", "已退款": "refunded",
     "退货退款成功": "refunded", "仅退款成功": "refunded",
+    # 快手小店 (also 退款成功, 售后关闭 above)
+    "售后处理中": "pending", "售后失败": "none",
 }
 # The vocabulary each status column is read with.
 STATUS_VOCABULARIES: Final[dict[str, dict[str, str]]] = {
@@ -256,13 +260,17 @@ class Shape:
     """One platform's export as it comes: what names it, which of its headers is which canonical column.
 
     A file holding every `signature` header is read with `columns` (file header -> canonical), whatever generic
-    aliases its other headers match; headers of neither are reported and ignored. A unit-price header maps to
-    unit_price, never to amount."""
+    aliases its other headers match; headers of neither, and the `ignored` ones (a header the export uses for
+    something else than its generic alias says), are reported and ignored. A header of `columns` is matched as
+    written, bracketed part included (微信小店's 商品实际价格(单件) is not its 商品实际价格(总共)), else without its
+    unit suffix when no other header of the shape has the same stem. A unit-price header maps to unit_price,
+    never to amount."""
 
     name: str
     kind: str
     signature: tuple[str, ...]
     columns: dict[str, str]
+    ignored: tuple[str, ...] = ()
 
 
 # The shops' order exports, by the headers their back offices write (one row per order line unless said).
@@ -292,6 +300,22 @@ EXPORT_SHAPES: Final[tuple[Shape, ...]] = (
     Shape("淘宝/千牛 宝贝报表", "sales", ("订单编号", "标题", "价格", "购买数量"), {
         "订单编号": "order_id", "标题": "product", "价格": "unit_price", "购买数量": "quantity",
         "商家编码": "sku", "订单状态": "order_status",
+    }),
+    # One row per order, which holds one product. 订单载体 is where it was sold (直播, 商品卡, 短视频, 其他);
+    # 渠道 (分销 / 自营) says whether a promoter sold it, no traffic source; CPS达人 is the promoting account.
+    Shape("快手小店 订单导出", "sales", ("订单号", "实付款", "成交数量"), {
+        "订单号": "order_id", "商品名称": "product", "商品ID": "product_id", "SKU编码": "sku", "商品规格": "spec",
+        "成交数量": "quantity", "商品单价": "unit_price", "实付款": "amount", "订单创建时间": "ts",
+        "订单支付时间": "paid_at", "订单状态": "order_status", "售后状态": "after_sale", "订单载体": "channel",
+        "CPS达人ID": "host_id", "CPS达人昵称": "host_name",
+    }, ignored=("渠道",)),
+    # One row per product line; 订单实际支付金额 and the fees are the order's, repeated on each of its lines, so
+    # a line's money is 商品实际价格(总共) and its refund 商品已退款金额.
+    Shape("微信小店 (视频号小店) 订单导出", "sales", ("订单号", "订单下单时间", "订单实际支付金额"), {
+        "订单号": "order_id", "商品名称": "product", "商品编码(平台)": "product_id", "SKU编码(自定义)": "sku",
+        "商品属性": "spec", "商品数量": "quantity", "商品价格(单件)": "unit_price", "商品实际价格(总共)": "amount",
+        "商品已退款金额": "refund", "订单下单时间": "ts", "支付时间": "paid_at", "订单状态": "order_status",
+        "带货账号昵称": "host_name",
     }),
 )
 
@@ -331,6 +355,11 @@ def normalise_header(header: str) -> tuple[str, int]:
         scale = HEADER_SCALES.get(match.group(1).strip(), 0)
         text = text[: match.start()]
     return re.sub(r"\s+", "", text).lower(), scale
+
+
+def exact_header(header: str) -> str:
+    """A header as a shape names it: case, spaces and the width of brackets ignored, its bracketed part kept."""
+    return re.sub(r"\s+", "", header.translate(_BRACKETS).lstrip("\ufeff")).lower()
 
 
 def alias_table(kind: str) -> dict[str, str]:

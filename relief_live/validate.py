@@ -620,15 +620,17 @@ def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: SessionS
 def _line_status(frame: pl.DataFrame) -> pl.DataFrame:
     """A sales line's `status` (schema.LINE_STATUSES) from its order and after-sale statuses, and its refund: a
     closed or fully refunded line that was paid is `refunded` (its whole amount refunded), one never paid
-    `cancelled`; a refund smaller than the amount is a partial refund of a sale. Without status columns every
-    line is a sale (status null)."""
+    `cancelled`; a refund smaller than the amount is a partial refund of a sale. A refund of the whole amount
+    refunds the line whatever its order status says (微信小店 gives a line's refund, not its after-sale status,
+    on an order still 已完成). Without status columns every line is a sale (status null)."""
     dropped = [c for c in schema.DROPPED["sales"] if c in frame.columns]
     statuses = frame.select("order_status", "after_sale")
     if statuses.null_count().row(0) == (frame.height, frame.height):  # the usual hand-made file: no statuses
         return frame.drop(dropped).with_columns(status=read.const(None, frame.height, pl.String))
     order, after, refund, amount = pl.col("order_status"), pl.col("after_sale"), pl.col("refund"), pl.col("amount")
     partial = (after == "refunded") & refund.is_not_null() & (refund < amount)
-    closed = (order.is_in(["closed", "refunded"]) | ((after == "refunded") & ~partial)).fill_null(False)
+    whole = (refund > 0) & (refund >= amount)
+    closed = (order.is_in(["closed", "refunded"]) | ((after == "refunded") & ~partial) | whole).fill_null(False)
     paid = (pl.col("paid_at").is_not_null() | (order == "refunded") | (after == "refunded")
             | (refund > 0)).fill_null(False)
     status = (pl.when(order == "unpaid").then(pl.lit("cancelled"))
