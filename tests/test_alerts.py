@@ -147,6 +147,32 @@ def test_villages_stalled_and_late_at_the_data_s_own_clock(store: Store, monkeyp
     assert set(firing(store)) == {("village_stalled", "火卖村 · 红心猕猴桃"), ("village_deadline", "弄福村 · 板栗")}
 
 
+def test_a_village_is_stalled_from_the_very_minute_its_quiet_days_are_up(store: Store,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bounds of village_stalled to the minute: a baseline's day counts from its midnight in China, a village
+    whose baseline is dated after the latest sale is not quiet (its days are negative), only late."""
+    stock = ("县区,村,产品,滞销数量,单位,统计日期\n"
+             "乐业县,一村,茶叶,100,斤,2026-11-01\n"  # no sale since its baseline: 7 days to the clock
+             "乐业县,二村,茶叶,100,斤,2026-10-20\n"  # its last sale a minute under 7 days before the clock
+             "乐业县,三村,茶叶,100,斤,2026-11-10\n"  # a baseline dated after the latest sale, no sale yet
+             "乐业县,四村,茶叶,10,斤,2026-10-20\n")  # sold out by the sale that sets the clock
+    sales = ("直播ID,订单编号,下单时间,商品名称,村,商品数量,单位,订单金额\n"
+             "OLD1,B1,2026-11-01 00:01,茶叶,二村,1,斤,10\n"
+             "OLD1,B2,2026-11-08 00:00,茶叶,四村,10,斤,100\n")
+    monkeypatch.setenv("RELIEF_LIVE_ALERT_VILLAGE_DEADLINE", "2099-12-31")
+    load(store, "stock.csv", stock)
+    load(store, "sales.csv", sales)
+    alerts.check(store, now=NOW, send=False)
+    held = {key: json.loads(row["facts"])["days"] for key, row in firing(store).items()}
+    assert held == {("village_stalled", "一村 · 茶叶"): 7, ("village_deadline", "三村 · 茶叶"): -2}
+
+    monkeypatch.setenv("RELIEF_LIVE_ALERT_VILLAGE_STALLED", "6")  # 二村: 6 whole days and 23 h 59 min
+    alerts.check(store, now=NOW, send=False, force=True)
+    held = {key: json.loads(row["facts"])["days"] for key, row in firing(store).items()}
+    assert held == {("village_stalled", "一村 · 茶叶"): 7, ("village_stalled", "二村 · 茶叶"): 6,
+                    ("village_deadline", "三村 · 茶叶"): -2}
+
+
 # -- state in the store --------------------------------------------------------------------------------------------
 class Endpoint:
     """A local HTTP server standing in for a robot: records each request, answers with `answers` in turn."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -79,6 +80,8 @@ RULES: Final[tuple[Rule, ...]] = (
 RULE_NAMES: Final = tuple(rule.name for rule in RULES)
 PARAMS: Final[dict[str, Param]] = {p.setting: p for rule in RULES for p in rule.params}
 _GMV_AFTER: Final = timedelta(minutes=30)
+_ZONE: Final = ZoneInfo(ZONE)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _DROP_WINDOW: Final = timedelta(minutes=5)
 
 # Where Streamlit reads secrets.toml (the working folder's .streamlit, then the user's), so the CLI and the
@@ -180,30 +183,57 @@ def _plain(value: Any) -> Any:
 
 def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) -> pl.DataFrame:
     """village_stalled and village_deadline over Report.villages (last_sale, sell_through, projected_clear_date),
-    at the data's own clock (`clock`: the latest sale in the store; None: no sale, nothing to read)."""
+    at the data's own clock (`clock`: the latest sale in the store; None: no sale, nothing to read).
+
+    It runs after every ingest: the villages are picked by one filter whose bounds are Python values worked out
+    once (a datetime or a duration made inside the query costs more than the query), and the few picked rows'
+    facts are written in Python."""
     if clock is None:
         return pl.DataFrame(schema=HOLDING_SCHEMA)
-    v = report.villages
-    subject = pl.concat_str([pl.col("village"), pl.col("product")], separator=" · ")
-    params = {"county": pl.col("county"), "product": pl.col("product")}
-    since = pl.coalesce("last_sale", pl.col("as_of").cast(pl.Datetime("ms")).dt.replace_time_zone(ZONE)
-                        .dt.convert_time_zone("UTC"))
-    quiet = pl.lit(clock.astimezone(UTC)).cast(TIME) - since
-    facts = {"village": pl.col("village"), "product": pl.col("product"), "unit": pl.col("unit"),
-             "remaining_qty": pl.col("remaining_qty"), "sell_through": pl.col("sell_through"),
-             "clear_date": pl.col("projected_clear_date"), "last_sale": pl.col("last_sale"),
-             "days": quiet.dt.total_days()}
+    at = clock.astimezone(UTC)
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # the store's times are in ms
+    quiet_since = at - timedelta(days=float(limits["alert_village_stalled"]))
+    # A village with no sale is quiet since its baseline's day began (midnight in ZONE): on or before
+    # quiet_since when that day is on or before quiet_since's own day there.
+    quiet = (pl.when(pl.col("last_sale").is_not_null())
+             .then(pl.col("last_sale").dt.epoch("ms") <= _epoch_ms(quiet_since))
+             .otherwise(pl.col("as_of") <= quiet_since.astimezone(_ZONE).date())).fill_null(False)
     remains = (pl.col("remaining_qty") > 0).fill_null(False)
-    stalled = (remains & (pl.col("sell_through") < STALLED_BELOW).fill_null(True)
-               & (quiet >= timedelta(days=float(limits["alert_village_stalled"]))).fill_null(False))
+    stalled = remains & (pl.col("sell_through") < STALLED_BELOW).fill_null(True) & quiet
     # The ledger's own 目标日期 for the row, else the setting, else the end of the data's year.
     target = pl.coalesce("target_date", pl.lit(limits.get("alert_village_deadline") or date(clock.year, 12, 31)))
     late = remains & (pl.col("projected_clear_date").is_null() | (pl.col("projected_clear_date") > target))
-    # One pass over the villages table: which rule holds for each row (stalled first: a stalled village is not
-    # also told to be late).
-    rule = pl.when(stalled).then(pl.lit("village_stalled")).when(late.fill_null(False)).then(pl.lit("village_deadline"))
-    held = v.lazy().with_columns(rule.alias("a_rule")).filter(pl.col("a_rule").is_not_null())
-    return _rows(pl.col("a_rule"), held, subject, pl.col("county"), "villages", params, {**facts, "target": target})
+    picked = report.villages.select(
+        "county", "village", "product", "unit", "remaining_qty", "sell_through", "projected_clear_date",
+        "last_sale", "as_of", stalled.alias("stalled"), late.alias("late"), target.alias("target"),
+    ).filter(pl.col("stalled") | pl.col("late"))
+    rows = []
+    for r in picked.iter_rows(named=True):
+        since = r["last_sale"] or (datetime.combine(r["as_of"], datetime.min.time(), _ZONE) if r["as_of"] else None)
+        facts = {"village": r["village"], "product": r["product"], "unit": r["unit"],
+                 "remaining_qty": r["remaining_qty"], "sell_through": r["sell_through"],
+                 "clear_date": r["projected_clear_date"], "last_sale": r["last_sale"],
+                 "days": None if since is None else _whole_days(at - since), "target": r["target"]}
+        rows.append({
+            # stalled first: a stalled village is not also told to be late
+            "rule": "village_stalled" if r["stalled"] else "village_deadline",
+            "subject": None if r["village"] is None or r["product"] is None else f"{r['village']} · {r['product']}",
+            "county": r["county"], "page": "villages",
+            "params": json.dumps({k: r[k] for k in ("county", "product") if r[k] is not None}, ensure_ascii=False),
+            "facts": json.dumps({k: _plain(v) for k, v in facts.items()}, ensure_ascii=False),
+        })
+    return pl.DataFrame(rows, schema=HOLDING_SCHEMA)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    """A time as the store's Datetime("ms") holds it: a literal datetime with a zone costs a query's worth."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _whole_days(span: timedelta) -> int:
+    """Whole days in a span, toward zero (as polars' total_days counts them)."""
+    days = abs(span) // timedelta(days=1)
+    return days if span >= timedelta(0) else -days
 
 
 def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:
