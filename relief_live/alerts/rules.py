@@ -225,6 +225,21 @@ def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) 
     return pl.DataFrame(rows, schema=HOLDING_SCHEMA)
 
 
+# The village rules' last input and result: a batch of ticks or sessions leaves the report's villages frame as it
+# was (the same object), and then their result too. (Kept with the frame itself: an id alone could be reused.)
+_villages_last: list[tuple[pl.DataFrame, datetime | None, dict[str, Any], pl.DataFrame]] = []
+
+
+def _villages_of(report: Report, limits: Mapping[str, Any], clock: datetime | None) -> pl.DataFrame:
+    if _villages_last:
+        frame, was_clock, was_limits, result = _villages_last[0]
+        if frame is report.villages and was_clock == clock and was_limits == limits:
+            return result
+    result = villages(report, limits, clock)
+    _villages_last[:] = [(report.villages, clock, dict(limits), result)]
+    return result
+
+
 def _epoch_ms(moment: datetime) -> int:
     """A time as the store's Datetime("ms") holds it: a literal datetime with a zone costs a query's worth."""
     return (moment - _EPOCH) // timedelta(milliseconds=1)
@@ -238,9 +253,9 @@ def _whole_days(span: timedelta) -> int:
 
 def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:
     """The live-session rules over Report.sessions (live, last_tick, gmv, host_kind) and the live sessions' ticks."""
-    live = report.sessions.filter(pl.col("live"))
-    if live.height == 0:
+    if not report.sessions.get_column("live").any():  # (a filter would cost a query)
         return pl.DataFrame(schema=HOLDING_SCHEMA)
+    live = report.sessions.filter(pl.col("live"))
     moment = pl.lit(now.astimezone(UTC)).cast(TIME)
     subject, county = pl.col("session_id"), pl.col("county")
     params = {"session": pl.col("session_id")}
@@ -317,7 +332,7 @@ def holding(report: Report, ticks: pl.DataFrame, sales: pl.DataFrame, *, now: da
     carry = report.carry  # a refreshed report holds the latest sale: no pass over the sales lines
     clock = (carry.window.end if carry is not None else
              latest_sale(sales, report.sessions.select("session_id", "started_at")) if sales.height else None)
-    parts = [villages(report, limits, clock), sessions(report, ticks, limits, now)]
+    parts = [_villages_of(report, limits, clock), sessions(report, ticks, limits, now)]
     evaluated = [r.name for r in RULES if r.name != "upload_rejected"]
     folder = None
     if watched is not None:
