@@ -200,6 +200,26 @@ def _checkpoint_and_close(conn: Any) -> None:
             conn.close()
 
 
+@dataclass(frozen=True)
+class Transaction:
+    """Statements on one connection of a store (Store.transaction)."""
+
+    store: Store
+    cursor: Any
+
+    def execute(self, statement: sa.Executable) -> None:
+        self.cursor.execute(self.store._sql(statement))
+
+    def rows(self, statement: sa.Executable) -> list[tuple]:
+        return self.store._rows(self.cursor, statement)
+
+    def lock(self, table: sa.Table) -> None:
+        """Hold `table` against other writers until the transaction ends (SQLite's write transaction does
+        already; PostgreSQL's BEGIN does not)."""
+        if self.store.dialect == "postgresql":
+            self.cursor.execute(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE")
+
+
 class Store:
     """A database of batches and every row version, through SQLAlchemy Core tables and ADBC connections.
 
@@ -735,6 +755,26 @@ class Store:
     def _query_frame(self, query: sa.Select, table: sa.Table) -> pl.DataFrame:
         with self._cursor() as cursor:
             return self._frame(cursor, query, table)
+
+    # -- tables of other modules (the alerts') ------------------------------------------------------
+    def select(self, query: sa.Select, table: sa.Table) -> pl.DataFrame:
+        """The rows of a select on `table` (a table of this module's `metadata`), typed by its columns."""
+        return self._query_frame(query, table)
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Transaction]:
+        """SQLAlchemy Core statements run on one connection; with `write`, in one transaction that holds the
+        write lock from its start (a read within it sees what no other process changes until it ends)."""
+        with self._cursor(write=write) as cursor:
+            yield Transaction(self, cursor)
+
+    def create_tables(self, tables: Iterable[sa.Table]) -> None:
+        """Create these tables and their indexes when missing, in one write transaction."""
+        with self._cursor(write=True) as cursor:
+            for table in tables:
+                cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=self._sa_dialect)))
+                for index in table.indexes:
+                    cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=self._sa_dialect)))
 
     def backup(self, target: str | Path) -> Path:
         """A consistent copy of the whole store as a new SQLite file, taken while others keep writing.

@@ -8,7 +8,6 @@ from typing import Any, Final
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from relief_live.alerts.rules import Holding
 from relief_live.store import Store, metadata
@@ -73,11 +72,7 @@ def ensure(store: Store) -> None:
         return
     for attempt in range(5):
         try:
-            with store._cursor(write=True) as cursor:
-                for table in (alerts_table, deliveries_table, runs_table):
-                    cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=store._sa_dialect)))
-                    for index in table.indexes:
-                        cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=store._sa_dialect)))
+            store.create_tables((alerts_table, deliveries_table, runs_table))
             break
         except Exception as error:  # another process created them at the same moment
             if attempt == 4 or not any(w in str(error).lower() for w in ("already exists", "duplicate", "locked")):
@@ -86,15 +81,11 @@ def ensure(store: Store) -> None:
     _ready.add(store.url)
 
 
-def _frame(store: Store, query: sa.Select, table: sa.Table) -> pl.DataFrame:
-    return store._query_frame(query, table)
-
-
 def evaluated(store: Store) -> tuple[int, int] | None:
     """(store version, minute) of the last evaluation recorded, or None."""
     ensure(store)
-    with store._cursor() as cursor:
-        rows = store._rows(cursor, sa.select(runs_table.c.version, runs_table.c.minute))
+    with store.transaction() as tx:
+        rows = tx.rows(sa.select(runs_table.c.version, runs_table.c.minute))
     return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
 
@@ -122,41 +113,41 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
     a = alerts_table
     scope = a.c.rule.in_(holding.rules)
     query = sa.select(a.c.id, a.c.rule, a.c.subject, a.c.last_seen).where(a.c.resolved_at.is_(None), scope)
-    with store._cursor() as cursor:
-        oldest = _unchanged(store._rows(cursor, query), now_holding, holding.folder, at)
+    with store.transaction() as tx:
+        oldest = _unchanged(tx.rows(query), now_holding, holding.folder, at)
     if oldest is not None:
         _seen[mine] = (keys, oldest)
         return Recorded([], [])
-    with store._cursor(write=True) as cursor:
-        _lock(store, cursor)
-        open_rows = store._rows(cursor, query)
+    with store.transaction(write=True) as tx:
+        tx.lock(alerts_table)  # one evaluation or claim at a time
+        open_rows = tx.rows(query)
         held = {(rule, subject): int(id_) for id_, rule, subject, _ in open_rows}
         fired, resolved = [], []
         for key_, row in now_holding.items():
             if key_ in held:
-                cursor.execute(store._sql(a.update().where(a.c.id == held[key_]).values(
-                    last_seen=at, facts=row["facts"], county=row["county"])))
+                tx.execute(a.update().where(a.c.id == held[key_]).values(
+                    last_seen=at, facts=row["facts"], county=row["county"]))
             else:
-                cursor.execute(store._sql(a.insert().values(
+                tx.execute(a.insert().values(
                     rule=row["rule"], subject=row["subject"], county=row["county"], page=row["page"],
-                    params=row["params"], facts=row["facts"], first_seen=at, last_seen=at, muted=0)))
+                    params=row["params"], facts=row["facts"], first_seen=at, last_seen=at, muted=0))
                 fired.append(key_)
         for key_, id_ in held.items():
             if key_ in now_holding:
                 continue
             if key_[0] == "upload_rejected" and not _in_folder(key_[1], holding.folder):
                 continue  # another watcher's file
-            cursor.execute(store._sql(a.update().where(a.c.id == id_).values(resolved_at=at)))
+            tx.execute(a.update().where(a.c.id == id_).values(resolved_at=at))
             resolved.append(id_)
         if key is not None:
             runs = runs_table
-            if store._rows(cursor, sa.select(runs.c.id)):
-                cursor.execute(store._sql(runs.update().values(version=key[0], minute=key[1])))
+            if tx.rows(sa.select(runs.c.id)):
+                tx.execute(runs.update().values(version=key[0], minute=key[1]))
             else:
-                cursor.execute(store._sql(runs.insert().values(id=1, version=key[0], minute=key[1])))
+                tx.execute(runs.insert().values(id=1, version=key[0], minute=key[1]))
         fired_ids = []
         if fired:
-            rows = store._rows(cursor, sa.select(a.c.id, a.c.rule, a.c.subject).where(
+            rows = tx.rows(sa.select(a.c.id, a.c.rule, a.c.subject).where(
                 a.c.resolved_at.is_(None), a.c.first_seen == at, scope))
             began = set(fired)
             fired_ids = [int(i) for i, rule, subject in rows if (rule, subject) in began]
@@ -180,12 +171,6 @@ def _unchanged(open_rows: list[tuple], now_holding: dict[tuple[str, str], dict[s
     return min(held.values(), default=at)
 
 
-def _lock(store: Store, cursor: Any) -> None:
-    """One evaluation or claim at a time (SQLite's BEGIN IMMEDIATE is one already; PostgreSQL's BEGIN is not)."""
-    if store.dialect == "postgresql":
-        cursor.execute(f"LOCK TABLE {alerts_table.name} IN SHARE ROW EXCLUSIVE MODE")
-
-
 def _in_folder(path: str, folder: str | None) -> bool:
     if folder is None:
         return False
@@ -199,7 +184,7 @@ def alerts(store: Store, *, firing_only: bool = False) -> pl.DataFrame:
     query = sa.select(a)
     if firing_only:
         query = query.where(a.c.resolved_at.is_(None))
-    frame = _frame(store, query, a)
+    frame = store.select(query, a)
     return frame.with_columns(state=pl.when(pl.col("resolved_at").is_null()).then(pl.lit("firing"))
                               .otherwise(pl.lit("resolved"))).sort(
         [pl.col("resolved_at").is_not_null(), "last_seen"], descending=[False, True])
@@ -209,8 +194,8 @@ def firing_count(store: Store) -> int:
     """Firing alerts that are not muted: the bell's count."""
     ensure(store)
     a = alerts_table
-    with store._cursor() as cursor:
-        rows = store._rows(cursor, sa.select(sa.func.count()).select_from(a).where(
+    with store.transaction() as tx:
+        rows = tx.rows(sa.select(sa.func.count()).select_from(a).where(
             a.c.resolved_at.is_(None), a.c.muted == 0))
     return int(rows[0][0])
 
@@ -226,16 +211,16 @@ def claim(store: Store, *, at: int | None = None) -> tuple[pl.DataFrame, pl.Data
     due_firing = a.c.resolved_at.is_(None) & a.c.delivered_at.is_(None)
     due_resolved = (a.c.resolved_at.is_not(None) & a.c.delivered_at.is_not(None)
                     & a.c.resolved_delivered_at.is_(None))
-    with store._cursor(write=True) as cursor:
-        _lock(store, cursor)
-        ids = [int(i) for (i,) in store._rows(cursor, sa.select(a.c.id).where(
+    with store.transaction(write=True) as tx:
+        tx.lock(alerts_table)  # one evaluation or claim at a time
+        ids = [int(i) for (i,) in tx.rows(sa.select(a.c.id).where(
             free, a.c.muted == 0, due_firing | due_resolved))]
         if ids:
-            cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values(claimed_at=at)))
+            tx.execute(a.update().where(a.c.id.in_(ids)).values(claimed_at=at))
     if not ids:
-        empty = _frame(store, sa.select(a).where(sa.false()), a)
+        empty = store.select(sa.select(a).where(sa.false()), a)
         return empty, empty
-    rows = _frame(store, sa.select(a).where(a.c.id.in_(ids)).order_by(a.c.id), a)
+    rows = store.select(sa.select(a).where(a.c.id.in_(ids)).order_by(a.c.id), a)
     return (rows.filter(pl.col("resolved_at").is_null()), rows.filter(pl.col("resolved_at").is_not_null()))
 
 
@@ -246,8 +231,8 @@ def delivered(store: Store, ids: list[int], *, resolved: bool, at: int | None = 
     at = now_ms() if at is None else at
     a = alerts_table
     column = "resolved_delivered_at" if resolved else "delivered_at"
-    with store._cursor(write=True) as cursor:
-        cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values({column: at, "claimed_at": None})))
+    with store.transaction(write=True) as tx:
+        tx.execute(a.update().where(a.c.id.in_(ids)).values({column: at, "claimed_at": None}))
 
 
 def release(store: Store, ids: list[int]) -> None:
@@ -255,44 +240,44 @@ def release(store: Store, ids: list[int]) -> None:
     if not ids:
         return
     a = alerts_table
-    with store._cursor(write=True) as cursor:
-        cursor.execute(store._sql(a.update().where(a.c.id.in_(ids)).values(claimed_at=None)))
+    with store.transaction(write=True) as tx:
+        tx.execute(a.update().where(a.c.id.in_(ids)).values(claimed_at=None))
 
 
 def log_delivery(store: Store, *, alert: int | None, message: str, channel: str, attempt: int, ok: bool,
                  detail: str) -> None:
     ensure(store)
-    with store._cursor(write=True) as cursor:
-        cursor.execute(store._sql(deliveries_table.insert().values(
+    with store.transaction(write=True) as tx:
+        tx.execute(deliveries_table.insert().values(
             alert=alert, message=message, channel=channel, attempt=attempt, at=now_ms(), ok=int(ok),
-            detail=detail[:500])))
+            detail=detail[:500]))
 
 
 def delivery_log(store: Store) -> pl.DataFrame:
     ensure(store)
     d = deliveries_table
-    return _frame(store, sa.select(d).order_by(d.c.id), d)
+    return store.select(sa.select(d).order_by(d.c.id), d)
 
 
 def acknowledge(store: Store, alert: int, by: str) -> None:
     ensure(store)
     a = alerts_table
-    with store._cursor(write=True) as cursor:
-        cursor.execute(store._sql(a.update().where(a.c.id == alert).values(acknowledged_at=now_ms(),
-                                                                          acknowledged_by=by)))
+    with store.transaction(write=True) as tx:
+        tx.execute(a.update().where(a.c.id == alert).values(acknowledged_at=now_ms(),
+                                                                          acknowledged_by=by))
 
 
 def mute(store: Store, alert: int, by: str) -> None:
     """No further message about this alert (nor its resolution), and off the bell's count."""
     ensure(store)
     a = alerts_table
-    with store._cursor(write=True) as cursor:
-        cursor.execute(store._sql(a.update().where(a.c.id == alert).values(
+    with store.transaction(write=True) as tx:
+        tx.execute(a.update().where(a.c.id == alert).values(
             muted=1, acknowledged_at=sa.func.coalesce(a.c.acknowledged_at, now_ms()),
-            acknowledged_by=sa.func.coalesce(a.c.acknowledged_by, by))))
+            acknowledged_by=sa.func.coalesce(a.c.acknowledged_by, by)))
 
 
 def row(store: Store, alert: int) -> dict[str, Any] | None:
     a = alerts_table
-    frame = _frame(store, sa.select(a).where(a.c.id == alert), a)
+    frame = store.select(sa.select(a).where(a.c.id == alert), a)
     return frame.row(0, named=True) if frame.height else None
