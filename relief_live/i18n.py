@@ -421,10 +421,15 @@ _BARE_LINK: Final = re.compile(r"(?=://)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 WORD_JOINER: Final = "\u2060"
 
 
+def unlinked(text: str) -> str:
+    """Text on one line in which a bare address (http://…, www.…, a@b.cn) gets an invisible word joiner where it
+    starts: shown as written, never made a link (markdown here and in a robot's message, a mail reader)."""
+    return _BARE_LINK.sub(WORD_JOINER, " ".join(text.splitlines()))
+
+
 def plain(value: Any) -> str:
     """Text from a file (a name, a title, a header, a file name) as markdown that shows exactly that text: for
     st.markdown, captions, messages and widget labels, which all read markdown. A bare address gets an invisible
     word joiner, so it is shown but not linked. (HTML, as in small_table, is escaped with html.escape; charts
     make text inert in charts.figure.)"""
-    text = _BARE_LINK.sub(WORD_JOINER, " ".join(("" if value is None else str(value)).splitlines()))
-    return _MARKDOWN.sub(r"\\\1", text)
+    return _MARKDOWN.sub(r"\\\1", unlinked("" if value is None else str(value)))

@@ -223,7 +223,7 @@ def test_one_message_while_a_condition_holds_a_resolved_one_after_and_none_again
     assert [body["markdown"]["content"].split("\n")[0] for _, body in endpoint.requests] == [
         "**【告警】直播在线人数骤降**"]
     text = endpoint.requests[0][1]["markdown"]["content"]
-    assert "昭通腊肉专场（李书记）在线人数 5 分钟内从 1,000 降至 300（下降 70%）" in text
+    assert "昭通腊肉专场（李书记）在线人数 5 分钟内从 1,000 降至 300（下降 70.0%）" in text
     assert "[在看板中查看](https://relief.example.cn/live?session=LIVE1&lang=zh)" in text
 
     alerts.check(store, now=NOW + timedelta(seconds=30), force=True)  # held: no second message

@@ -41,7 +41,7 @@ def test_a_viewer_sees_the_alert_and_the_bell_but_no_acknowledge_or_mute(stalled
     assert at.subheader[0].value == "Firing (1)"
     table = at.dataframe[0].value
     assert list(table["Rule"]) == ["Village stalled"] and list(table["County"]) == ["乐业县"]
-    assert table["What"][0] == "火卖村's 红心猕猴桃 has sold nothing for 28 days: 990 斤 remain, 1% sold"
+    assert table["What"][0] == "火卖村's 红心猕猴桃 has sold nothing for 28 days: 990 斤 remain, 1.0% sold"
     assert not [b for b in at.button if b.label in ("Acknowledge", "Mute (no more messages)")]
     assert at.caption[0].value == t("alert_staff_only", "en")
 
@@ -65,7 +65,7 @@ def test_the_bell_and_the_page_in_chinese(stalled: Store) -> None:
 def test_the_wall_screen_shows_a_ticker_of_firing_alerts(stalled: Store) -> None:
     at = app(params={"kiosk": "1", "lang": "zh"})
     # (the page's Markdown source: plain() escapes what a village's name could turn into markup)
-    assert [e.value for e in at.error] == [plain("帮扶村滞销停滞：火卖村 的 红心猕猴桃 已 28 天无销售：剩余 990 斤，已售 1%")]
+    assert [e.value for e in at.error] == [plain("帮扶村滞销停滞：火卖村 的 红心猕猴桃 已 28 天无销售：剩余 990 斤，已售 1.0%")]
 
 
 def test_staff_acknowledge_an_alert_it_stays_on_the_bell(stalled: Store) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from relief_live.alerts.rules import RULES, secrets, setting
-from relief_live.i18n import _BARE_LINK, WORD_JOINER
+from relief_live.i18n import count, money, percent, unlinked
 from relief_live.metrics.common import ZONE
 
 CHANNELS: Final = ("wecom", "dingtalk", "feishu", "webhook", "email")
@@ -41,15 +41,7 @@ _WORDS: Final = {
 }
 
 
-def _yuan(fen: Any) -> str:
-    return "—" if fen is None else f"¥{int(fen) / 100:,.2f}"
-
-
-def _pct(share: Any) -> str:
-    return "—" if share is None else f"{float(share) * 100:.0f}%"
-
-
-def _qty(value: Any) -> str:
+def _qty(value: Any) -> str:  # a stock quantity keeps its decimals (i18n.count rounds to whole)
     return "—" if value is None else f"{float(value):,.10g}"
 
 
@@ -63,28 +55,28 @@ def _clock(iso: Any) -> str:
 _FACTS: Final[dict[str, dict[str, Callable[[Mapping[str, Any]], str]]]] = {
     "village_stalled": {
         "zh": lambda f: f"{f['village']} 的 {f['product']} 已 {f['days']} 天无销售：剩余 {_qty(f['remaining_qty'])} "
-                        f"{f['unit']}，已售 {_pct(f['sell_through'])}",
+                        f"{f['unit']}，已售 {percent(f['sell_through'])}",
         "en": lambda f: f"{f['village']}'s {f['product']} has sold nothing for {f['days']} days: "
-                        f"{_qty(f['remaining_qty'])} {f['unit']} remain, {_pct(f['sell_through'])} sold"},
+                        f"{_qty(f['remaining_qty'])} {f['unit']} remain, {percent(f['sell_through'])} sold"},
     "village_deadline": {
         "zh": lambda f: f"{f['village']} 的 {f['product']} 预计清零日 {f['clear_date'] or '无（没有销售进度）'}，"
                         f"晚于目标日期 {f['target']}；剩余 {_qty(f['remaining_qty'])} {f['unit']}",
         "en": lambda f: f"{f['village']}'s {f['product']} clears on {f['clear_date'] or 'no date (no pace)'}, after "
                         f"the target {f['target']}; {_qty(f['remaining_qty'])} {f['unit']} remain"},
     "session_viewers_drop": {
-        "zh": lambda f: f"{f['title']}（{f['host']}）在线人数 5 分钟内从 {f['peak']:,} 降至 {f['latest']:,}"
-                        f"（下降 {_pct(f['fall'])}）",
-        "en": lambda f: f"{f['title']} ({f['host']}): viewers online fell from {f['peak']:,} to {f['latest']:,} "
-                        f"within 5 minutes ({_pct(f['fall'])})"},
+        "zh": lambda f: f"{f['title']}（{f['host']}）在线人数 5 分钟内从 {count(f['peak'])} 降至 {count(f['latest'])}"
+                        f"（下降 {percent(f['fall'])}）",
+        "en": lambda f: f"{f['title']} ({f['host']}): viewers online fell from {count(f['peak'])} to {count(f['latest'])} "
+                        f"within 5 minutes ({percent(f['fall'])})"},
     "session_no_orders": {
-        "zh": lambda f: f"{f['title']}（{f['host']}）{f['minutes']:g} 分钟无成交，在线 {f['viewers']:,} 人",
+        "zh": lambda f: f"{f['title']}（{f['host']}）{f['minutes']:g} 分钟无成交，在线 {count(f['viewers'])} 人",
         "en": lambda f: f"{f['title']} ({f['host']}): no order for {f['minutes']:g} minutes with "
-                        f"{f['viewers']:,} viewers online"},
+                        f"{count(f['viewers'])} viewers online"},
     "session_gmv_slow": {
-        "zh": lambda f: f"{f['title']}（{f['host']}）每小时成交额 {_yuan(f['gmv_per_hour'])}，"
-                        f"低于同类直播中位数 {_yuan(f['median'])} 的一半",
-        "en": lambda f: f"{f['title']} ({f['host']}): GMV per hour {_yuan(f['gmv_per_hour'])}, under half the "
-                        f"median of its host kind ({_yuan(f['median'])})"},
+        "zh": lambda f: f"{f['title']}（{f['host']}）每小时成交额 {money(f['gmv_per_hour'], 'zh')}，"
+                        f"低于同类直播中位数 {money(f['median'], 'zh')} 的一半",
+        "en": lambda f: f"{f['title']} ({f['host']}): GMV per hour {money(f['gmv_per_hour'], 'en')}, under half the "
+                        f"median of its host kind ({money(f['median'], 'en')})"},
     "ticks_stopped": {
         "zh": lambda f: f"{f['title']}（{f['host']}）的分钟数据已 {f['minutes']} 分钟未更新"
                         f"（最后一条 {_clock(f['last_tick'])}）：请检查平台导出或文件夹监控",
@@ -156,7 +148,7 @@ _MARKUP: Final = str.maketrans({"[": "［", "]": "］", "(": "（", ")": "）", 
 
 
 def _unlinked(value: Any) -> Any:
-    return _BARE_LINK.sub(WORD_JOINER, " ".join(value.splitlines())) if isinstance(value, str) else value
+    return unlinked(value) if isinstance(value, str) else value
 
 
 def _inert_markdown(value: Any) -> Any:

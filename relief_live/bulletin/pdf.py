@@ -20,7 +20,7 @@ from relief_live.bulletin.content import (
     status_name,
     text,
 )
-from relief_live.i18n import vocab
+from relief_live.i18n import count, percent, vocab
 
 TEMPLATE: Final = Path(__file__).with_name("bulletin.typ")
 # Rows of the villages and the files a PDF lists (stalled villages first): pages a leader reads, not a
@@ -30,8 +30,9 @@ PDF_ROWS: Final = 60
 Cell = Callable[[Any], str]
 
 
+# The PDF's cells say "-" where a figure is unknown (its money and dates too); a known one as the pages write it.
 def _count(value: Any) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+    return "-" if value is None else count(value)
 
 
 def _hours(value: Any) -> str:
@@ -39,7 +40,7 @@ def _hours(value: Any) -> str:
 
 
 def _percent(value: Any) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    return "-" if value is None else percent(value)
 
 
 def _day(value: Any) -> str:
