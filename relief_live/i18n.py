@@ -305,8 +305,12 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "upload_placed": ("{name}: {n} lines name no session; {placed} found one by host account and time.",
                       "{name}：{n} 行未注明场次，其中 {placed} 行已按主播账号和时间匹配到场次。"),
     "pick_session_for": ("Session these rows belong to", "这些数据所属的场次"),
-    "pick_session_optional": ("Session (optional: lines that name none find theirs by host account and time)",
-                              "所属场次（可不选：未注明场次的订单按主播账号和时间匹配）"),
+    "pick_session_optional": ("Session (optional: without one the lines stay sessionless and count for their village)",
+                              "所属场次（可不选：不选则这些订单不归入场次，仍计入所属村）"),
+    "upload_will_place": ("{n} lines name no session: {placed} find a stored session by host account and order "
+                          "time; {rest} stay sessionless and still count for their village.",
+                          "{n} 行订单未注明场次：{placed} 行将按主播账号和下单时间归入已有场次，{rest} 行不归入场次，"
+                          "仍计入所属村。"),
     "pick_session_placeholder": ("Choose a stored session", "请选择已有场次"),
     "no_session_to_pick": ("No session is stored yet: import the sessions file first.",
                            "尚无场次：请先导入场次文件。"),

@@ -75,6 +75,9 @@ class Inspection:
     frame: pl.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
     needs: set[str] = field(default_factory=set)  # fields to ask for: session_id, host_kind, platform
+    # A sales file whose lines find their session by host account (placed_by_host): how many of its lines name no
+    # session, and how many of those the stored sessions hold by host account and time.
+    placement: tuple[int, int] | None = None
 
     @property
     def unknown(self) -> list[str]:
@@ -196,8 +199,15 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
             fields = {f.name for f in schema.KINDS[mapping.kind]}
             if wanted in fields and wanted not in mapping.columns and not given:
                 result.needs.add(wanted)
+        by_host = placed_by_host(mapping)
+        if by_host:  # its lines find their sessions themselves: none is asked for
+            result.needs.discard("session_id")
         _, result.frame = parse(name, data, kind=mapping.kind, session_id=session_id,
                                 host_kind=host_kind, platform=platform, store=store)
+        if by_host and not session_id:
+            loose = result.frame.filter(pl.col("session_id").is_null()).select(
+                "session_id", "ts", "channel", *schema.SESSION_HOST_KEYS)
+            result.placement = _placed(store, [loose]) if store is not None else (loose.height, 0)
     except Rejected as rejected:
         result.problems = rejected.problems
     except Exception as error:  # the store's (reading the sessions' starts): said, not a traceback on the page
@@ -205,6 +215,14 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
             raise
         result.problems = [Problem(name, None, None, f"cannot be checked: the store failed ({error})")]
     return result
+
+
+def placed_by_host(mapping: read.Mapping) -> bool:
+    """Whether a file's order lines find their session by host account and time (metrics.place_sales) rather than
+    by a session given at upload: a sales file without a session column that is a shop's own export
+    (schema.EXPORT_SHAPES: the whole shop's orders, of many sessions or none) or gives a host account."""
+    return mapping.kind == "sales" and "session_id" not in mapping.columns and (
+        mapping.shape is not None or any(key in mapping.columns for key in schema.SESSION_HOST_KEYS))
 
 
 def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = None, session_id: str | None = None,

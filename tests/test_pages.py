@@ -407,6 +407,37 @@ def test_order_lines_without_a_session_may_be_given_one_or_left_to_find_theirs(
     assert (sale["session_id"], sale["amount"]) == ("tv2", 1600)
 
 
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "4 lines name no session: 2 find a stored session by host account and order time; 2 stay sessionless "
+           "and still count for their village."),
+    ("zh", "4 行订单未注明场次：2 行将按主播账号和下单时间归入已有场次，2 行不归入场次，仍计入所属村。"),
+])
+def test_a_shop_export_says_which_lines_find_a_session_instead_of_asking_for_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str, said: str) -> None:
+    from tests.test_exports import KUAISHOU_HEADERS, kuaishou_row
+    store, at = _staff_upload(tmp_path, monkeypatch, lang=lang)
+    [start] = store.read("sessions").filter(pl.col("session_id") == "cadre1")["started_at"].to_list()  # 60 minutes
+
+    def at_minute(minutes: int) -> str:
+        return f"{(start + timedelta(minutes=minutes)).astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}"
+
+    county_head = ("3021456789", "李县长")  # the session's host, by nickname
+    rows = [kuaishou_row(f"24141000123456{i:02}", at_minute(m), at_minute(m), "交易成功", "¥59.90", 1, "-", carrier,
+                         promoter) for i, (m, carrier, promoter) in enumerate([
+                             (5, "直播", county_head), (20, "直播", county_head),  # in the live room while on air
+                             (25, "商品卡", None),  # through the product card: never the session's
+                             (120, "直播", county_head)])]  # an hour after the session ended
+    export = ("\ufeff" + ",".join(KUAISHOU_HEADERS) + "\n" + "\n".join(rows) + "\n").encode()
+    at.file_uploader[0].set_value(("快手订单.csv", export, "text/csv")).run()
+    assert not at.exception
+    assert _states(at) == [i18n.t("upload_state_checked", lang)]
+    assert not [s for s in at.selectbox if s.key == "sid_0"]  # no session is asked for
+    assert [i.value for i in at.info] == [said]
+    at.button(key="commit_0").click().run()
+    assert store.read("sales").filter(pl.col("batch") == store.last_batch())["session_id"].null_count() == 4
+    assert at.info[-1].value == i18n.t("upload_placed", lang, name=i18n.plain("快手订单.csv"), n="4", placed="2")
+
+
 def test_a_misspelt_header_is_offered_the_alias_it_likely_means(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, at = _staff_upload(tmp_path, monkeypatch, lang="zh")
     misspelt = "直播ID,直播类型,开播时问,成交金额\ns1,干部直播,2020-09-06 19:00,10.00\n".encode()

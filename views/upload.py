@@ -123,7 +123,8 @@ def _session_labels(version: int) -> dict[str, str]:
 
 
 def _ask(row: Row, version: int) -> None:
-    """The fields the file lacks: a stored session for minute trends and sales, a host kind, a platform."""
+    """The fields the file lacks: a stored session for minute trends and for order lines that give neither session
+    nor host account (a shop's export finds its sessions itself), a host kind, a platform."""
     number, kind = row.upload.number, row.inspection.kind if row.inspection else None
     st.caption(t("needs_fields", lang))
     cols = st.columns(3)
@@ -153,6 +154,10 @@ def _checked(row: Row) -> None:
     assert inspection is not None
     st.markdown(t("detected_kind", lang, kind=vocab("kind", inspection.kind, lang))
                 if inspection.kind else f"**{t('kind_unknown', lang)}**")
+    if inspection.placement and inspection.placement[0] and row.state == "checked":  # instead of a session picker
+        lines, placed = inspection.placement
+        st.info(t("upload_will_place", lang, n=f"{lines:,}", placed=f"{placed:,}", rest=f"{lines - placed:,}"),
+                icon=":material/link:")
     if inspection.mapping:
         with st.expander(t("mapping", lang), expanded=False):
             mapping = pl.DataFrame({
