@@ -659,3 +659,16 @@ def test_weixin_orders_count_main_ids_and_sell_through_the_ledger(tmp_path: Path
     assert (villages["猕猴桃"]["sold_qty"], villages["猕猴桃"]["sold_value"]) == (5.0, 3990)
     routes = {row["route"]: (row["lines"], row["amount"]) for row in report.routes.iter_rows(named=True)}
     assert routes == {"sku": (4, 10980 + 107820), "title": (1, 3990)}
+
+
+def test_a_kuaishou_workbook_with_ids_in_number_cells_reads_as_its_csv() -> None:
+    """快手小店 exports a workbook whose ids may be number cells (readers of it cast them back to text)."""
+    import csv
+    rows = [next(csv.reader([row])) for row in KUAISHOU_ROWS]
+    numeric = [KUAISHOU_HEADERS.index(h) for h in ("订单号", "商品ID", "成交数量", "CPS达人ID")]
+    cells = [[int(v) if i in numeric and v != "-" else v for i, v in enumerate(row)] for row in rows]
+    _, book = ingest.parse("快手订单.xlsx", _workbook({"订单": [list(KUAISHOU_HEADERS), *cells]}))
+    _, text = ingest.parse("快手订单.csv", kuaishou_csv())
+    columns = ["order_id", "product_id", "host_id", "quantity", "amount", "refund", "status", "channel", "ts"]
+    assert book.select(columns).rows() == text.select(columns).rows()
+    assert book["order_id"][0] == "2414100012345671" and book["host_id"][0] == "2153705985"
