@@ -388,6 +388,27 @@ def test_cli_lists_alerts_as_json_and_sends_a_test_message(capsys: pytest.Captur
     assert (path, body["state"], body["title"]) == ("/hook", "test", "【告警测试】relief-live")
 
 
+def test_an_ingest_and_a_retraction_by_the_command_line_record_alerts_with_no_channel_set(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from relief_live.__main__ import main
+
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    stock = tmp_path / "stock.csv"
+    stock.write_text("县区,村,产品,滞销数量,单位,统计日期\n乐业县,火卖村,红心猕猴桃,1000,斤,2026-11-01\n", encoding="utf-8")
+    sales = tmp_path / "sales.csv"
+    sales.write_text("直播ID,订单编号,下单时间,商品名称,村,商品数量,单位,订单金额\n"
+                     "S1,A1,2026-11-02 19:10,红心猕猴桃,火卖村,10,斤,100\n"
+                     "S1,A2,2026-11-30 19:10,板栗,上岗村,1,斤,10\n", encoding="utf-8")
+    assert main(["ingest", "--db", db, str(stock), str(sales)]) == 0
+    store = Store(db)
+    assert [(a["rule"], a["subject"], a["state"], a["delivered_at"]) for a in record.alerts(store).iter_rows(named=True)
+            ] == [("village_stalled", "火卖村 · 红心猕猴桃", "firing", None)]
+    assert main(["retract", "--db", db, "2"]) == 0  # the sales gone: no sale, no clock, nothing stalls
+    assert [(a["rule"], a["state"]) for a in record.alerts(store).iter_rows(named=True)] == [
+        ("village_stalled", "resolved")]
+    assert record.delivery_log(store).height == 0  # nowhere to send
+
+
 def test_a_file_the_watcher_rejects_is_an_alert_until_a_good_version_is_taken(tmp_path: Path) -> None:
     from relief_live.watch import Watcher
     from tests.conftest import sqlite_store

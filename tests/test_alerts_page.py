@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from relief_live import ingest
-from relief_live.alerts import record
+from relief_live.alerts import board, record
 from relief_live.i18n import plain, t
 from relief_live.store import Store
 from tests.test_pages import PASSWORD, app, browser_cookie  # noqa: F401 (the fixture: one browser's cookie)
@@ -81,3 +81,25 @@ def test_the_rule_and_county_filters_come_from_the_url(stalled: Store) -> None:
     assert at.subheader[0].value == "Firing (0)"
     at = app("views/alerts.py", params={"county": "乐业县", "rule": "village_stalled"})
     assert at.subheader[0].value == "Firing (1)"
+
+
+
+def test_an_import_on_the_upload_page_records_its_alerts_and_the_bell_counts_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'upload.sqlite3'}"
+    store = Store(url)
+    store.create()
+    ingest.ingest_bytes(store, "stock.csv", STOCK.encode())  # a ledger, no sale yet: no alert
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    assert bell(at) == "Alerts · 0"
+    with monkeypatch.context() as patched:  # no bell drawn: the page itself evaluates after the import
+        patched.setattr(board, "bell", lambda lang: None)
+        at.file_uploader[0].set_value(("sales.csv", SALES.encode(), "text/csv")).run()
+        next(b for b in at.button if b.label == f"Commit {plain('sales.csv')}").click().run()
+        assert not at.exception
+        assert [(a["rule"], a["subject"], a["state"]) for a in record.alerts(store).iter_rows(named=True)] == [
+            ("village_stalled", "火卖村 · 红心猕猴桃", "firing")]
+    at.run()
+    assert bell(at) == "Alerts · 1"

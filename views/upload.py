@@ -11,6 +11,7 @@ import polars as pl
 import streamlit as st
 
 from relief_live import auth, ingest, schema, state, ui
+from relief_live.alerts import board
 from relief_live.i18n import plain, t, vocab
 from relief_live.store import describe_failure
 
@@ -112,6 +113,14 @@ def _import(row: Row, demo: list[int]) -> None:
             upload.say("info", "upload_placed", n=f"{result.sessionless:,}", placed=f"{result.placed:,}")
 
 
+def _stored() -> None:
+    """After an import or a retraction: the alerts evaluated on the store as it now is (recorded, and sent
+    where a channel is configured), then the page again, its bell counting them."""
+    ui.report()  # (the first report of a server is built here: under its spinner, not behind a still button)
+    board.evaluate()
+    st.rerun()
+
+
 def _session_labels(version: int) -> dict[str, str]:
     """Stored sessions, newest first, as the picker shows them: title · host · start."""
     def build() -> dict[str, str]:
@@ -211,7 +220,7 @@ def _show(row: Row, version: int, blocked: bool, demo: list[int]) -> None:
         if row.state == "checked" and st.button(t("commit", lang, name=plain(upload.name)), type="primary",
                                                 key=f"commit_{upload.number}", disabled=blocked):
             _import(row, demo)
-            st.rerun()
+            _stored()
 
 
 if not allowed:
@@ -252,7 +261,7 @@ else:
                                                 key="import_all", disabled=blocked, icon=":material/upload:"):
             for row in ready:
                 _import(row, demo)
-            st.rerun()
+            _stored()
         if any(row.state == "imported" for row in rows) and actions.button(
                 t("upload_dismiss_imported", lang), key="dismiss_imported"):
             for row in rows:
@@ -283,6 +292,6 @@ else:
             if st.button(t("retract_button", lang, batch=batch), disabled=not sure, key="retract_go"):
                 path = store.retract(int(batch))
                 st.session_state["retracted_note"] = t("retracted", lang, batch=batch, path=plain(path))
-                st.rerun()
+                _stored()
     if note := st.session_state.pop("retracted_note", None):
         st.success(note)

@@ -180,11 +180,10 @@ def after_watch(watcher: Any) -> None:
 
 
 def after_ingest(store: Store) -> None:
-    """The command line's hook after an ingest or a retraction: evaluated only when a channel is configured
-    (then messages are due now); otherwise the dashboard and the watcher evaluate when they next look, and an
-    ingest does not wait for a report over every row."""
-    if deliver.channels():
-        after_change(store)
+    """The command line's hook after an ingest or a retraction: the rules evaluated and what began or cleared
+    recorded (the bell and `alerts` show it with no dashboard open), messages sent where a channel is
+    configured."""
+    after_change(store)
 
 
 def command(store: Store, words: list[str], *, as_json: bool, say: Any = print) -> int:
