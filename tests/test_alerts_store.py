@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from relief_live import alerts
@@ -87,3 +89,59 @@ def test_a_channel_down_is_tried_for_one_message_not_for_every_one(store: Store,
     assert alerts.deliver_due(store, sleep=lambda s: None) == 0
     assert len(endpoint.requests) == 3
     assert all(a["delivered_at"] is None and a["claimed_at"] is None for a in firing(store).values())
+
+
+def test_a_message_one_channel_took_is_tried_again_on_the_other_only(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    wecom, dingtalk = Endpoint(), Endpoint()
+    try:
+        monkeypatch.setenv("RELIEF_LIVE_WECOM_WEBHOOK", wecom.url + "/wecom")
+        monkeypatch.setenv("RELIEF_LIVE_DINGTALK_WEBHOOK", dingtalk.url + "/dingtalk")
+        load(store, "sessions.csv", SESSIONS)
+        load(store, "trend.csv", ticks(38, collapse_from=36))
+        alerts.check(store, now=NOW, send=False)
+        dingtalk.answers = [(502, {})] * 3  # DingTalk down through every back-off
+        assert alerts.deliver_due(store, sleep=lambda s: None) == 1  # WeCom took it
+        assert (len(wecom.requests), len(dingtalk.requests)) == (1, 3)
+        (alert,) = firing(store).values()
+        assert alert["delivered_at"] is not None and alert["claimed_at"] is None
+
+        assert alerts.deliver_due(store, sleep=lambda s: None) == 1  # DingTalk is back: it alone gets it
+        assert (len(wecom.requests), len(dingtalk.requests)) == (1, 4)
+        assert dingtalk.requests[-1][1]["markdown"]["title"] == "【告警】直播在线人数骤降"
+        assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+        assert (len(wecom.requests), len(dingtalk.requests)) == (1, 4)
+
+        load(store, "trend.csv", ticks(39))  # the audience is back: a resolved message on each channel
+        alerts.check(store, now=NOW + timedelta(minutes=1), send=False)
+        dingtalk.answers = [(200, {"errcode": 310000, "errmsg": "sign not match"})]  # refused, this once
+        assert alerts.deliver_due(store, sleep=lambda s: None) == 1
+        assert alerts.deliver_due(store, sleep=lambda s: None) == 1
+        assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+        assert [body["markdown"]["content"].split("\n")[0] for _, body in wecom.requests] == [
+            "**【告警】直播在线人数骤降**", "**【告警恢复】直播在线人数骤降**"]
+        assert [body["markdown"]["title"] for _, body in dingtalk.requests[4:]] == ["【告警恢复】直播在线人数骤降"] * 2
+        log = record.delivery_log(store)
+        assert log.filter(pl.col("ok") == 1).select("message", "channel").sort("channel", "message").rows() == [
+            ("firing", "dingtalk"), ("resolved", "dingtalk"), ("firing", "wecom"), ("resolved", "wecom")]
+    finally:
+        wecom.close()
+        dingtalk.close()
+
+
+def test_a_channel_tries_a_message_it_refuses_for_a_day_then_no_more(store: Store, endpoint: Endpoint,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELIEF_LIVE_ALERT_WEBHOOK", endpoint.url + "/hook")
+    load(store, "sessions.csv", SESSIONS)
+    load(store, "trend.csv", ticks(38, collapse_from=36))
+    alerts.check(store, now=NOW, send=False)
+    endpoint.answers = [(403, {})] * 3
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+    assert len(endpoint.requests) == 2  # a refusal is not retried within a pass; the next evaluation tries again
+    later = record.now_ms() + record.RETRY_SECONDS * 1000 + 1
+    monkeypatch.setattr(record, "now_ms", lambda: later)
+    assert alerts.deliver_due(store, sleep=lambda s: None) == 0
+    assert len(endpoint.requests) == 2
+    (alert,) = firing(store).values()
+    assert alert["delivered_at"] is None and alert["claimed_at"] is None

@@ -73,15 +73,15 @@ def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: 
     configured = deliver.channels(given)
     if not configured:
         return 0
-    firing, resolved = record.claim(store)
+    firing, resolved = record.claim(store, tuple(configured))
     lang, base = deliver.language(given), deliver.configured("public_url", given)
     sent, down = 0, set()  # down: channels that failed every try in this pass, not tried again in it
     for frame, kind in ((firing, "firing"), (resolved, "resolved")):
-        done, failed = [], []
+        done = []
         for alert in frame.iter_rows(named=True):
             msg = deliver.message(alert, kind, lang=lang, base=base)
             took = False
-            for name, config in configured.items():
+            for name in alert["due"]:  # the channels that have not taken it (the delivery log says which)
                 if name in down:
                     continue
                 tries: list[bool] = []
@@ -91,16 +91,16 @@ def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: 
                     tries.append(ok)
                     write(attempt, ok, detail)
 
-                if deliver.send(name, config, msg, delays=delays, sleep=sleep, log=logged):
+                if deliver.send(name, configured[name], msg, delays=delays, sleep=sleep, log=logged):
                     took = True
                 elif len(tries) > len(delays):  # unreachable through every back-off: skip it for the rest
                     down.add(name)
-            # Taken by one channel at least: sent (a channel that refused it says so in the log). Taken by none
-            # (the network or every endpoint down): left due, tried again at the next evaluation.
-            (done if took else failed).append(alert["id"])
+            # Sent once one channel took it; each channel that did not tries it again at the next evaluation.
+            if took:
+                done.append(alert["id"])
         sent += len(done)
         record.delivered(store, done, resolved=kind == "resolved")
-        record.release(store, failed)
+        record.release(store, [i for i in frame.get_column("id").to_list() if i not in done])
     return sent
 
 

@@ -14,6 +14,7 @@ from relief_live.store import Store, metadata
 
 RENEW_SECONDS: Final = 60  # a holding condition's last_seen and figures are renewed this often
 CLAIM_SECONDS: Final = 600  # a delivery claimed longer ago than this (its process ended meanwhile) is taken again
+RETRY_SECONDS: Final = 86_400  # a channel that has not taken a message tries it again at each evaluation this long
 
 # The store's own metadata: Store.create makes these tables with the others, and a backup copies them, so that a
 # store restored from it neither forgets its alerts nor sends them again.
@@ -30,8 +31,8 @@ alerts_table = sa.Table(
     sa.Column("first_seen", sa.BigInteger, nullable=False),  # epoch ms
     sa.Column("last_seen", sa.BigInteger, nullable=False),
     sa.Column("resolved_at", sa.BigInteger),  # null: firing
-    sa.Column("delivered_at", sa.BigInteger),  # the firing message sent
-    sa.Column("resolved_delivered_at", sa.BigInteger),  # the resolved message sent
+    sa.Column("delivered_at", sa.BigInteger),  # the firing message first taken by a channel
+    sa.Column("resolved_delivered_at", sa.BigInteger),  # the resolved message first taken by a channel
     sa.Column("claimed_at", sa.BigInteger),  # a process is sending its message now
     sa.Column("acknowledged_at", sa.BigInteger),
     sa.Column("acknowledged_by", sa.Text),
@@ -48,6 +49,8 @@ deliveries_table = sa.Table(
     sa.Column("at", sa.BigInteger, nullable=False),
     sa.Column("ok", sa.Integer, nullable=False),  # 1: the endpoint took it
     sa.Column("detail", sa.Text, nullable=False),  # the endpoint's answer or the error, in one line
+    # Each channel's state of each message is read from here (taken; first tried when), by alert.
+    sa.Index("alert_deliveries_of", "alert", "message", "channel"),
 )
 runs_table = sa.Table(
     "alert_runs", metadata,
@@ -200,43 +203,61 @@ def firing_count(store: Store) -> int:
     return int(rows[0][0])
 
 
-def claim(store: Store, *, at: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(firing alerts whose message is due, resolved alerts whose message is due), claimed by this process in one
-    write transaction so that no other process sends them too. Muted alerts send nothing; a resolved message
-    goes only where the firing one went."""
+def _taken(kind: str, channel: str) -> sa.Exists:
+    d = deliveries_table
+    return sa.exists().where(d.c.alert == alerts_table.c.id, d.c.message == kind, d.c.channel == channel, d.c.ok == 1)
+
+
+def _given_up(kind: str, channel: str, at: int) -> sa.Exists:
+    d = deliveries_table
+    return sa.exists().where(d.c.alert == alerts_table.c.id, d.c.message == kind, d.c.channel == channel,
+                             d.c.at < at - RETRY_SECONDS * 1000)
+
+
+def _due_on(channel: str, at: int) -> sa.Case:
+    """Whether an alert's message is due on `channel`, as the delivery log has it: not taken there yet, and not
+    first tried there over RETRY_SECONDS ago; a resolved message only where the firing one was taken."""
+    firing = ~_taken("firing", channel) & ~_given_up("firing", channel, at)
+    resolved = _taken("firing", channel) & ~_taken("resolved", channel) & ~_given_up("resolved", channel, at)
+    return sa.case((alerts_table.c.resolved_at.is_(None), firing), else_=resolved)
+
+
+def claim(store: Store, channels: tuple[str, ...], *, at: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(firing alerts whose message is due, resolved alerts whose message is due) on any of `channels`, each with
+    `due`: the channels it is due on. Claimed by this process in one write transaction so that no other process
+    sends them too. Muted alerts send nothing."""
     ensure(store)
     at = now_ms() if at is None else at
     a = alerts_table
     free = a.c.claimed_at.is_(None) | (a.c.claimed_at < at - CLAIM_SECONDS * 1000)
-    due_firing = a.c.resolved_at.is_(None) & a.c.delivered_at.is_(None)
-    due_resolved = (a.c.resolved_at.is_not(None) & a.c.delivered_at.is_not(None)
-                    & a.c.resolved_delivered_at.is_(None))
+    due = [_due_on(channel, at) for channel in channels]
     with store.transaction(write=True) as tx:
         tx.lock(alerts_table)  # one evaluation or claim at a time
-        ids = [int(i) for (i,) in tx.rows(sa.select(a.c.id).where(
-            free, a.c.muted == 0, due_firing | due_resolved))]
-        if ids:
-            tx.execute(a.update().where(a.c.id.in_(ids)).values(claimed_at=at))
-    if not ids:
-        empty = store.select(sa.select(a).where(sa.false()), a)
-        return empty, empty
-    rows = store.select(sa.select(a).where(a.c.id.in_(ids)).order_by(a.c.id), a)
-    return (rows.filter(pl.col("resolved_at").is_null()), rows.filter(pl.col("resolved_at").is_not_null()))
+        rows = tx.rows(sa.select(a.c.id, *(d.label(f"due_{i}") for i, d in enumerate(due))).where(
+            free, a.c.muted == 0, sa.or_(*due)))
+        if rows:
+            tx.execute(a.update().where(a.c.id.in_([int(r[0]) for r in rows])).values(claimed_at=at))
+    on = {int(r[0]): [c for c, flag in zip(channels, r[1:], strict=True) if flag] for r in rows}
+    picked = store.select(sa.select(a).where(a.c.id.in_(list(on)) if on else sa.false()).order_by(a.c.id), a)
+    picked = picked.with_columns(due=pl.Series([on[i] for i in picked.get_column("id").to_list()],
+                                               dtype=pl.List(pl.String)))
+    return picked.filter(pl.col("resolved_at").is_null()), picked.filter(pl.col("resolved_at").is_not_null())
 
 
 def delivered(store: Store, ids: list[int], *, resolved: bool, at: int | None = None) -> None:
-    """Mark messages sent (or given up on: the delivery log says which) and let go of their claim."""
+    """Mark messages sent (taken by one channel at least: the first time is kept) and let go of their claim."""
     if not ids:
         return
     at = now_ms() if at is None else at
     a = alerts_table
-    column = "resolved_delivered_at" if resolved else "delivered_at"
+    column = a.c.resolved_delivered_at if resolved else a.c.delivered_at
     with store.transaction(write=True) as tx:
-        tx.execute(a.update().where(a.c.id.in_(ids)).values({column: at, "claimed_at": None}))
+        tx.execute(a.update().where(a.c.id.in_(ids)).values({column: sa.func.coalesce(column, at), "claimed_at": None}))
 
 
 def release(store: Store, ids: list[int]) -> None:
-    """Let go of the claim on messages no channel took: the next evaluation tries them again."""
+    """Let go of the claim on messages that went nowhere in this pass: the next evaluation tries them again on
+    each channel that has not taken them."""
     if not ids:
         return
     a = alerts_table
