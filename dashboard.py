@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from relief_live import auth, i18n, state, ui, wall
-from relief_live.alerts import board
+from relief_live import auth, i18n, state, waiting
 from relief_live.i18n import t
 
 # An emoji icon: Streamlit draws it as an inline image, where a :material/…: icon is fetched from a Google host
@@ -21,6 +20,15 @@ st.set_page_config(page_title="relief-live", page_icon="🌾", layout="wide")
 sticky = state.sticky()
 lang, kiosk = sticky["lang"], sticky["kiosk"] == "1"
 auth.refuse_unknown_host(lang)  # with no password or OIDC: a page of another site pointed at this machine
+
+# The modules below load polars, plotly and SQLAlchemy (about a second), and the first visit after the server
+# starts then reads every stored row: the notice says so before either begins, instead of a blank page.
+with waiting.first_visit(lang) as said:
+    from relief_live import ui, wall
+    from relief_live.alerts import board
+
+    ui.ensure_demo()
+    ui.frames(said=said)
 
 PAGES = [
     # The Overview is the root page, and /overview opens it too (a hidden twin): a link written by hand, or
@@ -60,7 +68,6 @@ else:
             st.rerun()
         auth.sign_in_box(lang)
 
-ui.ensure_demo()
 if kiosk:
     board.ticker(lang)
     wall.show()  # the wall screen in place of any page: the same screen whatever link it was opened from

@@ -46,6 +46,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
                       "order lines)…", "正在读取已存数据（服务器启动后仅一次；每百万条订单约需一秒）……"),
     "store_rereading": ("A batch was retracted: reading the stored exports again (about a second per million "
                         "order lines)…", "有批次已撤回：正在重新读取已存数据（每百万条订单约需一秒）……"),
+    "seconds_waited": (" s", " 秒"),
     "report_building": ("Computing the figures over every order line (once; later uploads only add to them)…",
                         "正在按全部订单计算指标（仅一次；之后上传的数据只做增量更新）……"),
     "store_upgrading": ("Moving the store to this version's layout (once; about 4 s per million order lines)…",

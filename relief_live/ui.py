@@ -63,9 +63,12 @@ def _busy(message: str, when: bool) -> contextlib.AbstractContextManager[Any]:
     return st.spinner(message, show_time=True) if when else contextlib.nullcontext()
 
 
-def frames() -> tuple[int, dict[str, pl.DataFrame]]:
-    """(store version, current rows of every kind), read incrementally; shared by all sessions, never mutated."""
+def frames(*, said: bool = False) -> tuple[int, dict[str, pl.DataFrame]]:
+    """(store version, current rows of every kind), read incrementally; shared by all sessions, never mutated.
+    `said`: the caller already tells the visitor that the store is being read (waiting.first_visit)."""
     held, lang = _live_frames(store().url), state.lang()
+    if said:
+        return held.refresh()
 
     # Reading every row (the first read after the server starts, or the first after a retraction) takes about
     # a second per million order lines: the visitor whose refresh does it, and every one who waits on it, is
