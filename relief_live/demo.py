@@ -50,7 +50,7 @@ class DemoFile:
     """One written export: where it is, its kind, and the session id to supply when the file lacks one."""
 
     path: Path
-    kind: str  # sessions | ticks | sales | stock
+    kind: str  # sessions | ticks | sales | stock | catalogue
     session_id: str | None = None
 
 
@@ -350,6 +350,7 @@ class Programme:
     lines: pl.DataFrame  # retail order lines
     totals: pl.DataFrame  # per-product totals of bulk buying during a session
     ticks: dict[str, pl.DataFrame]  # minute series of some sessions
+    shop: pl.DataFrame  # the shop's order lines on 抖店, 拼多多 and 淘宝 (_shop)
     extra_sessions: pl.DataFrame | None = None
     extra_lines: pl.DataFrame | None = None
 
@@ -369,7 +370,8 @@ def _story(seed: int) -> Programme:
     lines = _orders(rng, _cut_zhaotong(_with_unconvertible(lines, starts)), first_order=1)
     totals = _bulk(rng, lines, starts)
     sessions, ticks = _summaries(rng, lines, totals, starts, minutes)
-    return Programme(sessions, _lines_frame(lines, sessions), totals, ticks)
+    shop = _shop(seed)
+    return Programme(_with_shop_sales(sessions, shop), _lines_frame(lines, sessions), totals, ticks, shop)
 
 
 def _with_unconvertible(lines: dict[str, np.ndarray], starts: np.ndarray) -> dict[str, np.ndarray]:
@@ -583,6 +585,180 @@ def programme(seed: int = SEED, scale: int = 1) -> Programme:
 
 
 # ---------------------------------------------------------------------------------------------
+# The programme's shop: its listings, the catalogue that ties them to villages, and its order lines on 抖店,
+# 拼多多 and 淘宝. None of these lines names a session or a village: the catalogue finds the village, the host
+# account and the time find the session (metrics.place_sales).
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A product the shop sells: its produce, pack and titles, and how the catalogue knows it."""
+
+    key: str  # produce
+    pack: float  # packs are weighed in the produce's retail unit (斤)
+    title: str  # the 抖店 and 拼多多 listing title
+    sku: str | None  # 商家编码; None: the shop never gave one, so the catalogue knows the listing by its product id
+    taobao: str  # the 淘宝 listing title: 淘宝's 订单报表 carries titles only
+    catalogued: bool = True  # False: no catalogue row names it (a box of several villages' produce)
+    price: float | None = None  # yuan a pack, when not the produce's retail price times the pack
+
+
+LISTINGS: Final[tuple[Listing, ...]] = (
+    Listing("nm_mango", 5, "田阳芒果 5斤装 产地直发", "TY-MG-05", "百色田阳芒果5斤 新鲜现摘 产地直发"),
+    Listing("nm_mango", 10, "田阳芒果 10斤装 产地直发", "TY-MG-10", "百色田阳芒果10斤 新鲜现摘 产地直发"),
+    Listing("hm_kiwi", 3, "乐业红心猕猴桃 3斤", "LY-MHT-03", "乐业红心猕猴桃3斤 当季现摘"),
+    Listing("hm_kiwi", 5, "乐业红心猕猴桃 5斤", None, "乐业红心猕猴桃5斤 当季现摘 坏果包赔"),
+    Listing("gl_beef", 1, "都安瑶山牛肉 1斤装", "DA-NR-01", "都安瑶山黄牛肉1斤 真空包装"),
+    Listing("dp_pork", 3, "昭通腊肉 3斤 农家柴火烟熏", "ZT-LR-03", "云南昭通农家腊肉3斤 柴火烟熏"),
+    Listing("lh_squash", 10, "海丰奶油南瓜 10斤", "HF-NG-10", "海丰奶油南瓜10斤 粉糯香甜"),
+    Listing("dh_rice", 20, "海丰油占米 20斤", None, "海丰油占米20斤 当季新米"),
+    Listing("sy_yam", 5, "陆丰番薯 5斤", "LF-FS-05", "陆丰番薯5斤 农家红薯"),
+    Listing("jb_chestnut", 5, "陆丰马蹄 5斤", "LF-MT-05", "陆丰马蹄5斤 新鲜荸荠"),
+    Listing("mg_fish", 1, "马宫鱼干 1斤", "SW-YG-01", "汕尾马宫鱼干1斤 海边晒制"),
+    Listing("lht_tea", 0.5, "莲花山茶 半斤礼盒", "HF-CY-05", "海丰莲花山茶半斤 礼盒装"),
+    Listing("lh_squash", 10, "汕尾农家年货礼盒 南瓜番薯马蹄", "SW-LB-01", "汕尾农家年货礼盒 南瓜番薯马蹄", False, 88),
+)
+SHOP_NAME: Final = "深圳消费帮扶馆"
+SHOP_ACCOUNT: Final = "1038475629301847562"  # the shop's own 抖音 account: its own broadcasts are no demo session
+PDD_UNCODED: Final = frozenset({"TY-MG-05", "TY-MG-10"})  # on 拼多多 the mangoes carry no 商家编码: found by 商品id
+RETITLED: Final = ("sy_yam", _d(11, 1), "【新品】")  # on 淘宝 the yams were retitled then: a title no catalogue row has
+SEASON_END: Final = {"nm_mango": _d(9, 15)}  # produce the shop sells only until then (else until LAST_DAY)
+# 抖店 lines sold in the live room of a demo session: (platform, start day, listings by produce, lines).
+SHOP_IN_SESSIONS: Final = (
+    ("douyin", _d(7, 11), ("lh_squash",), 20), ("douyin", _d(8, 20), ("gl_beef",), 30),
+    ("douyin", _d(9, 24), ("hm_kiwi",), 36), ("douyin", _d(10, 24), ("dh_rice",), 20),
+    ("douyin", _d(11, 14), ("sy_yam",), 30),
+)
+SHOP_BROADCASTS: Final = (_d(8, 8), _d(9, 9), _d(10, 1), _d(11, 11), _d(12, 12))  # the shop's own, 20:00-22:00
+SHOP_OFF_AIR_LINES: Final = 420  # 抖店 lines through the product card (商品卡) or a short video (短视频)
+SHOP_PDD_ORDERS: Final = 200
+SHOP_TAOBAO_ORDERS: Final = 150
+SHOP_SECOND_LINE: Final = 0.1  # 抖店 orders of two listings
+# 淘宝/千牛's 订单报表, its 69 headers as it writes them (three with a trailing space).
+TAOBAO_HEADERS: Final = (
+    "订单编号", "买家会员名", "买家支付宝账号", "支付单号", "支付详情", "买家应付货款", "买家应付邮费", "买家支付积分", "总金额",
+    "返点积分", "买家实际支付金额", "买家实际支付积分", "订单状态", "买家留言", "收货人姓名", "收货地址", "运送方式",
+    "联系电话", "联系手机", "订单创建时间", "订单付款时间", "宝贝标题 ", "宝贝种类 ", "物流单号 ", "物流公司",
+    "订单备注", "宝贝总数量", "店铺Id", "店铺名称", "订单关闭原因", "卖家服务费", "买家服务费", "发票抬头", "是否手机订单",
+    "分阶段订单信息", "特权订金订单id", "是否上传合同照片", "是否上传小票", "是否代付", "定金排名", "修改后的sku",
+    "修改后的收货地址", "异常信息", "天猫卡券抵扣", "集分宝抵扣", "是否是O2O交易", "O2O交易类型", "O2O店铺id",
+    "O2O店铺名称", "O2O导购员id", "O2O导购员姓名", "O2O提货类型", "O2O外部订单id", "新零售交易类型", "新零售导购门店名称",
+    "新零售导购门店id", "新零售发货门店名称", "新零售发货门店id", "退款金额", "预约门店", "是否村淘订单", "确认收货时间",
+    "打款商家金额", "含应开票给个人的个人红包", "是否信用购", "体验期结束时间", "前N有礼", "配送类型", "主订单编号",
+)
+
+
+def _pack_text(pack: float) -> str:
+    return f"{round(pack * 500)}g" if pack < 1 else f"{_qty(pack)}斤"
+
+
+def _pack_fen(listing: Listing) -> int:
+    """A pack's price in fen: the produce's retail price times the pack, ending in .90 as shops price."""
+    produce = PRODUCE[_P[listing.key]]
+    yuan = listing.price if listing.price is not None else round(produce.sell[1] * listing.pack)
+    return int(yuan * 100) - 10
+
+
+def _window(listing: Listing) -> tuple[int, int]:
+    """Local epoch ms the shop sells the listing between: its produce's first baseline to its season's end."""
+    produce = PRODUCE[_P[listing.key]]
+    end = SEASON_END.get(listing.key, LAST_DAY)
+    return _local_ms(produce.baselines[0][0]), _local_ms(end + timedelta(days=1))
+
+
+def _douyin_accounts() -> dict[str, str]:
+    """达人ID of each host who streams on 抖音, the same in the sessions file and the shop's export."""
+    names = sorted({s.host_name for s in SHOWS if s.platform == "douyin"})
+    return {name: str(7_592_255_573_464_597_541 + 7_919 * i) for i, name in enumerate(names)}
+
+
+DOUYIN_ACCOUNTS: Final = _douyin_accounts()
+
+
+def _shop(seed: int) -> pl.DataFrame:
+    """The shop's order lines (local times): platform, order, line, listing, packs, unit price, amount, status,
+    refund, channel, host account and the session whose live room sold it (None: sessionless)."""
+    rng = np.random.default_rng([seed, 2])
+    windows = [_window(li) for li in LISTINGS]
+    by_key = {key: [i for i, li in enumerate(LISTINGS) if li.key == key] for key in {li.key for li in LISTINGS}}
+    rows: list[dict[str, Any]] = []
+    orders = 0
+
+    def sellable(at: int) -> list[int]:
+        return [i for i, (lo, hi) in enumerate(windows) if lo <= at < hi]
+
+    def order(platform: str, at: int, listing: int, channel: str | None = None, host: str | None = None,
+              session: str | None = None) -> None:
+        """One order of the listing at `at`; on 抖店 now and then a second listing in the same order."""
+        nonlocal orders
+        orders += 1
+        picks = [listing]
+        others = [i for i in sellable(at) if i != listing]
+        if platform == "doudian" and others and rng.random() < SHOP_SECOND_LINE:
+            picks.append(int(rng.choice(others)))
+        u = rng.random()
+        for line, i in enumerate(picks):
+            packs = int(rng.choice([1, 1, 1, 2, 3]))
+            price = _pack_fen(LISTINGS[i])
+            coupon = int(rng.choice([0, 0, 0, 300, 500])) if price * packs > 3000 else 0
+            rows.append({"platform": platform, "seq": orders, "line": line, "listing": i, "qty": packs,
+                         "price": price, "amount": price * packs - coupon, "ts": at, "u": u, "channel": channel,
+                         "host_name": host, "host_id": DOUYIN_ACCOUNTS.get(host, SHOP_ACCOUNT) if host else None,
+                         "session_id": session})
+
+    for platform, day, keys, n in SHOP_IN_SESSIONS:
+        show = next(s for s in SHOWS if s.platform == platform and s.start.date() == day)
+        start = _local_ms(show.start)
+        for at in np.sort(start + (rng.random(n) * show.minutes * 60).astype(np.int64) * 1000):
+            order("doudian", int(at), int(rng.choice([i for k in keys for i in by_key[k]])), "直播",
+                  show.host_name, show.sid)
+    for day in SHOP_BROADCASTS:
+        start = _local_ms(datetime(day.year, day.month, day.day, 20, 0))
+        for at in np.sort(start + (rng.random(12) * 7_200).astype(np.int64) * 1000):
+            order("doudian", int(at), int(rng.choice(sellable(int(at)))), "直播", SHOP_NAME)
+    hosts = sorted(DOUYIN_ACCOUNTS)
+    for _ in range(SHOP_OFF_AIR_LINES):
+        listing = int(rng.integers(len(LISTINGS)))
+        lo, hi = windows[listing]
+        at = lo + int(rng.random() * (hi - lo)) // 1000 * 1000
+        video = rng.random() < 0.4
+        order("doudian", at, listing, "短视频" if video else "商品卡", str(rng.choice(hosts)) if video else None)
+    for platform, n in (("pdd", SHOP_PDD_ORDERS), ("taobao", SHOP_TAOBAO_ORDERS)):
+        for _ in range(n):
+            listing = int(rng.choice([i for i, li in enumerate(LISTINGS) if li.catalogued or platform == "pdd"]))
+            lo, hi = windows[listing]
+            order(platform, lo + int(rng.random() * (hi - lo)) // 1000 * 1000, listing)
+    # Orders numbered in time order on each platform; the lines of an order share its number, time and status.
+    frame = pl.DataFrame(rows, infer_schema_length=None).sort("platform", "ts", "seq", "line").with_columns(
+        order_no=(pl.col("seq") != pl.col("seq").shift()).fill_null(True).cum_sum().over("platform").cast(pl.Int64))
+    late = pl.col("ts") >= _local_ms(_d(12, 24))
+    u = pl.col("u")
+    status = (pl.when(u < 0.03).then(pl.lit("refunded")).when(u < 0.05).then(pl.lit("cancelled"))
+              .when(u < 0.06).then(pl.lit("returned")).when(u < 0.08).then(pl.lit("partial"))
+              .when(late & (u < 0.5)).then(pl.lit("waiting")).when(late).then(pl.lit("shipped"))
+              .otherwise(pl.lit("done")))
+    return frame.with_columns(outcome=status, ts=pl.col("ts").cast(pl.Datetime("ms"))).drop("seq", "u")
+
+
+SALE_OUTCOMES: Final = ("done", "partial", "waiting", "shipped")  # of _shop's outcomes, those that stay sales
+
+
+def _with_shop_sales(sessions: pl.DataFrame, shop: pl.DataFrame) -> pl.DataFrame:
+    """Sessions with their 抖音 hosts' accounts (达人ID), and with the shop's lines sold in their live room in
+    their summary: a platform's session figures count every order of the room, whichever shop it went to."""
+    sold = (shop.filter(pl.col("session_id").is_not_null() & pl.col("outcome").is_in(SALE_OUTCOMES))
+            .group_by("session_id").agg(shop_orders=pl.col("order_no").n_unique().cast(pl.Int64),
+                                        shop_gmv=pl.col("amount").sum()))
+    return sessions.join(sold, on="session_id", how="left", maintain_order="left").with_columns(
+        pl.col("orders") + pl.col("shop_orders").fill_null(0),
+        pl.col("buyers") + pl.col("shop_orders").fill_null(0),
+        pl.col("gmv") + pl.col("shop_gmv").fill_null(0),
+        host_id=pl.when(pl.col("platform") == "douyin").then(
+            pl.col("host_name").replace_strict(DOUYIN_ACCOUNTS, default=None)),
+    ).drop("shop_orders", "shop_gmv")
+
+
+# ---------------------------------------------------------------------------------------------
 # Values as the exports write them
 
 
@@ -744,9 +920,9 @@ def _write_sessions(out: Path, sessions: pl.DataFrame, extra: pl.DataFrame | Non
     douyin = [r for r in rows if r["platform"] == "douyin"]
     path = out / "sessions_douyin_bom.csv"
     path.write_bytes(_csv(
-        ["直播ID", "直播标题", "直播类型", "主播", "职务", "平台", "开播时间", "直播时长", "最高在线人数", "平均在线人数",
-         "观看人次", "直播间观看人数", "成交订单数", "成交人数", "直播间成交金额"],
-        [[r["session_id"], r["title"], r["label"], r["host_name"], r["host_role"], "抖音",
+        ["直播ID", "直播标题", "直播类型", "主播", "达人ID", "职务", "平台", "开播时间", "直播时长", "最高在线人数",
+         "平均在线人数", "观看人次", "直播间观看人数", "成交订单数", "成交人数", "直播间成交金额"],
+        [[r["session_id"], r["title"], r["label"], r["host_name"], r["host_id"], r["host_role"], "抖音",
           f"{r['started_at']:%Y-%m-%d %H:%M:%S}", _duration(r["minutes"], i % 2), _count(r["peak_viewers"], "comma"),
           _count(r["avg_viewers"], "comma"), _count(r["views"], "wan"), _count(r["viewers"], "wan"),
           _count(r["orders"], "comma"), _count(r["buyers"], "comma"), _money(r["gmv"], "yen")]
@@ -890,8 +1066,136 @@ def _write_sales(out: Path, prog: Programme, seed: int) -> list[DemoFile]:
     return files
 
 
+def _doudian_id(order_no: int, line: int | None = None) -> str:
+    main = 6_917_926_768_800_000_000 + order_no * 10
+    return str(main if line is None else main + line + 1)
+
+
+def _product_ids(i: int) -> tuple[str, str, str]:
+    """A listing's product id on 抖店, 拼多多 and 淘宝."""
+    return f"35884917{72611 + 17 * i}", f"{431234567 + 1_009 * i}", f"{623456789012 + 7_177 * i}"
+
+
+def _write_catalogue(out: Path) -> list[DemoFile]:
+    """The programme's product catalogue (产品名录): a row per shop listing on each platform, tied to its village,
+    and a row per product title of the live rooms."""
+    rows = []
+    for i, li in enumerate(LISTINGS):
+        if not li.catalogued:
+            continue
+        p = PRODUCE[_P[li.key]]
+        douyin, pdd, taobao = _product_ids(i)
+        tail = [p.county, p.village, p.product, _pack_text(li.pack), p.households]
+        rows += [["抖店", douyin, li.sku or "-", li.title, *tail],
+                 ["拼多多", pdd, "-" if li.sku is None or li.sku in PDD_UNCODED else li.sku, li.title, *tail],
+                 ["淘宝", taobao, li.sku or "-", li.taobao, *tail]]
+    # The sessions' own order lists title a product by its ledger name: the catalogue ties each name that one
+    # village alone registered (田阳芒果, of two villages, it cannot).
+    names = [p.product for p in PRODUCE]
+    rows += [["直播间", "-", "-", p.product, p.county, p.village, p.product, "-", p.households]
+             for p in PRODUCE if names.count(p.product) == 1]
+    path = out / "catalogue_shop_listings.csv"
+    path.write_bytes(_csv(["店铺", "商品ID", "商家编码", "商品名称", "县区", "村名", "品名", "规格", "带贫户数"], rows))
+    return [DemoFile(path, "catalogue")]
+
+
+def _time(when: datetime | None) -> str:
+    return "-" if when is None else f"{when:%Y-%m-%d %H:%M:%S}"
+
+
+def _write_shop(out: Path, shop: pl.DataFrame) -> list[DemoFile]:
+    """The shop's order exports as its back offices write them: 抖店 (商品维度: a row per line, UTF-8 with a BOM,
+    ids tab-wrapped, `-` for empty, 商品金额 a unit price), 拼多多 (a row per order, GBK) and 淘宝/千牛's
+    订单报表 (a row per order, 69 columns, ids and titles as ="…")."""
+    files = []
+    rows = list(shop.filter(pl.col("platform") == "doudian").iter_rows(named=True))
+    doudian = {  # outcome -> 订单状态, 售后状态, paid, 取消原因
+        "done": ("已完成", "-", True, ""), "partial": ("已完成", "售后关闭", True, ""),
+        "refunded": ("已关闭", "退款成功", True, ""), "returned": ("已完成", "售后完成", True, ""),
+        "cancelled": ("已关闭", "-", False, "超时未支付"), "waiting": ("待发货", "-", True, ""),
+        "shipped": ("已发货", "退款中", True, ""),
+    }
+    lines = []
+    for r in rows:
+        li = LISTINGS[r["listing"]]
+        status, after, paid, reason = doudian[r["outcome"]]
+        done = r["ts"] + timedelta(days=5) if status == "已完成" else None
+        lines.append([f"\t{_doudian_id(r['order_no'])}", f"\t{_doudian_id(r['order_no'], r['line'])}", f"\t{li.title}",
+                      f"\t{_pack_text(li.pack)}装", r["qty"], f"\t{_product_ids(r['listing'])[0]}",
+                      f"\t{li.sku}" if li.sku else "-", _money(r["price"]), _money(r["amount"]), "0.00",
+                      _time(r["ts"]), _time(r["ts"] + timedelta(seconds=11 + r["qty"])) if paid else "-", _time(done),
+                      status, after, reason or "-", f"\t{r['host_id']}" if r["host_id"] else "-", r["host_name"] or "-",
+                      r["channel"]])
+    path = out / "sales_doudian_shop_bom.csv"
+    path.write_bytes(_csv(
+        ["主订单编号", "子订单编号", "选购商品", "商品规格", "商品数量", "商品ID", "商家编码", "商品金额", "订单应付金额", "运费",
+         "订单提交时间", "支付完成时间", "订单完成时间", "订单状态", "售后状态", "取消原因", "达人ID", "达人昵称", "流量来源"],
+        lines, bom=True, crlf=True))
+    files.append(DemoFile(path, "sales"))
+
+    pdd = {  # outcome -> 订单状态, 售后状态
+        "done": ("已签收", "无售后"), "partial": ("已签收", "退款关闭"), "refunded": ("已签收，退款成功", "退款成功"),
+        "returned": ("已签收，退款成功", "退款成功"), "cancelled": ("未发货，退款成功", "退款成功"),
+        "waiting": ("待发货", "无售后"), "shipped": ("已发货，待签收", "退款中"),
+    }
+    lines = []
+    for r in shop.filter(pl.col("platform") == "pdd").iter_rows(named=True):
+        li = LISTINGS[r["listing"]]
+        status, after = pdd[r["outcome"]]
+        total = r["price"] * r["qty"]
+        shop_off, platform_off = total - r["amount"], (200 if r["order_no"] % 4 == 0 else 0)
+        shipped = status.startswith(("已签收", "已发货"))
+        lines.append([li.title, f"{r['ts']:%y%m%d}-6{r['order_no']:014d}", status, _money(total), _money(shop_off),
+                      _money(platform_off), _money(r["amount"] - platform_off), _money(r["amount"]), r["qty"],
+                      _time(r["ts"] + timedelta(hours=20)) if shipped else "",
+                      _time(r["ts"] + timedelta(days=3)) if status.startswith("已签收") else "",
+                      _product_ids(r["listing"])[1], f"{_pack_text(li.pack)}装", after,
+                      f"YT{4_300_000_000 + r['order_no']}" if shipped else "", "圆通快递" if shipped else "",
+                      _time(r["ts"]), "" if li.sku is None or li.sku in PDD_UNCODED else li.sku])
+    path = out / "sales_pdd_shop_gbk.csv"
+    path.write_bytes(_csv(
+        ["商品", "订单号", "订单状态", "商品总价(元)", "店铺优惠折扣(元)", "平台优惠折扣(元)", "用户实付金额(元)", "商家实收金额(元)",
+         "商品数量(件)", "发货时间", "确认收货时间", "商品id", "商品规格", "售后状态", "快递单号", "快递公司", "订单成交时间",
+         "商家编码-规格维度"], lines, encoding="gbk"))
+    files.append(DemoFile(path, "sales"))
+
+    taobao = {  # outcome -> 订单状态, paid, refund (None: none; True: all it paid; False: one pack)
+        "done": ("交易成功", True, None), "partial": ("交易成功", True, False), "refunded": ("交易关闭", True, True),
+        "returned": ("交易关闭", True, True), "cancelled": ("交易关闭", False, None),
+        "waiting": ("买家已付款，等待卖家发货", True, None), "shipped": ("卖家已发货，等待买家确认", True, None),
+    }
+    lines = []
+    for r in shop.filter(pl.col("platform") == "taobao").iter_rows(named=True):
+        li = LISTINGS[r["listing"]]
+        status, paid, refund = taobao[r["outcome"]]
+        key, since, prefix = RETITLED
+        title = prefix + li.taobao if li.key == key and r["ts"].date() >= since else li.taobao
+        back = 0 if refund is None else r["amount"] if refund else min(r["price"], r["amount"] // 2)
+        order = f"{1_289_000_000_000_000_000 + r['order_no'] * 7}"
+        cells = dict.fromkeys(TAOBAO_HEADERS, "")
+        cells.update({
+            "订单编号": f'="{order}"', "买家会员名": f"tb{38_100_000 + r['order_no'] * 13}",
+            "买家应付货款": _money(r["price"] * r["qty"]), "买家应付邮费": "0.00", "总金额": _money(r["amount"]),
+            "买家实际支付金额": _money(r["amount"]), "订单状态": status, "订单创建时间": _time(r["ts"]),
+            "订单付款时间": _time(r["ts"] + timedelta(seconds=30)) if paid else "", "宝贝标题 ": f'="{title}"',
+            "宝贝种类 ": "1", "宝贝总数量": str(r["qty"]), "店铺名称": SHOP_NAME,
+            "订单关闭原因": "买家申请退款" if refund else ("超时未付款" if not paid else ""),
+            "是否手机订单": "手机订单", "退款金额": _money(back),
+            "确认收货时间": _time(r["ts"] + timedelta(days=4)) if status == "交易成功" else "",
+            "主订单编号": f'="{order}"',
+        })
+        lines.append(list(cells.values()))
+    # Written as 千牛 writes it: ="…" bare, never quoted (no cell holds a comma or a quote of its own).
+    assert not any("," in c or '"' in c.strip('="') for row in lines for c in row)
+    path = out / "sales_taobao_shop_orders.csv"
+    path.write_bytes(_encode("".join(",".join(row) + "\n" for row in [list(TAOBAO_HEADERS), *lines]), "utf-8"))
+    files.append(DemoFile(path, "sales"))
+    return files
+
+
 def write_demo(out_dir: Path, *, scale: int = 1, seed: int = SEED) -> list[DemoFile]:
-    """Write the demo programme's export files into out_dir, in ingest order (stock, sessions, ticks, sales).
+    """Write the demo programme's export files into out_dir, in ingest order (stock, catalogue, sessions, ticks,
+    sales: the shop's exports after the sessions, so that ingest says how many of their lines found one).
 
     The same arguments give the same bytes. Scale N adds N - 1 copies of every session with fresh orders
     (about N times the order lines), written as large UTF-8 CSVs.
@@ -901,8 +1205,10 @@ def write_demo(out_dir: Path, *, scale: int = 1, seed: int = SEED) -> list[DemoF
     prog = programme(seed, scale)
     return [
         *_write_stock(out_dir),
+        *_write_catalogue(out_dir),
         *_write_sessions(out_dir, prog.sessions, prog.extra_sessions),
         *_write_ticks(out_dir, prog.ticks),
+        *_write_shop(out_dir, prog.shop),
         *_write_sales(out_dir, prog, seed),
     ]
 

@@ -9,10 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from relief_live import read
-from relief_live.demo import DEMO_DIR, ZHAOTONG, DemoFile, write_demo
+from relief_live import read, schema
+from relief_live.demo import DEMO_DIR, TAOBAO_HEADERS, ZHAOTONG, DemoFile, write_demo
 
-KINDS_IN_ORDER = ["stock", "sessions", "ticks", "sales"]
+SHOP_EXPORTS = {"sales_doudian_shop_bom.csv": "抖店 订单导出 (商品维度)", "sales_pdd_shop_gbk.csv": "拼多多 订单导出",
+                "sales_taobao_shop_orders.csv": "淘宝/千牛 订单报表"}
+
+KINDS_IN_ORDER = ["stock", "catalogue", "sessions", "ticks", "sales"]
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +73,18 @@ def test_each_file_is_recognised_as_its_kind(demo: list[DemoFile]) -> None:
     for f in demo:
         mapping = read.detect(read.read_table(f.path.name, f.path.read_bytes()))
         assert mapping.kind == f.kind, f.path.name
-        if f.kind in ("ticks", "sales"):  # a session id is supplied exactly for files without a session column
-            assert ("session_id" in mapping.columns) == (f.session_id is None), f.path.name
+        assert mapping.shape == SHOP_EXPORTS.get(f.path.name), f.path.name
+        if f.kind in ("ticks", "sales") and mapping.shape is None:  # a session id is supplied exactly for files
+            assert ("session_id" in mapping.columns) == (f.session_id is None), f.path.name  # without a session column
+        if mapping.shape is not None:  # a shop's export names no session, and none is given: lines find theirs
+            assert "session_id" not in mapping.columns and f.session_id is None, f.path.name
 
 
-def test_scale_two_has_twice_the_order_lines(demo: list[DemoFile], tmp_path: Path) -> None:
+def test_scale_two_has_twice_the_sessions_order_lines(demo: list[DemoFile], tmp_path: Path) -> None:
     doubled = write_demo(tmp_path, scale=2)
-    one, two = _order_lines(demo), _order_lines(doubled)
-    assert 3000 < one < 5000
+    shop = sum(_table(f.path).height for f in demo if f.path.name in SHOP_EXPORTS)  # the shop's lines are not scaled
+    one, two = _order_lines(demo) - shop, _order_lines(doubled) - shop
+    assert 3000 < one < 5000 and 800 < shop < 1500
     assert 1.9 < two / one < 2.1
     # The story's files stay byte for byte; the added sessions come in files of their own.
     added = {f.path.name: f.path for f in doubled}
@@ -174,3 +181,38 @@ def test_all_times_are_in_2020(demo: list[DemoFile]) -> None:
         _table(_named(demo, "sessions_kuaishou_en.csv"))["start_time"].str.slice(0, 19).str.replace("T", " "),
     ]).str.to_datetime("%Y-%m-%d %H:%M:%S")
     assert starts.dt.year().unique().to_list() == [2020]
+
+
+def test_shop_exports_come_as_their_back_offices_write_them(demo: list[DemoFile]) -> None:
+    shapes = {shape.name: shape for shape in schema.EXPORT_SHAPES}
+    for name, shape in SHOP_EXPORTS.items():
+        headers = read.read_table(name, _named(demo, name).read_bytes()).headers
+        assert set(shapes[shape].columns) <= {h.strip() for h in headers}, name  # every column of its shape
+    doudian = _named(demo, "sales_doudian_shop_bom.csv").read_bytes()
+    assert doudian.startswith(b"\xef\xbb\xbf") and b",\t6917926768800" in doudian  # ids tab-wrapped, as Excel needs
+    rows = _table(_named(demo, "sales_doudian_shop_bom.csv"))
+    assert rows.filter(pl.col("支付完成时间") == "-").height > 5  # `-` for empty: never paid
+    assert rows["主订单编号"].n_unique() < rows.height  # orders of two lines
+    assert set(rows["流量来源"]) == {"直播", "商品卡", "短视频"}
+    assert {"已完成", "已关闭"} <= set(rows["订单状态"]) and "退款成功" in set(rows["售后状态"])
+    # 商品金额 is a pack's price: the line's amount (订单应付金额) is price × packs, less a coupon at times
+    price, amount = ((rows[c].cast(pl.Float64) * 100).round().cast(pl.Int64) for c in ("商品金额", "订单应付金额"))
+    packs = rows["商品数量"].cast(pl.Int64)
+    assert ((amount <= price * packs) & (amount >= price * packs - 500)).all()
+    assert (amount < price * packs).any()
+    pdd = _named(demo, "sales_pdd_shop_gbk.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        pdd.decode("utf-8")
+    taobao = _named(demo, "sales_taobao_shop_orders.csv").read_text(encoding="utf-8").splitlines()
+    assert taobao[0].split(",") == list(TAOBAO_HEADERS) and len(TAOBAO_HEADERS) == 69
+    assert taobao[1].startswith('="') and "宝贝标题 " in taobao[0]  # ids and titles as ="…", a header's trailing space
+
+
+def test_the_catalogue_ties_listings_by_code_by_product_id_and_by_title(demo: list[DemoFile]) -> None:
+    catalogue = _canonical(_named(demo, "catalogue_shop_listings.csv"))
+    assert catalogue.filter(pl.col("sku") != "-").height > 10  # by 商家编码
+    assert catalogue.filter((pl.col("sku") == "-") & (pl.col("product_id") != "-")).height >= 2  # by 商品ID alone
+    assert catalogue.filter((pl.col("sku") == "-") & (pl.col("product_id") == "-")).height > 10  # by title alone
+    listed = set(catalogue["listing"])
+    doudian = _table(_named(demo, "sales_doudian_shop_bom.csv"))["选购商品"].str.strip_chars()
+    assert "汕尾农家年货礼盒 南瓜番薯马蹄" in set(doudian) - listed  # a box of several villages' produce: no entry

@@ -847,3 +847,17 @@ def test_a_store_that_cannot_be_opened_is_said_on_the_page_not_a_traceback(
     assert error.startswith("无法打开数据库") and "RELIEF_LIVE_DB" in error
     assert not at.metric  # nothing that looks like a figure
     assert not (tmp_path / "no-such-folder").exists()  # no store made where none was asked for
+
+
+def test_first_run_villages_page_shows_the_demo_shops_lines_by_route_and_by_channel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.delenv("RELIEF_LIVE_AUTO_DEMO", raising=False)
+    at = app("views/villages.py", params={"lang": "zh"})
+    assert not at.exception
+    routes = at.dataframe[-1].value
+    assert list(routes["route"]) == ["文件自带村名", "商家编码", "平台商品ID", "商品标题", "未匹配"]
+    assert routes["lines"].sum() == Store(url).read("sales").height  # every line goes one way, once
+    split = at.dataframe[-2].value
+    assert set(split["channel"]) == {"直播", "商品卡", "短视频"}
