@@ -102,3 +102,16 @@ def test_metrics_gives_every_comparison_flag_as_the_code_does() -> None:
     table = _text(ROOT / "docs" / "metrics.md").split("| reason | when |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
     assert rows == [[f"`{name}`", means] for name, means in REASONS]
+
+
+def test_readme_and_formats_list_every_shop_export_as_the_code_reads_it() -> None:
+    """README's Accepted files has a line per shape of schema.EXPORT_SHAPES, and docs/formats.md's table gives
+    each shape's headers that recognise it and its columns as the code does."""
+    section = _text(README).split("## Accepted files\n", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"^- \*\*(.+?)\*\*", section, flags=re.M) == [shape.name for shape in schema.EXPORT_SHAPES]
+    table = _text(ROOT / "docs" / "formats.md").split("| export | recognised by | its columns |\n|---|---|---|\n", 1)[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.split("\n\n", 1)[0].splitlines()]
+    assert rows == [[shape.name, ", ".join(shape.signature),
+                     ", ".join(f"{header} → `{column}`" for header, column in shape.columns.items())
+                     + "".join(f"; {header} is ignored" for header in shape.ignored)]
+                    for shape in schema.EXPORT_SHAPES]
