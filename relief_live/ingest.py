@@ -101,6 +101,7 @@ class FileResult:
     placed: int = 0  # of those, lines that found a session by their host account and time (metrics.place_sales)
     ignored: tuple[str, ...] = ()  # the file's headers that no column takes
     near: tuple[tuple[str, str], ...] = ()  # of those, each near miss of an alias of a column it lacks, and that alias
+    also: tuple[FileResult, ...] = ()  # the other batches the same file gave (a live workbook's product totals)
 
     def as_json(self) -> dict:
         out = {"path": self.path, "kind": self.kind, "rows": self.rows, "batch": self.batch, "status": self.status}
@@ -110,15 +111,17 @@ class FileResult:
             out["ignored"] = list(self.ignored)
         if self.near:
             out["did_you_mean"] = dict(self.near)
+        if self.also:
+            out["also"] = [other.as_json() for other in self.also]
         return out
 
     def said(self) -> str:
-        """The CLI's line for this file."""
+        """The CLI's line for this file (a line for each batch it gave)."""
         line = f"{self.status}: {self.path} ({self.kind}, {self.rows} rows, batch {self.batch})"
         if self.sessionless:
             line += (f"; {self.sessionless} lines name no session: {self.placed} found one by host account and time, "
                      f"{self.sessionless - self.placed} stay sessionless")
-        return line
+        return "\n".join([line, *(other.said() for other in self.also)])
 
 
 def who() -> str:
@@ -141,6 +144,11 @@ def parse(name: str, data: bytes, *, kind: str | None = None, session_id: str | 
     args = {"kind": kind, "session_id": session_id, "host_kind": host_kind, "platform": platform, "store": store,
             "tz": tz, "progress": progress}
     with _unexpected(name):
+        book = read.live_workbook(name, data) if kind in (None, "sessions") else None
+        if book is not None:
+            mapping, session, _ = workbook_frames(name, book, session_id=session_id, host_kind=host_kind,
+                                                  platform=platform, store=store, tz=tz)
+            return mapping, session
         try:
             mapping, frames = _typed(name, data, **args, whole=True)
             [frame] = frames
@@ -161,6 +169,14 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
         if bad[0]:
             raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
         supplied["host_kind"] = value[0]
+    if not supplied["session_id"] and store is not None and len(pieces) == 1 and kind in ("sales", None):
+        # A session's product totals (罗盘's 货品明细) without a session column: the session its file name names.
+        table = pieces[0]()
+        pieces = [lambda: table]
+        if _totals_without_session(read.detect(table, kind)):
+            supplied["session_id"] = session_in_name(store, name)
+            if supplied["session_id"] is None:  # totals of no session would count with no time, for no session
+                raise Rejected([Problem(name, None, "session_id", SESSION_TOTALS_NEED)])
     starts = None
     if store is not None and kind in ("ticks", "sales", None):  # times of day are placed on their session's date
         # Read only when the file gives times of day alone (it is then derived whole, in this thread), not before
@@ -173,6 +189,81 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
 
     return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz,
                                  progress=step, whole=whole)
+
+
+SESSION_TOTALS_NEED: Final = ("holds one live session's product totals (罗盘 货品明细) and names no session: put the "
+                               "session's id or room number (房间号) in the file's name, or give --session-id (on the "
+                               "Upload page, choose the session)")
+
+
+def _totals_without_session(mapping: read.Mapping) -> bool:
+    """Whether a file is an export of one session's totals (schema.BASES) that names no session."""
+    shape = next((shape for shape in schema.EXPORT_SHAPES if shape.name == mapping.shape), None)
+    return (shape is not None and shape.basis == "session_totals" and "session_id" not in mapping.columns
+            and "room_id" not in mapping.columns)
+
+
+def session_in_name(store: Store, name: str) -> str | None:
+    """The stored session whose id (or room number) a file's name holds, the longest such id; None when none does."""
+    stem = Path(name).stem
+    sessions = store.read("sessions").select("session_id", "room_id")
+    found = [(len(text), sid) for sid, room in sessions.iter_rows() for text in (sid, room)
+             if text and len(text) >= 4 and text in stem]
+    return max(found)[1] if found else None
+
+
+def workbook_frames(name: str, book: read.LiveWorkbook, *, session_id: str | None, host_kind: str | None,
+                    platform: str | None, store: Store | None,
+                    tz: str = read.DEFAULT_TZ) -> tuple[read.Mapping, pl.DataFrame, pl.DataFrame | None]:
+    """A live workbook's session (one row, typed) and its product totals (typed, of that session; None without a
+    products sheet), or Rejected. A workbook that gives no host kind takes the stored session's, when the store
+    holds the same session already (from the platform's live list)."""
+    mapping = read.detect(book.session, "sessions")
+    supplied = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
+    if host_kind:
+        value, bad = read.parse_vocab(pl.Series([host_kind]), schema.HOST_KINDS)
+        if bad[0]:
+            raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
+        supplied["host_kind"] = value[0]
+    elif "host_kind" not in mapping.columns and store is not None:
+        source = mapping.columns.get("session_id", mapping.columns.get("room_id"))
+        if source is not None:
+            own = read.parse_id(book.session.frame.get_column(f"c{source}"))[0][0]
+            stored = store.read("sessions").filter(pl.col("session_id") == own)
+            supplied["host_kind"] = stored.get_column("host_kind")[0] if stored.height else None
+    session = validate.typed_frame(book.session, mapping, supplied=supplied, tz=tz)
+    products = None
+    if book.products is not None:
+        products = validate.typed_frame(book.products, read.detect(book.products, "sales"),
+                                        supplied={"session_id": session.get_column("session_id")[0]}, tz=tz)
+    return mapping, session, products
+
+
+def _ingest_workbook(store: Store, name: str, data: bytes, book: read.LiveWorkbook, *, session_id: str | None,
+                     host_kind: str | None, platform: str | None, by: str | None) -> FileResult:
+    """A live workbook as two batches of the same file: its session, then its product totals (retracted together
+    by hand: `retract` each). The same bytes again are `unchanged`; a failure writing the products undoes the
+    session's batch."""
+    key = _batch_key(_sha256(data), session_id, host_kind, platform)
+    held = store.holding(key, "sessions")
+    if held is not None:
+        sold = store.holding(key, "sales")
+        also = (FileResult(name, "sales", sold.rows, sold.batch, sold.status),) if sold is not None else ()
+        return FileResult(name, "sessions", held.rows, held.batch, held.status, also=also)
+    _, session, products = workbook_frames(name, book, session_id=session_id, host_kind=host_kind,
+                                           platform=platform, store=store)
+    who_ = by or who()
+    written = store.write("sessions", session, path=name, sha256=key, by=who_, size=len(data))
+    also: tuple[FileResult, ...] = ()
+    if products is not None:
+        try:
+            sold = store.write("sales", products, path=name, sha256=key, by=who_, size=len(data))
+        except BaseException:
+            if written.status == "ingested":
+                store.retract(written.batch)
+            raise
+        also = (FileResult(name, "sales", sold.rows, sold.batch, sold.status),)
+    return FileResult(name, "sessions", written.rows, written.batch, written.status, also=also)
 
 
 def _session_starts(store: Store) -> pl.DataFrame:
@@ -192,12 +283,18 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
         if max_bytes is not None:
             check_upload_size(name, len(data), max_bytes)
         with _unexpected(name):
-            table = read.read_table(name, data)
-            mapping = read.detect(table, kind)
+            book = read.live_workbook(name, data) if kind in (None, "sessions") else None
+            table = book.session if book is not None else read.read_table(name, data)
+            mapping = read.detect(table, "sessions" if book is not None else kind)
         result.kind, result.mapping = mapping.kind, mapping.sources
+        if book is not None and book.products is not None:
+            result.mapping = mapping.sources + read.detect(book.products, "sales").sources
+        if not session_id and store is not None and _totals_without_session(mapping):
+            session_id = session_in_name(store, name)
         for wanted, given in (("session_id", session_id), ("host_kind", host_kind), ("platform", platform)):
             fields = {f.name for f in schema.KINDS[mapping.kind]}
-            if wanted in fields and wanted not in mapping.columns and not given:
+            stands_in = schema.STANDS_IN.get((mapping.kind, wanted))
+            if wanted in fields and wanted not in mapping.columns and stands_in not in mapping.columns and not given:
                 result.needs.add(wanted)
         by_host = placed_by_host(mapping)
         if by_host:  # its lines find their sessions themselves: none is asked for
@@ -220,8 +317,9 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
 def placed_by_host(mapping: read.Mapping) -> bool:
     """Whether a file's order lines find their session by host account and time (metrics.place_sales) rather than
     by a session given at upload: a sales file without a session column that is a shop's own export
-    (schema.EXPORT_SHAPES: the whole shop's orders, of many sessions or none) or gives a host account."""
-    return mapping.kind == "sales" and "session_id" not in mapping.columns and (
+    (schema.EXPORT_SHAPES: the whole shop's orders, of many sessions or none) or gives a host account; never one
+    session's product totals (罗盘 货品明细), which are of the session given or named in the file's name."""
+    return mapping.kind == "sales" and "session_id" not in mapping.columns and not _totals_without_session(mapping) and (
         mapping.shape is not None or any(key in mapping.columns for key in schema.SESSION_HOST_KEYS))
 
 
@@ -244,6 +342,14 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
             progress(stage, done)
 
     report("reading", 0.0)
+    if kind in (None, "sessions") and data[:4] == read.XLSX_MAGIC:
+        with _unexpected(name):
+            book = read.live_workbook(name, bytes(data))
+            if book is not None:
+                result = _ingest_workbook(store, name, bytes(data), book, session_id=session_id, host_kind=host_kind,
+                                          platform=platform, by=by)
+                report("done", 1.0)
+                return result
     # Shut (the hashes awaited) before the caller closes a mapped file.
     with _unexpected(name), ThreadPoolExecutor(1, thread_name_prefix="relief-live hash") as hasher:
         # The file is hashed on one core while this one splits it into pieces (its UTF-8 checked, or re-encoded)

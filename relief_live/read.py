@@ -762,16 +762,8 @@ def _read_xlsx(name: str, data: bytes) -> RawTable:
     """The cells of a workbook: of the sheet, and from the header row, whose headers fit a kind best (a title line
     may come before it; a cell that is only a bracketed label such as 【核心指标】 is no header, and a row of
     such labels alone is no data); the first sheet's first row when none fits."""
-    _check_zip(name, data)
-    _check_xlsx(name, data)
-    try:
-        sheets = pl.read_excel(io.BytesIO(data), sheet_id=0, has_header=False, infer_schema_length=0,
-                               drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False)
-    except Exception as error:  # fastexcel raises its own types for corrupt workbooks
-        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
     chosen: tuple[float, pl.DataFrame, int, list[str]] | None = None
-    for raw in sheets.values():
-        raw = raw.with_columns(pl.all().cast(pl.String))
+    for raw in _sheets(name, data).values():
         for row in range(min(HEADER_ROWS, raw.height)):
             headers = [_header_cell(cell) for cell in raw.row(row)]
             if not any(headers):
@@ -782,14 +774,133 @@ def _read_xlsx(name: str, data: bytes) -> RawTable:
     if chosen is None:
         raise Rejected([Problem(name, 1, None, "the first row has no column headers")])
     _, raw, row, headers = chosen
+    return _below(name, raw, row, headers)
+
+
+def _sheets(name: str, data: bytes) -> dict[str, pl.DataFrame]:
+    """Every sheet of a workbook, by name, as text cells (checked against the limits first)."""
+    _check_zip(name, data)
+    _check_xlsx(name, data)
+    try:
+        sheets = pl.read_excel(io.BytesIO(data), sheet_id=0, has_header=False, infer_schema_length=0,
+                               drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False)
+    except Exception as error:  # fastexcel raises its own types for corrupt workbooks
+        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+    return {sheet: raw.with_columns(pl.all().cast(pl.String)) for sheet, raw in sheets.items()}
+
+
+def _below(name: str, raw: pl.DataFrame, row: int, headers: list[str]) -> RawTable:
+    """The rows of a sheet below its header row `row`: rows of nothing, or of section labels alone, are no data."""
     frame = raw.slice(row + 1)
     frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
     lines = pl.int_range(row + 2, row + 2 + frame.height, dtype=pl.Int64, eager=True).alias("line")
-    if frame.width:  # rows of nothing, or of section labels alone, are no data
+    if frame.width:
         cell = pl.all()
         keep = frame.select((~pl.all_horizontal(cell.is_null() | cell.str.contains(_SECTION))).alias("k")).to_series()
         frame, lines = frame.filter(keep), lines.filter(keep)
     return RawTable(name, headers, frame, lines, excel=True)
+
+
+@dataclass
+class LiveWorkbook:
+    """A platform's workbook of one live session (抖店/罗盘's 直播复盘): the session, as one row of its summary
+    sheets' keys and values, and the per-product totals of its products sheet (None when it has none)."""
+
+    session: RawTable
+    products: RawTable | None
+    sheets: dict[str, str]  # sheet name -> what was read from it: "session", "products" or "" (nothing)
+
+
+# A workbook is one session's when its summary sheets give it this many of the sessions' columns as key/value pairs
+# (a key cell, its value in the next cell: 开播时间 | 2024-10-17 19:00), a start time among them.
+LIVE_WORKBOOK_KEYS: Final = 3
+
+
+def live_workbook(name: str, data: bytes) -> LiveWorkbook | None:
+    """A workbook of one live session, read from every sheet by what it holds, never by its name or place: the
+    session from key/value rows (under `【…】` section rows) and from header rows with one row of values below
+    them (a metrics sheet); its products from the sheet whose headers are a products sheet's (a session_totals
+    export shape, schema.EXPORT_SHAPES). None for any other workbook (or file)."""
+    if data[:4] != XLSX_MAGIC:
+        return None
+    sheets = _sheets(name, bytes(data))
+    aliases = schema.alias_table("sessions")
+    products: tuple[str, int, list[str]] | None = None
+    for sheet, raw in sheets.items():
+        for row in range(min(HEADER_ROWS, raw.height)):
+            headers = [_header_cell(cell) for cell in raw.row(row)]
+            shaped = _map_shape(headers, "sales") if any(headers) else None
+            if shaped is not None and _shape(shaped).basis == "session_totals" and products is None:
+                products = (sheet, row, headers)
+                break
+    found: dict[str, tuple[str, str, int, str]] = {}  # canonical -> (header, value, line, sheet)
+    problems: list[Problem] = []
+    paired = 0
+    read_from: dict[str, str] = {sheet: "" for sheet in sheets}
+    for sheet, raw in sheets.items():
+        if products is not None and sheet == products[0]:
+            read_from[sheet] = "products"
+            continue
+        for header, value, line, pair in _session_cells(raw, aliases):
+            canonical = aliases[schema.normalise_header(header)[0]]
+            paired += pair
+            read_from[sheet] = "session"
+            held = found.get(canonical)
+            if held is None:
+                found[canonical] = (header, value, line, sheet)
+            elif _plain(held[1]) != _plain(value):
+                problems.append(Problem(f"{name} › {sheet}", line, header, f'says "{_clip(value)}" where sheet '
+                                        f'{held[3]} line {held[2]} says "{_clip(held[1])}" ({held[0]}); the '
+                                        "workbook disagrees with itself: export it again"))
+    if paired < LIVE_WORKBOOK_KEYS or "started_at" not in found:
+        return None
+    if problems:
+        raise Rejected(problems[:MAX_PROBLEMS])
+    headers = [header for header, _, _, _ in found.values()]
+    frame = pl.DataFrame({f"c{i}": [value] for i, (_, value, _, _) in enumerate(found.values())},
+                         schema={f"c{i}": pl.String for i in range(len(found))})
+    first = min(line for _, _, line, _ in found.values())
+    session = RawTable(name, headers, frame, pl.Series("line", [first], pl.Int64), excel=True)
+    table = None
+    if products is not None:
+        sheet, row, product_headers = products
+        table = _below(f"{name} › {sheet}", sheets[sheet], row, product_headers)
+    return LiveWorkbook(session, table, read_from)
+
+
+def _session_cells(raw: pl.DataFrame, aliases: dict[str, str]) -> Iterator[tuple[str, str, int, bool]]:
+    """The sessions' columns a sheet gives, as (header, value, spreadsheet line, whether a key/value pair): a key
+    cell with its value in the next cell, or a header row of keys with the one row of values below it."""
+    rows = [[(cell or "").strip() for cell in raw.row(i)] for i in range(raw.height)]
+
+    def known(cell: str) -> bool:
+        return bool(cell) and schema.normalise_header(cell)[0] in aliases
+
+    filled = [i for i, cells in enumerate(rows) if any(c and not re.fullmatch(_SECTION, c) for c in cells)]
+    for at, i in enumerate(filled):
+        cells = rows[i]
+        keys = [j for j, cell in enumerate(cells) if known(cell)]
+        if any(j + 1 in keys for j in keys):  # keys side by side: a header row, whose values are the next row's
+            # (when that is the sheet's last row of values: a table of several rows is no one session's)
+            below = rows[filled[at + 1]] if at + 1 < len(filled) else None
+            if below is not None and at + 2 == len(filled) and not any(known(c) for c in below):
+                for j in keys:
+                    if j < len(below) and below[j] not in _BLANK:
+                        yield cells[j], below[j], filled[at + 1] + 1, False
+            continue
+        for j in keys:
+            if j + 1 < len(cells) and cells[j + 1] not in _BLANK and not known(cells[j + 1]):
+                yield cells[j], cells[j + 1], i + 1, True
+
+
+def _plain(value: str) -> str:
+    """A value as compared between two sheets: without money signs, thousands separators and spaces."""
+    return re.sub(r"[¥￥,，\s]", "", value)
+
+
+def _shape(mapping: Mapping) -> schema.Shape:
+    """The export shape a mapping was recognised as."""
+    return next(shape for shape in schema.EXPORT_SHAPES if shape.name == mapping.shape)
 
 
 def _header_cell(cell: str | None) -> str:

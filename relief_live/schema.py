@@ -62,6 +62,7 @@ SESSIONS: Final[tuple[Field, ...]] = (
     _f("orders", COUNT, "成交订单数|订单数|成交单数"),
     _f("buyers", COUNT, "成交人数|购买人数|下单人数|直播间成交人数"),
     _f("gmv", MONEY, "直播间成交金额|成交金额|销售额|成交额|gmv_yuan"),
+    _f("new_followers", COUNT, "新增粉丝数|新增关注|新增粉丝|涨粉"),
 )
 
 TICKS: Final[tuple[Field, ...]] = (
@@ -246,8 +247,9 @@ STANDS_IN: Final[dict[tuple[str, str], str]] = {("sessions", "session_id"): "roo
 # Columns a file may give as the product of two others instead: a line's amount from its unit price and quantity.
 PRODUCT_OF: Final[dict[tuple[str, str], tuple[str, str]]] = {("sales", "amount"): ("unit_price", "quantity")}
 # What a sales line is once its statuses are read, kept as its `status`: sale (counted), refunded (paid, then
-# refunded or closed: its money counts as refunded, its quantity moves no stock) or cancelled (never paid).
-LINE_STATUSES: Final[tuple[str, ...]] = ("sale", "refunded", "cancelled")
+# refunded or closed: its money counts as refunded, its quantity moves no stock) or cancelled (never paid). A report
+# also makes a session's product totals `covered` where the session's order lines count the same sales (BASES).
+LINE_STATUSES: Final[tuple[str, ...]] = ("sale", "refunded", "cancelled", "covered")
 
 
 def status_key(text: str) -> str:
@@ -264,13 +266,15 @@ class Shape:
     something else than its generic alias says), are reported and ignored. A header of `columns` is matched as
     written, bracketed part included (微信小店's 商品实际价格(单件) is not its 商品实际价格(总共)), else without its
     unit suffix when no other header of the shape has the same stem. A unit-price header maps to unit_price,
-    never to amount."""
+    never to amount. `basis` marks every sales row of the export (BASES): what its rows
+    stand for."""
 
     name: str
     kind: str
     signature: tuple[str, ...]
     columns: dict[str, str]
     ignored: tuple[str, ...] = ()
+    basis: str | None = None
 
 
 # The shops' order exports, by the headers their back offices write (one row per order line unless said).
@@ -317,7 +321,21 @@ EXPORT_SHAPES: Final[tuple[Shape, ...]] = (
         "商品已退款金额": "refund", "订单下单时间": "ts", "支付时间": "paid_at", "订单状态": "order_status",
         "带货账号昵称": "host_name",
     }),
+    # 抖店/罗盘's products of one live session (直播复盘 → 货品明细): one row per product, its totals for the session.
+    Shape("罗盘 货品明细", "sales", ("商品名称", "成交件数", "用户支付金额"), {
+        "商品ID": "product_id", "商品名称": "product", "直播间价格": "unit_price", "成交件数": "quantity",
+        "用户支付金额": "amount", "退款金额": "refund",
+    }, basis="session_totals"),
 )
+
+# What a sales row stands for, when it is not one order line (basis null): `session_totals` is a product's total over
+# a whole live session as the platform's analytics count it (罗盘's 货品明细). Such totals hold the same sales as the
+# shop's order lines of that session: a village's sell-through and a session's GMV take them only where no order line
+# (a row with an order id) belongs to the session (metrics.sessions.settle_totals).
+BASES: Final[dict[str, str]] = {
+    "session_totals": "a product's total over one live session (罗盘 货品明细); counted only for a session without order lines",
+}
+
 
 
 # Mass units in kilograms; a quantity in one converts to any other.
@@ -438,7 +456,8 @@ _DTYPES: Final = {
 EXTRA_COLUMNS: Final[dict[str, dict[str, pl.DataType]]] = {
     "sessions": {},
     "ticks": {},
-    "sales": {"occ": pl.Int64(), "status": pl.String()},  # status: one of LINE_STATUSES (null: a sale)
+    # status: one of LINE_STATUSES (null: a sale); basis: null for an order line, else one of BASES
+    "sales": {"occ": pl.Int64(), "status": pl.String(), "basis": pl.String()},
     "stock": {"unit_kg": pl.Float64()},  # kilograms in one `unit` when that is a count unit with a known weight
     "catalogue": {"pack_kg": pl.Float64()},  # kilograms in one pack (`pack`)
 }

@@ -399,6 +399,9 @@ def typed_columns(
         checks.append((text, header_of.get(text, text), _unmarked(cells, bad_weight),
                        "is not a weight (write e.g. 10斤 or 5kg)"))
 
+    if kind == "sales":  # what the rows stand for: order lines, or an export's totals (schema.BASES)
+        basis = next((shape.basis for shape in schema.EXPORT_SHAPES if shape.name == mapping.shape), None)
+        columns["basis"] = read.const(basis, n, pl.String)
     frame = pl.DataFrame([s.alias(name) for name, s in columns.items()])
     problems, total = _collect(table, mapping, frame, checks)
     if problems:

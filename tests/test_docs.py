@@ -115,3 +115,9 @@ def test_readme_and_formats_list_every_shop_export_as_the_code_reads_it() -> Non
                      ", ".join(f"{header} → `{column}`" for header, column in shape.columns.items())
                      + "".join(f"; {header} is ignored" for header in shape.ignored)]
                     for shape in schema.EXPORT_SHAPES]
+
+
+def test_formats_and_metrics_say_what_each_basis_of_sales_rows_stands_for() -> None:
+    for basis in schema.BASES:
+        assert f"`{basis}`" in _text(ROOT / "docs" / "formats.md"), basis
+        assert f"`{basis}`" in _text(ROOT / "docs" / "metrics.md"), basis

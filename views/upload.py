@@ -107,8 +107,9 @@ def _import(row: Row, demo: list[int]) -> None:
         upload.say("error", "upload_failed", error=plain(describe_failure(store, error)))
     else:
         upload.result = result
-        upload.say("success", "committed" if result.status == "ingested" else "unchanged",
-                   rows=f"{result.rows:,}", batch=result.batch)
+        for each in (result, *result.also):  # a live workbook: its session, then its product totals
+            upload.say("success", "committed" if each.status == "ingested" else "unchanged",
+                       rows=f"{each.rows:,}", batch=each.batch)
         if result.sessionless:
             upload.say("info", "upload_placed", n=f"{result.sessionless:,}", placed=f"{result.placed:,}")
 

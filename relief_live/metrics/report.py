@@ -16,7 +16,7 @@ from relief_live.metrics.catalogue import (
     route_sums,
 )
 from relief_live.metrics.common import conform
-from relief_live.metrics.sessions import host_kind_metrics, place_sales, session_metrics
+from relief_live.metrics.sessions import host_kind_metrics, place_sales, session_metrics, settle_totals
 from relief_live.metrics.villages import village_metrics
 
 
@@ -51,7 +51,7 @@ def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFram
 
     `per_sales`: sessions.sales_stats(sales), when the caller has it (metrics.incremental.cold_report)."""
     sessions, ticks = conform(sessions, "sessions"), conform(ticks, "ticks")
-    sales, stock = place_sales(conform(sales, "sales"), sessions), conform(stock, "stock")
+    sales, stock = settle_totals(place_sales(conform(sales, "sales"), sessions)), conform(stock, "stock")
     sales, route = catalogued(sales, conform(catalogue, "catalogue") if catalogue is not None else None)
     per_session = session_metrics(sessions, ticks, sales, now=now, live_minutes=live_minutes, per_sales=per_sales)
     villages, unattributed, unconvertible = village_metrics(

@@ -200,6 +200,20 @@ def place_sales(sales: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     return sales.with_columns(sales.get_column(_ID).scatter(at, found).alias(_ID))
 
 
+def settle_totals(sales: pl.DataFrame) -> pl.DataFrame:
+    """`sales` with each session's product totals (basis `session_totals`, schema.BASES) made `covered` where order
+    lines (rows with an order id, named or placed) of the same session are held: the totals count the same sales
+    as those lines, so they then count nowhere (no GMV, no sold quantity or value, no refund); a session without
+    order lines keeps its totals as its sales. Call after place_sales."""
+    basis = sales.get_column("basis")
+    if basis.null_count() == len(basis):  # the usual store: no totals at all
+        return sales
+    ordered = sales.filter(pl.col("order_id").is_not_null() & pl.col(_ID).is_not_null()).get_column(_ID).unique()
+    covered = ((pl.col("basis") == "session_totals") & pl.col(_ID).is_in(ordered.implode())).fill_null(False)
+    return sales.with_columns(status=pl.when(covered).then(pl.lit("covered")).otherwise("status"),
+                              refund=pl.when(covered).then(None).otherwise("refund"))
+
+
 def sales_stats(sales: pl.DataFrame) -> pl.DataFrame:
     """Per session from its sales lines: first sale, rows, GMV (sum of the amounts of the lines that are sales:
     refunds of those not subtracted; closed, refunded and cancelled lines not counted), and order_gmv (the
@@ -217,7 +231,7 @@ def _sales_orders(sales: pl.DataFrame, session_ids: pl.Series) -> pl.DataFrame:
     else unknown (per-product totals carry no order ids)."""
     if session_ids.len() == 0:
         return pl.DataFrame(schema={_ID: pl.String, "x_orders": pl.Int64})
-    return sales.filter(pl.col(_ID).is_in(session_ids.implode())).group_by(_ID).agg(
+    return sales.filter(pl.col(_ID).is_in(session_ids.implode()) & (pl.col("status") != "covered").fill_null(True)).group_by(_ID).agg(
         x_orders=pl.when(pl.col("order_id").null_count() == 0)
         .then(pl.col("order_id").filter(is_sale()).n_unique().cast(pl.Int64)))
 
