@@ -173,7 +173,8 @@ def _ingest(store: Store, args: argparse.Namespace) -> int:
             continue
         results.append(result)
         if not args.json:
-            _say(result.said())
+            for each in (result, *result.also):  # a live workbook: its session, then its product totals
+                _say(each.said())
             if result.ignored:
                 near = dict(result.near)
                 _say("  headers ignored: " + ", ".join(

@@ -116,12 +116,12 @@ class FileResult:
         return out
 
     def said(self) -> str:
-        """The CLI's line for this file (a line for each batch it gave)."""
+        """The CLI's line for this batch (a file's `also` batches have lines of their own)."""
         line = f"{self.status}: {self.path} ({self.kind}, {self.rows} rows, batch {self.batch})"
         if self.sessionless:
             line += (f"; {self.sessionless} lines name no session: {self.placed} found one by host account and time, "
                      f"{self.sessionless - self.placed} stay sessionless")
-        return "\n".join([line, *(other.said() for other in self.also)])
+        return line
 
 
 def who() -> str:

@@ -114,8 +114,9 @@ class Watcher:
         seen.done, seen.reported = len(data), ""
         if result.status == "unchanged":
             return 0
-        self.log(f"{time.strftime('%H:%M:%S')} ingested {path.name}: {result.kind}, {result.rows} rows, "
-                 f"batch {result.batch}")
+        for each in (result, *result.also):  # a live workbook: its session, then its product totals
+            self.log(f"{time.strftime('%H:%M:%S')} ingested {path.name}: {each.kind}, {each.rows} rows, "
+                     f"batch {each.batch}")
         return 1
 
     def run(self, interval: float = DEFAULT_INTERVAL, *, until: Callable[[], bool] | None = None) -> None:

@@ -179,3 +179,15 @@ def test_a_products_sheet_alone_is_the_totals_of_the_session_its_file_name_names
     assert "names no session" in str(rejected.value) and store.read("sales").height == 1
     ingest.ingest_bytes(store, "货品明细.xlsx", kiwi, session_id=ROOM)
     assert store.read("sales").sort("line", "amount")["session_id"].to_list() == [ROOM, ROOM]
+
+
+def test_the_cli_says_both_batches_of_a_workbook(tmp_path: Path, capsys) -> None:
+    from relief_live.__main__ import main
+
+    (tmp_path / "直播列表.csv").write_text(LIVE_LIST, encoding="utf-8")
+    (tmp_path / "直播复盘.xlsx").write_bytes(luopan())
+    db = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    assert main(["ingest", "--db", db, str(tmp_path / "直播列表.csv"), str(tmp_path / "直播复盘.xlsx")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [f"ingested: {tmp_path / '直播复盘.xlsx'} (sessions, 1 rows, batch 2)",
+                       f"ingested: {tmp_path / '直播复盘.xlsx'} (sales, 2 rows, batch 3)"]
