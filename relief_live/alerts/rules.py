@@ -1,4 +1,5 @@
-"""The alert rules as data, their thresholds as settings, and what holds now: pure polars over the report."""
+"""The alert rules as data, their thresholds as settings, and what holds now: polars over the report (the few
+rows that hold written out in Python)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from relief_live.metrics.common import TIME, ZONE
+from relief_live.metrics.common import ZONE
 from relief_live.metrics.report import Report
 from relief_live.metrics.villages import PACE_DAYS, STALLED_BELOW, latest_sale
 
@@ -252,67 +253,89 @@ def _whole_days(span: timedelta) -> int:
 
 
 def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:
-    """The live-session rules over Report.sessions (live, last_tick, gmv, host_kind) and the live sessions' ticks."""
+    """The live-session rules over Report.sessions (live, last_tick, gmv, host_kind) and the live sessions' ticks.
+
+    It runs after every ingest, with a few live sessions: one query takes their ticks in the widest window the
+    rules read, another their GMV per hour against the median of their host kind and their last tick's age (the
+    clock as ms, not a datetime literal, which costs a query's worth); the windows are read in Python."""
     if not report.sessions.get_column("live").any():  # (a filter would cost a query)
         return pl.DataFrame(schema=HOLDING_SCHEMA)
-    live = report.sessions.filter(pl.col("live"))
-    moment = pl.lit(now.astimezone(UTC)).cast(TIME)
-    subject, county = pl.col("session_id"), pl.col("county")
-    params = {"session": pl.col("session_id")}
-    named = {"title": pl.coalesce("title", "session_id"), "host": pl.col("host_name")}
-    out = []
-
-    # Each live session's ticks up to its latest, as much as the widest window needs.
-    reach = max(_DROP_WINDOW, timedelta(minutes=float(limits["alert_session_no_orders"])))
-    recent = (ticks.filter(pl.col("session_id").is_in(live.get_column("session_id").implode()))
-              .join(live.select("session_id", "last_tick"), on="session_id")
-              .filter(pl.col("ts") >= pl.col("last_tick") - reach)
-              .sort("session_id", "ts"))
-    per = recent.group_by("session_id").agg(
-        a_latest=pl.col("viewers_online").last(),
-        a_peak=pl.col("viewers_online").filter(pl.col("ts") >= pl.col("last_tick") - _DROP_WINDOW).max(),
-    )
-    drop = float(limits["alert_session_viewers_drop"]) / 100
-    fell = live.join(per, on="session_id").filter(
-        (pl.col("a_peak") > 0) & (pl.col("a_latest") <= pl.col("a_peak") * (1 - drop)))
-    out.append(_rows("session_viewers_drop", fell, subject, county, "live", params,
-                     {**named, "peak": pl.col("a_peak"), "latest": pl.col("a_latest"),
-                      "fall": 1 - pl.col("a_latest") / pl.col("a_peak")}))
-
+    at = _epoch_ms(now.astimezone(UTC))
     minutes = float(limits["alert_session_no_orders"])
     quiet = timedelta(minutes=minutes)
-    orders = recent.filter(pl.col("ts") >= pl.col("last_tick") - quiet).group_by("session_id").agg(
-        first=pl.col("ts").min(),
-        online=pl.col("viewers_online").last(),
-        per_tick=pl.col("orders").filter(pl.col("ts") > pl.col("ts").min()).sum(),
-        known=pl.col("orders").is_not_null().any() | pl.col("orders_cum").is_not_null().any(),
-        cum_moved=pl.col("orders_cum").max() - pl.col("orders_cum").min(),
-    )
-    none = live.join(orders, on="session_id").filter(
-        pl.col("known") & (pl.col("first") <= pl.col("last_tick") - quiet)
-        & (pl.col("online") >= int(limits["alert_session_no_orders_viewers"]))
-        & (pl.col("per_tick") == 0) & (pl.col("cum_moved").fill_null(0) == 0))
-    out.append(_rows("session_no_orders", none, subject, county, "live", params,
-                     {**named, "viewers": pl.col("online"), "minutes": pl.lit(minutes)}))
-
-    finished = report.sessions.filter(~pl.col("live") & pl.col("gmv_per_hour").is_not_null())
-    medians = finished.group_by("host_kind").agg(median=pl.col("gmv_per_hour").median())
+    drop = float(limits["alert_session_viewers_drop"]) / 100
     share = float(limits["alert_session_gmv_slow"])
-    slow = (live.filter(pl.col("started_at") <= moment - _GMV_AFTER)
-            .join(medians, on="host_kind", how="inner")
-            .with_columns(rate=(pl.col("gmv").fill_null(0) * 3600
-                                / (moment - pl.col("started_at")).dt.total_seconds()).round(0).cast(pl.Int64))
-            .filter(pl.col("rate") < pl.col("median") * share))
-    out.append(_rows("session_gmv_slow", slow, subject, county, "live", params,
-                     {**named, "host_kind": pl.col("host_kind"), "gmv_per_hour": pl.col("rate"),
-                      "median": pl.col("median").round(0).cast(pl.Int64)}))
+    stale = timedelta(minutes=float(limits["alert_ticks_stopped"])) // timedelta(microseconds=1)
+    started, last = pl.col("started_at").dt.epoch("ms"), pl.col("last_tick").dt.epoch("ms")
+    rate = (pl.col("gmv").fill_null(0) * 3600 / ((at - started) // 1000)).round(0).cast(pl.Int64)
+    live = (report.sessions.lazy().filter(pl.col("live")).join(_medians(report.sessions).lazy(), on="host_kind",
+                                                               how="left")
+            .select("session_id", "county", "host_kind", "last_tick", pl.coalesce("title", "session_id").alias("title"),
+                    pl.col("host_name").alias("host"), rate.alias("rate"),
+                    pl.col("median").round(0).cast(pl.Int64).alias("median"),
+                    ((started <= at - _GMV_AFTER // timedelta(milliseconds=1)) & (rate < pl.col("median") * share))
+                    .fill_null(False).alias("slow"),
+                    (last <= at - -(-stale // 1000)).fill_null(False).alias("stopped"))  # (ms, rounded up)
+            .collect())
+    reach = max(_DROP_WINDOW, quiet)  # each live session's ticks up to its latest, as far back as a rule reads
+    recent: dict[str, list[tuple]] = {}
+    for row in (ticks.lazy().join(live.lazy().select("session_id", "last_tick"), on="session_id")
+                .filter(pl.col("ts") >= pl.col("last_tick") - reach)
+                .select("session_id", "ts", "viewers_online", "orders", "orders_cum").sort("session_id", "ts")
+                .collect().iter_rows()):
+        recent.setdefault(row[0], []).append(row[1:])
+    out: dict[str, list[dict[str, Any]]] = {rule: [] for rule in _SESSION_RULES}
+    for r in live.iter_rows(named=True):
+        named = {"title": r["title"], "host": r["host"]}
+        held = recent.get(r["session_id"], [])
+        if held:
+            latest = held[-1][1]
+            peak = max((v for ts, v, *_ in held if ts >= r["last_tick"] - _DROP_WINDOW and v is not None), default=None)
+            if peak is not None and peak > 0 and latest is not None and latest <= peak * (1 - drop):
+                out["session_viewers_drop"].append(
+                    {**r, "facts": {**named, "peak": peak, "latest": latest, "fall": 1 - latest / peak}})
+            window = [t for t in held if t[0] >= r["last_tick"] - quiet]
+            if window and _no_orders(window, r["last_tick"] - quiet, int(limits["alert_session_no_orders_viewers"])):
+                out["session_no_orders"].append(
+                    {**r, "facts": {**named, "viewers": window[-1][1], "minutes": minutes}})
+        if r["slow"]:
+            out["session_gmv_slow"].append({**r, "facts": {**named, "host_kind": r["host_kind"],
+                                                           "gmv_per_hour": r["rate"], "median": r["median"]}})
+        if r["stopped"]:
+            out["ticks_stopped"].append({**r, "facts": {**named, "last_tick": r["last_tick"], "minutes":
+                                                        (at - _epoch_ms(r["last_tick"])) // 1000 // 60}})
+    return pl.DataFrame([{
+        "rule": rule, "subject": r["session_id"], "county": r["county"], "page": "live",
+        "params": json.dumps({"session": r["session_id"]} if r["session_id"] is not None else {}, ensure_ascii=False),
+        "facts": json.dumps({k: _plain(v) for k, v in r["facts"].items()}, ensure_ascii=False),
+    } for rule in _SESSION_RULES for r in out[rule]], schema=HOLDING_SCHEMA)
 
-    stale = timedelta(minutes=float(limits["alert_ticks_stopped"]))
-    stopped = live.filter(pl.col("last_tick").is_not_null() & (moment - pl.col("last_tick") >= stale))
-    out.append(_rows("ticks_stopped", stopped, subject, county, "live", params,
-                     {**named, "last_tick": pl.col("last_tick"),
-                      "minutes": ((moment - pl.col("last_tick")).dt.total_seconds() // 60).cast(pl.Int64)}))
-    return pl.concat(out)
+
+def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
+    """session_no_orders over a session's ticks (ts, viewers_online, orders, orders_cum) in its quiet window: the
+    ticks reach back to its start, the latest has this many viewers online, and no order came (none counted
+    after the first tick, the cumulative count unmoved) while orders were counted at all."""
+    first, online = window[0][0], window[-1][1]
+    orders = [o for ts, _, o, _ in window if o is not None and ts > first]
+    counted = [c for *_, c in window if c is not None]
+    known = any(o is not None for _, _, o, _ in window) or bool(counted)
+    return (known and first <= since and online is not None and online >= viewers and sum(orders) == 0
+            and (max(counted) - min(counted) if counted else 0) == 0)
+
+
+def _medians(table: pl.DataFrame) -> pl.DataFrame:
+    """The median GMV per hour of the finished sessions of each host kind that a live session has: a few series
+    filters (a group_by over every session cost as much as all the rest of the rules)."""
+    column = table.get_column
+    kind, per_hour = column("host_kind"), column("gmv_per_hour")
+    finished = ~column("live") & per_hour.is_not_null()
+    wanted = kind.filter(column("live")).drop_nulls().unique().to_list()
+    found = {k: per_hour.filter(finished & (kind == k)).median() for k in wanted}
+    return pl.DataFrame({"host_kind": list(found), "median": list(found.values())},
+                        schema={"host_kind": kind.dtype, "median": pl.Float64})
+
+
+_SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_gmv_slow", "ticks_stopped")
 
 
 def rejected(files: Mapping[str, str]) -> pl.DataFrame:
