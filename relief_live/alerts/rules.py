@@ -255,9 +255,9 @@ def _whole_days(span: timedelta) -> int:
 def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now: datetime) -> pl.DataFrame:
     """The live-session rules over Report.sessions (live, last_tick, gmv, host_kind) and the live sessions' ticks.
 
-    It runs after every ingest, with a few live sessions: one query takes their ticks in the widest window the
-    rules read, another their GMV per hour against the median of their host kind and their last tick's age (the
-    clock as ms, not a datetime literal, which costs a query's worth); the windows are read in Python."""
+    It runs after every ingest, with a few sessions on air: their rows, their host kinds' medians and their ticks
+    of the last minutes are taken with a few filters (bounds as numbers: a datetime literal costs a query's
+    worth), and read in Python."""
     if not report.sessions.get_column("live").any():  # (a filter would cost a query)
         return pl.DataFrame(schema=HOLDING_SCHEMA)
     at = _epoch_ms(now.astimezone(UTC))
@@ -265,50 +265,48 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
     quiet = timedelta(minutes=minutes)
     drop = float(limits["alert_session_viewers_drop"]) / 100
     share = float(limits["alert_session_gmv_slow"])
-    stale = timedelta(minutes=float(limits["alert_ticks_stopped"])) // timedelta(microseconds=1)
-    started, last = pl.col("started_at").dt.epoch("ms"), pl.col("last_tick").dt.epoch("ms")
-    rate = (pl.col("gmv").fill_null(0) * 3600 / ((at - started) // 1000)).round(0).cast(pl.Int64)
-    live = (report.sessions.lazy().filter(pl.col("live")).join(_medians(report.sessions).lazy(), on="host_kind",
-                                                               how="left")
-            .select("session_id", "county", "host_kind", "last_tick", pl.coalesce("title", "session_id").alias("title"),
-                    pl.col("host_name").alias("host"), rate.alias("rate"),
-                    pl.col("median").round(0).cast(pl.Int64).alias("median"),
-                    ((started <= at - _GMV_AFTER // timedelta(milliseconds=1)) & (rate < pl.col("median") * share))
-                    .fill_null(False).alias("slow"),
-                    (last <= at - -(-stale // 1000)).fill_null(False).alias("stopped"))  # (ms, rounded up)
-            .collect())
+    stale_us = timedelta(minutes=float(limits["alert_ticks_stopped"])) // timedelta(microseconds=1)
+    stale = -(-stale_us // 1000)  # ms, rounded up: a tick this many ms old or more has stopped
+    live = report.sessions.filter(pl.col("live")).select(
+        "session_id", "county", "host_kind", "host_name", "title", "started_at", "last_tick", "gmv").rows(named=True)
+    medians = _medians(report.sessions)
     reach = max(_DROP_WINDOW, quiet)  # each live session's ticks up to its latest, as far back as a rule reads
     recent: dict[str, list[tuple]] = {}
-    for row in (ticks.lazy().join(live.lazy().select("session_id", "last_tick"), on="session_id")
-                .filter(pl.col("ts") >= pl.col("last_tick") - reach)
-                .select("session_id", "ts", "viewers_online", "orders", "orders_cum").sort("session_id", "ts")
-                .collect().iter_rows()):
-        recent.setdefault(row[0], []).append(row[1:])
-    out: dict[str, list[dict[str, Any]]] = {rule: [] for rule in _SESSION_RULES}
-    for r in live.iter_rows(named=True):
-        named = {"title": r["title"], "host": r["host"]}
-        held = recent.get(r["session_id"], [])
+    ticking = {r["session_id"]: r["last_tick"] for r in live if r["last_tick"] is not None}
+    if ticking:
+        since = _epoch_ms(min(ticking.values()) - reach)
+        for row in ticks.filter(pl.col("session_id").is_in(list(ticking)) & (pl.col("ts").dt.epoch("ms") >= since)
+                                ).select("session_id", "ts", "viewers_online", "orders", "orders_cum").iter_rows():
+            if row[1] >= ticking[row[0]] - reach:
+                recent.setdefault(row[0], []).append(row[1:])
+    out: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {rule: [] for rule in _SESSION_RULES}
+    for r in live:
+        named = {"title": r["session_id"] if r["title"] is None else r["title"], "host": r["host_name"]}
+        held = sorted(recent.get(r["session_id"], []), key=lambda tick: tick[0])
         if held:
             latest = held[-1][1]
             peak = max((v for ts, v, *_ in held if ts >= r["last_tick"] - _DROP_WINDOW and v is not None), default=None)
             if peak is not None and peak > 0 and latest is not None and latest <= peak * (1 - drop):
                 out["session_viewers_drop"].append(
-                    {**r, "facts": {**named, "peak": peak, "latest": latest, "fall": 1 - latest / peak}})
-            window = [t for t in held if t[0] >= r["last_tick"] - quiet]
+                    (r, {**named, "peak": peak, "latest": latest, "fall": 1 - latest / peak}))
+            window = [tick for tick in held if tick[0] >= r["last_tick"] - quiet]
             if window and _no_orders(window, r["last_tick"] - quiet, int(limits["alert_session_no_orders_viewers"])):
-                out["session_no_orders"].append(
-                    {**r, "facts": {**named, "viewers": window[-1][1], "minutes": minutes}})
-        if r["slow"]:
-            out["session_gmv_slow"].append({**r, "facts": {**named, "host_kind": r["host_kind"],
-                                                           "gmv_per_hour": r["rate"], "median": r["median"]}})
-        if r["stopped"]:
-            out["ticks_stopped"].append({**r, "facts": {**named, "last_tick": r["last_tick"], "minutes":
-                                                        (at - _epoch_ms(r["last_tick"])) // 1000 // 60}})
+                out["session_no_orders"].append((r, {**named, "viewers": window[-1][1], "minutes": minutes}))
+        median = medians.get(r["host_kind"])
+        started = None if r["started_at"] is None else _epoch_ms(r["started_at"])
+        if started is not None and started <= at - _GMV_AFTER // timedelta(milliseconds=1) and median is not None:
+            rate = round(((r["gmv"] or 0) * 3600) / ((at - started) // 1000))  # halves to even, as polars
+            if rate < median * share:
+                out["session_gmv_slow"].append((r, {**named, "host_kind": r["host_kind"], "gmv_per_hour": rate,
+                                                    "median": round(median)}))
+        if r["last_tick"] is not None and _epoch_ms(r["last_tick"]) <= at - stale:
+            out["ticks_stopped"].append((r, {**named, "last_tick": r["last_tick"],
+                                             "minutes": (at - _epoch_ms(r["last_tick"])) // 1000 // 60}))
     return pl.DataFrame([{
         "rule": rule, "subject": r["session_id"], "county": r["county"], "page": "live",
         "params": json.dumps({"session": r["session_id"]} if r["session_id"] is not None else {}, ensure_ascii=False),
-        "facts": json.dumps({k: _plain(v) for k, v in r["facts"].items()}, ensure_ascii=False),
-    } for rule in _SESSION_RULES for r in out[rule]], schema=HOLDING_SCHEMA)
+        "facts": json.dumps({k: _plain(v) for k, v in facts.items()}, ensure_ascii=False),
+    } for rule in _SESSION_RULES for r, facts in out[rule]], schema=HOLDING_SCHEMA)
 
 
 def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
@@ -323,16 +321,14 @@ def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
             and (max(counted) - min(counted) if counted else 0) == 0)
 
 
-def _medians(table: pl.DataFrame) -> pl.DataFrame:
+def _medians(table: pl.DataFrame) -> dict[str | None, float | None]:
     """The median GMV per hour of the finished sessions of each host kind that a live session has: a few series
     filters (a group_by over every session cost as much as all the rest of the rules)."""
     column = table.get_column
     kind, per_hour = column("host_kind"), column("gmv_per_hour")
     finished = ~column("live") & per_hour.is_not_null()
-    wanted = kind.filter(column("live")).drop_nulls().unique().to_list()
-    found = {k: per_hour.filter(finished & (kind == k)).median() for k in wanted}
-    return pl.DataFrame({"host_kind": list(found), "median": list(found.values())},
-                        schema={"host_kind": kind.dtype, "median": pl.Float64})
+    return {k: per_hour.filter(finished & (kind == k)).median()  # type: ignore[misc]
+            for k in kind.filter(column("live")).drop_nulls().unique().to_list()}
 
 
 _SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_gmv_slow", "ticks_stopped")
