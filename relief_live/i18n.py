@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 LANGS: Final[tuple[str, ...]] = ("en", "zh")
 DEFAULT_LANG: Final = "en"
@@ -342,6 +342,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "kind_ticks": ("minute trend", "分钟走势"),
     "kind_sales": ("sales", "销售明细"),
     "kind_stock": ("unsold-stock baseline", "滞销台账"),
+    "kind_catalogue": ("product catalogue", "商品目录"),
     "yes": ("yes", "是"),
     "no": ("no", "否"),
     # alerts: the bell, a session's banner, the Alerts page
@@ -438,3 +439,178 @@ def plain(value: Any) -> str:
     word joiner, so it is shown but not linked. (HTML, as in small_table, is escaped with html.escape; charts
     make text inert in charts.figure.)"""
     return _MARKDOWN.sub(r"\\\1", unlinked("" if value is None else str(value)))
+
+
+# A problem found in a file (read.Problem), said after its place and value: key -> (English, 中文). The fields
+# are str.format fields; a Chinese text names the same ones, except DETAIL fields: a library's or the system's
+# own words, which the English keeps (for the log and a report) and the Chinese says the meaning of instead.
+# The English texts are what the CLI, `watch` and the logs print.
+PROBLEMS: Final[dict[str, tuple[str, str]]] = {
+    # the file as a whole
+    "empty": ("the file is empty", "文件是空的"),
+    "binary": ("this is a binary file, not a CSV or XLSX export", "这是二进制文件，不是 CSV 或 XLSX 导出文件"),
+    "encoding": ("bytes {bytes} at byte {at} of the line are neither UTF-8 nor GBK/GB18030; save the file as UTF-8 "
+                 "or GBK and upload it again",
+                 "本行第 {at} 个字节起的字节 {bytes} 既不是 UTF-8 也不是 GBK/GB18030 编码；请将文件另存为 UTF-8 或 GBK "
+                 "编码后重新上传"),
+    "symlink": ("is a symbolic link; only files in the folder itself are read",
+                "是符号链接；只读取文件夹中的文件本身"),
+    "not_a_file": ("is not a file (a folder, a device or a pipe); give an exported CSV or XLSX file",
+                   "不是普通文件（而是文件夹、设备或管道）；请提供导出的 CSV 或 XLSX 文件"),
+    "os_error": ("cannot be read: {error}", "无法读取此文件（操作系统报错：没有权限、文件已不存在或磁盘出错）"),
+    "xls": ("old .xls workbooks are not read; save it as .xlsx or CSV",
+            "不支持旧版 XLS 工作簿；请另存为 XLSX 或 CSV 后重新上传"),
+    "too_large": ("is {size}; uploads are capped at {limit} (RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it "
+                  "with `python -m relief_live ingest`",
+                  "文件大小为 {size}，超过上传上限 {limit}；请拆分文件，或请管理员从命令行导入"),
+    "changed": ("changed while it was being read; ingest it again once it is complete",
+                "读取过程中文件被修改；请等文件写完后重新导入"),
+    "unexpected": ("cannot be read ({error_type}: {error}); nothing was stored. Please report this with the file",
+                   "读取时出现意外错误，未存入任何数据。请将此文件发给技术支持人员"),
+    "store_failed": ("cannot be checked: the store failed ({error})",
+                     "无法检查：数据库出错（磁盘已满、文件损坏或被占用）；请联系管理员"),
+    # CSV text
+    "nul_byte": ("holds a NUL byte at character {at} of the line: the file is damaged or not text; export it again",
+                 "本行第 {at} 个字符处有空字节：文件已损坏或不是文本文件；请重新导出"),
+    "too_many_columns": ("has {columns:,} columns; exports have at most {limit:,}",
+                         "有 {columns:,} 列；导出文件最多 {limit:,} 列"),
+    "first_line_long": ("the first line is over {limit:,} characters long; this is not a sales export",
+                        "第一行超过 {limit:,} 个字符；这不是销售导出文件"),
+    "header_csv": ("the header line cannot be read as CSV: {error}",
+                   "表头行无法按 CSV 格式读取（引号不成对或格式有误）；请重新导出"),
+    "no_headers": ("the first line has no column headers", "第一行没有列标题"),
+    "csv_unreadable": ("cannot be read as CSV: {error}", "无法按 CSV 格式读取：引号或分隔符有误；请重新导出"),
+    "line_long": ("is over {limit:,} characters long; this is not a sales export",
+                  "本行超过 {limit:,} 个字符；这不是销售导出文件"),
+    "ragged": ("has {got} fields where the header has {width}", "有 {got} 个字段，而表头有 {width} 个"),
+    "after_quote": ("has text after the closing quote of a quoted field: its quotes are broken; export the file "
+                    "again", "带引号的字段在结束引号之后还有文字：引号有误；请重新导出"),
+    # workbooks
+    "xlsx_unreadable": ("cannot be read as an XLSX workbook: {error}",
+                        "无法作为 XLSX 工作簿读取：文件已损坏，或不是 Excel、WPS 保存的工作簿；请重新导出"),
+    "zip_bomb": ("unpacks to {unpacked:,} bytes from {size:,}; refused as a zip bomb",
+                 "解压后为 {unpacked:,} 字节（文件本身 {size:,} 字节）；疑似压缩炸弹，已拒绝"),
+    "zip_bomb_more": ("unpacks to more than {limit:,} bytes from {size:,}; refused as a zip bomb",
+                      "解压后超过 {limit:,} 字节（文件本身 {size:,} 字节）；疑似压缩炸弹，已拒绝"),
+    "formula": ("cell {cell} is a formula whose value was never computed (the workbook was written by a program and "
+                "not saved by Excel or WPS since); open it and save it, or export CSV",
+                "单元格 {cell} 是公式，但其值从未计算过（工作簿由程序生成，之后未用 Excel 或 WPS 保存）；请打开并保存，"
+                "或导出为 CSV"),
+    "no_header_row": ("the first row has no column headers", "第一行没有列标题"),
+    "workbook_disagrees": ('says "{said}" where sheet {sheet} line {line} says "{other}" ({header}); the workbook '
+                           "disagrees with itself: export it again",
+                           "为“{said}”，而工作表 {sheet} 第 {line} 行（{header}）为“{other}”：工作簿前后不一致；请重新导出"),
+    # headers and kind
+    "kind_given": ("unknown kind {given!r}; use one of {kinds}", "未知的数据类型“{given}”；可选：{kinds}"),
+    "no_kind": ("are the headers: they fit no known kind of file ({kinds}){closest}",
+                "是文件的表头：不符合任何已知的数据类型（{kinds}）{closest}"),
+    "several_kinds": ("the headers fit several kinds ({kinds}); choose one with --kind",
+                      "表头同时符合多种数据类型（{kinds}）；请只保留一种数据类型的列"),
+    "duplicate_column": ("duplicate column: {header!r} (column {position}) and {other!r} both give {canonical}; "
+                         "keep one", "重复的列：“{header}”（第 {position} 列）和“{other}”都对应“{canonical}”；请只保留一列"),
+    "duplicate_header": ("duplicate column: {header!r} (column {position}) and {other!r} both give the same header; "
+                         "keep one", "重复的列：“{header}”（第 {position} 列）和“{other}”表头相同；请只保留一列"),
+    "missing_column": ("a {kind} file needs the column {canonical} (headers: {aliases}){how}{near}",
+                       "{kind}文件需要“{canonical}”列（表头可写：{aliases}）{how}{near}"),
+    "sessions_one_id": ("has {n} sessions and no session id column; a session id given at upload (--session-id) would "
+                        "make them one session, each row overwriting the one before: add a 直播ID column, or upload "
+                        "the sessions one file each",
+                        "有 {n} 场直播但没有“直播ID”列；上传时填写的直播ID会把它们合成一场，后一行覆盖前一行：请添加"
+                        "“直播ID”列，或每场直播单独一个文件上传"),
+    "no_measure": ("a ticks file needs at least one measure column, such as 实时在线人数 or 成交金额",
+                   "分钟走势文件至少需要一个指标列，例如“实时在线人数”或“成交金额”"),
+    # values
+    "not_a_number": ("is not a number", "不是数字"),
+    "number_range": ("is a range; give one number (ranges are estimates, not figures)",
+                     "是一个范围；请填写一个数字（范围是估计值，不是实际数字）"),
+    "number_digits": ("is not a number: write its digits as 0-9", "不是数字：请用 0-9 书写数字"),
+    "not_whole": ("is not a whole number", "不是整数"),
+    "negative": ("is negative; quantities, counts and amounts must be 0 or more",
+                 "是负数；数量、计数和金额不能小于 0"),
+    "not_a_time": ("is not a time (write e.g. 2020-09-06 19:01, 2020/9/6 19:01 or 2020年9月6日 19:01)",
+                   "不是时间（例如 2020-09-06 19:01、2020/9/6 19:01 或 2020年9月6日 19:01）"),
+    "not_a_date": ("is not a date (write e.g. 2020-03-31, 2020/3/31 or 20200331)",
+                   "不是日期（例如 2020-03-31、2020/3/31 或 20200331）"),
+    "far_time": ("is before 1900 or after 2199: not a time of a sale or a broadcast",
+                 "早于 1900 年或晚于 2199 年：不是销售或直播的时间"),
+    "not_a_duration": ("is not a duration (write e.g. 2小时30分, 150分钟 or 5400 seconds)",
+                       "不是时长（例如 2小时30分、150分钟 或 5400 秒）"),
+    "not_a_host_kind": ("is not a host kind: use broadcast (电视直播, 媒体直播, 达人直播, 网红) or cadre (干部直播, 干部带货, "
+                        "书记直播, 县长直播)", "不是主播类型：请填写媒体/达人直播（电视直播、媒体直播、达人直播、网红）或"
+                        "干部直播（干部直播、干部带货、书记直播、县长直播）"),
+    "host_kind_given": ('"{given}" is not a host kind: use broadcast or cadre',
+                        "“{given}”不是主播类型：请选择媒体/达人直播或干部直播"),
+    "scientific_id": ("is an id in scientific notation: the spreadsheet has rounded its digits away; export the file "
+                      "again with this column as text",
+                      "是科学计数法形式的编号：表格软件已把它的末几位数字舍掉；请将此列设为文本格式后重新导出"),
+    "unknown_status": ("is not a status this dashboard knows (known: {known} …)",
+                       "不是本系统认识的状态（已知：{known} …）"),
+    "not_a_weight": ("is not a weight (write e.g. 10斤 or 5kg)", "不是重量（例如 10斤 或 5kg）"),
+    "empty_required": ("is empty; it is required", "为空；此列必填"),
+    "ends_before_start": ("ends before it starts", "下播时间早于开播时间"),
+    "time_of_day_only": ("gives a time of day only, and session {session} has no start time in the store: ingest its "
+                         "sessions file first, or give full dates",
+                         "只有时刻没有日期，而数据库中场次 {session} 没有开播时间：请先导入其场次文件，或填写完整日期"),
+    "more": ("and {n} more problems", "另有 {n} 个问题"),
+    # parts of the texts above (Phrase fields)
+    "closest": ("; it comes closest to a {kind} file, which needs a column {missing}",
+                "；最接近{kind}文件，但缺少以下列：{missing}"),
+    "how_session": ("; or give the session id (--session-id or the upload form)", "；或在上传表单中选择或填写场次"),
+    "how_host_kind": ("; or give the host kind (--host-kind or the upload form)", "；或在上传表单中选择主播类型"),
+    "near_miss": ('; did you mean "{alias}" for the header "{header}"?', "；表头“{header}”是否应为“{alias}”？"),
+}
+
+# Problem fields that are the system's or a library's own words: the English says them, the Chinese its meaning.
+DETAIL: Final = frozenset({"error", "error_type"})
+# Problem fields whose values come from the file or from what a person gave (headers, cells, ids, the header
+# vocabulary): shown as they are, in either language (and through `plain` where markdown shows them).
+FROM_FILE: Final = frozenset({"bytes", "cell", "given", "header", "other", "aliases", "alias", "known", "session",
+                              "said", "sheet"})
+
+
+class Phrase(NamedTuple):
+    """A part of a problem's text (a PROBLEMS key and its fields), given as a field of another."""
+
+    key: str
+    fields: dict[str, Any]
+
+
+def problem_text(key: str, fields: dict[str, Any], lang: str = DEFAULT_LANG) -> str:
+    """A problem's text in `lang`: fields naming kinds and columns in that language, lists joined as it writes them."""
+    en, zh = PROBLEMS[key]
+    shown = {name: _problem_field(name, value, lang) for name, value in fields.items()}
+    return (zh if lang == "zh" else en).format(**shown)
+
+
+def _problem_field(name: str, value: Any, lang: str) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Phrase):
+        return problem_text(value.key, value.fields, lang)
+    if name == "missing":  # the columns a kind needs: [[(canonical, [alias, …]), …], …], one of each inner list
+        if lang == "zh":
+            return "；".join("或".join(f"“{column_label(c, lang)}”（{'、'.join(a)} …）" for c, a in one_of)
+                            for one_of in value)
+        return "; ".join(" or ".join(f"{c} ({', '.join(a)} …)" for c, a in one_of) for one_of in value)
+    if lang != "zh":
+        return ", ".join(map(str, value)) if isinstance(value, list | tuple) else value
+    if name == "kind":
+        return vocab("kind", value, lang)
+    if name == "kinds":
+        return "、".join(vocab("kind", k, lang) for k in value)
+    if name == "canonical":
+        return column_label(value, lang)
+    return "、".join(map(str, value)) if isinstance(value, list | tuple) else value
+
+
+def column_label(name: str, lang: str = DEFAULT_LANG) -> str:
+    """A canonical column (schema) as a person reads it: its English name, or in Chinese its label (its first
+    header alias where the dashboard has none)."""
+    if lang != "zh":
+        return name
+    if name in TEXT:
+        return t(name, lang)
+    from relief_live import schema  # schema is data about files; the texts need it only here
+
+    aliases = [f.aliases[0] for fields in schema.KINDS.values() for f in fields if f.name == name and f.aliases]
+    return aliases[0] if aliases else name

@@ -34,11 +34,7 @@ def _size(n: int) -> str:
 def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
     """Reject an upload over the size cap, saying how to get a large export in."""
     if size > limit:
-        raise Rejected([Problem(
-            name, None, None,
-            f"is {_size(size)}; uploads are capped at {_size(limit)} "
-            "(RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it with `python -m relief_live ingest`",
-        )])
+        raise Rejected([Problem(name, None, None, "too_large", fields={"size": _size(size), "limit": _size(limit)})])
 
 
 def store_failure(error: BaseException) -> bool:
@@ -61,8 +57,8 @@ def _unexpected(name: str) -> Iterator[None]:
         if store_failure(error):
             raise
         first = next((line for line in str(error).splitlines() if line.strip()), "")
-        raise Rejected([Problem(name, None, None, f"cannot be read ({type(error).__name__}: {first}); nothing was "
-                                                  "stored. Please report this with the file")]) from error
+        raise Rejected([Problem(name, None, None, "unexpected",
+                                fields={"error_type": type(error).__name__, "error": first})]) from error
 
 
 @dataclass
@@ -167,7 +163,7 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
     if supplied["host_kind"]:
         value, bad = read.parse_vocab(pl.Series([supplied["host_kind"]]), schema.HOST_KINDS)
         if bad[0]:
-            raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
+            raise Rejected([Problem(name, None, "host_kind", "host_kind_given", fields={"given": host_kind})])
         supplied["host_kind"] = value[0]
     if not supplied["session_id"] and store is not None and len(pieces) == 1 and kind in ("sales", None):
         # A session's product totals (罗盘's 货品明细) without a session column: the session its file name names.
@@ -310,7 +306,7 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
     except Exception as error:  # the store's (reading the sessions' starts): said, not a traceback on the page
         if not store_failure(error):
             raise
-        result.problems = [Problem(name, None, None, f"cannot be checked: the store failed ({error})")]
+        result.problems = [Problem(name, None, None, "store_failed", fields={"error": str(error)})]
     return result
 
 
@@ -486,8 +482,7 @@ def _write(store: Store, name: str, data: bytes, hasher: ThreadPoolExecutor, has
             frames.close()  # closed early (the writer failed): the typing of the pieces stops now
         if (isinstance(data, read.MappedFile) and not data.unchanged()
                 and (again[0].result() if again else _sha256(data.source())) != sha):
-            raise Rejected([Problem(name, None, None, "changed while it was being read; "
-                                                      "ingest it again once it is complete")])
+            raise Rejected([Problem(name, None, None, "changed")])
         args["progress"]("writing", 0.95)
 
     checking = checked()
@@ -553,7 +548,7 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, sess
     try:
         data = read.map_file(path)
     except OSError as error:
-        raise Rejected([Problem(str(path), None, None, f"cannot be read: {error.strerror or error}")]) from None
+        raise Rejected([Problem(str(path), None, None, "os_error", fields={"error": error.strerror or str(error)})]) from None
     try:
         return ingest_bytes(store, str(path), data, kind=kind, session_id=session_id, host_kind=host_kind,
                             platform=platform, by=by, progress=progress)

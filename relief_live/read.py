@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from relief_live import schema
+from relief_live.i18n import PROBLEMS, Phrase, column_label, problem_text
 from relief_live.schema import KINDS
 
 DEFAULT_TZ: Final = "Asia/Shanghai"
@@ -55,27 +56,61 @@ MAX_XLSX_RATIO: Final = 200  # unpacked / packed: more is a zip bomb
 
 XLSX_MAGIC: Final = b"PK\x03\x04"
 OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0"  # legacy .xls
+_CANONICAL: Final = frozenset(f.name for fields in KINDS.values() for f in fields)
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Something wrong with a file, where a person can find it: file, spreadsheet line, column, value."""
+    """Something wrong with a file, where a person can find it: file, spreadsheet line, column, value, and what is
+    wrong as a message of i18n.PROBLEMS (`key`, `fields`), said in either language."""
 
     file: str
     line: int | None
     column: str | None
-    message: str
+    key: str
     value: str | None = None
     summary: bool = False  # "and N more problems", not a problem of its own
+    fields: dict[str, object] = field(default_factory=dict, hash=False)
 
-    def __str__(self) -> str:
-        where = self.file
+    def __post_init__(self) -> None:
+        if self.key not in PROBLEMS:  # every problem can be said in Chinese: a new one needs its texts
+            raise KeyError(f"no problem text {self.key!r} in i18n.PROBLEMS")
+
+    @property
+    def message(self) -> str:
+        """What is wrong, in English (the CLI's, the watcher's and the logs' words)."""
+        return self.text("en")
+
+    def text(self, lang: str) -> str:
+        """What is wrong, in `lang`."""
+        return problem_text(self.key, self.fields, lang)
+
+    def column_text(self, lang: str) -> str | None:
+        """The column, as the file names it; a column the problem names by its canonical name in `lang`."""
+        if self.column is None or lang != "zh" or self.column not in _CANONICAL:
+            return self.column
+        return column_label(self.column, lang)
+
+    def located(self, lang: str = "en", *, file: bool = True) -> str:
+        """The problem in a sentence, in `lang`: where, the value, what is wrong (without the file's name, when
+        it is said already)."""
+        value = f'"{_clip(self.value)}" ' if self.value is not None else ""
+        if lang == "zh":
+            value = f"“{_clip(self.value)}”" if self.value is not None else ""
+            where = [f"第 {self.line} 行"] if self.line is not None else []
+            where += [f"“{self.column_text(lang)}”列"] if self.column is not None else []
+            head = "，".join([self.file] * file + where)
+            return f"{head}：{value}{self.text(lang)}" if head else f"{value}{self.text(lang)}"
+        where = self.file if file else ""
         if self.line is not None:
             where += f" line {self.line}"
         if self.column is not None:
             where += f", column {self.column}"
-        value = f'"{_clip(self.value)}" ' if self.value is not None else ""
-        return f"{where}: {value}{self.message}"
+        where = where.lstrip(", ")
+        return f"{where}: {value}{self.message}" if where else f"{value}{self.message}"
+
+    def __str__(self) -> str:
+        return self.located("en")
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -147,9 +182,9 @@ def _utf8(name: str, data: bytes, *, start_only: bool = False) -> tuple[bytes, i
     With `start_only`, a file whose first _LOOKED_AT bytes are UTF-8 is taken for UTF-8 as it is (csv_pieces:
     each piece checks its own bytes as it is read)."""
     if _NOT_SPACE.search(data) is None:
-        raise Rejected([Problem(name, None, None, "the file is empty")])
+        raise Rejected([Problem(name, None, None, "empty")])
     if b"\x00" in data[:65536]:
-        raise Rejected([Problem(name, None, None, "this is a binary file, not a CSV or XLSX export")])
+        raise Rejected([Problem(name, None, None, "binary")])
     first = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     end = len(data)
     if start_only:
@@ -166,11 +201,8 @@ def _utf8(name: str, data: bytes, *, start_only: bool = False) -> tuple[bytes, i
         at = max(_utf8_error_at(data), gb_error.start)
         line = data.count(b"\n", 0, at) + 1
         column = at - (data.rfind(b"\n", 0, at) + 1) + 1
-        raise Rejected([Problem(
-            name, line, None,
-            f"bytes {data[at:at + 4].hex(' ')} at byte {column} of the line are neither UTF-8 nor GBK/GB18030; "
-            "save the file as UTF-8 or GBK and upload it again",
-        )]) from None
+        raise Rejected([Problem(name, line, None, "encoding",
+                                fields={"bytes": data[at:at + 4].hex(" "), "at": column})]) from None
 
 
 class NotUTF8(Exception):
@@ -241,14 +273,12 @@ def open_file(path: str | Path, *, follow_symlinks: bool = True) -> io.BufferedR
         fd = os.open(path, flags)
     except OSError:
         if not follow_symlinks and os.path.islink(path):
-            raise Rejected([Problem(str(path), None, None, "is a symbolic link; only files in the folder itself "
-                                                           "are read")]) from None
+            raise Rejected([Problem(str(path), None, None, "symlink")]) from None
         raise
     stat = os.fstat(fd)
     if not S_ISREG(stat.st_mode):
         os.close(fd)
-        raise Rejected([Problem(str(path), None, None, "is not a file (a folder, a device or a pipe); give an "
-                                                       "exported CSV or XLSX file")])
+        raise Rejected([Problem(str(path), None, None, "not_a_file")])
     return open(fd, "rb")
 
 
@@ -314,7 +344,7 @@ def read_table(name: str, data: bytes) -> RawTable:
     if data[:4] == XLSX_MAGIC:
         return _read_xlsx(name, bytes(data))
     if data[:4] == OLE_MAGIC:
-        raise Rejected([Problem(name, None, None, "old .xls workbooks are not read; save it as .xlsx or CSV")])
+        raise Rejected([Problem(name, None, None, "xls")])
     return _read_csv(name, utf8_bytes(name, data))
 
 
@@ -444,25 +474,23 @@ def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
     nul = raw.find(b"\x00")  # past the start a binary file is told by (utf8_bytes): a damaged or joined file
     if nul >= 0:
         line_start = raw.rfind(b"\n", 0, nul) + 1
-        raise Rejected([Problem(name, raw.count(b"\n", 0, nul) + 1, None,
-                                f"holds a NUL byte at character {len(raw[line_start:nul].decode('utf-8', 'replace')) + 1}"
-                                " of the line: the file is damaged or not text; export it again")])
+        at = len(raw[line_start:nul].decode("utf-8", "replace")) + 1
+        raise Rejected([Problem(name, raw.count(b"\n", 0, nul) + 1, None, "nul_byte", fields={"at": at})])
     if _BOM in raw:  # a byte order mark after the start (two exports joined): no part of any cell's text
         raw = raw.replace(_BOM, b"")
     header_end = _first_record_end(raw)
     columns = raw.count(b",", 0, header_end) + 1
     if columns > MAX_COLUMNS:
-        raise Rejected([Problem(name, 1, None, f"has {columns:,} columns; exports have at most {MAX_COLUMNS:,}")])
+        raise Rejected([Problem(name, 1, None, "too_many_columns", fields={"columns": columns, "limit": MAX_COLUMNS})])
     header_text = raw[:header_end].decode("utf-8")
     if len(header_text) > MAX_LINE_CHARS:
-        raise Rejected([Problem(name, 1, None, f"the first line is over {MAX_LINE_CHARS:,} characters long; "
-                                               "this is not a sales export")])
+        raise Rejected([Problem(name, 1, None, "first_line_long", fields={"limit": MAX_LINE_CHARS})])
     try:
         headers = next(csv.reader(io.StringIO(header_text, newline="")), [])
     except csv.Error as error:
-        raise Rejected([Problem(name, 1, None, f"the header line cannot be read as CSV: {error}")]) from None
+        raise Rejected([Problem(name, 1, None, "header_csv", fields={"error": str(error)})]) from None
     if not any(h.strip() for h in headers):
-        raise Rejected([Problem(name, 1, None, "the first line has no column headers")])
+        raise Rejected([Problem(name, 1, None, "no_headers")])
     quoted, multiline = b'"' in raw, False
     frame = None
     if not quoted:  # read first: a text whose commas add up needs no pass over its lines
@@ -477,7 +505,7 @@ def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
             try:
                 frame = _cells(raw)
             except pl.exceptions.PolarsError as error:  # the shape checks above catch what a person would do
-                raise Rejected([Problem(name, None, None, f"cannot be read as CSV: {error}")]) from None
+                raise Rejected([Problem(name, None, None, "csv_unreadable", fields={"error": str(error)})]) from None
     frame = frame.rename(dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True)))
     lines = _record_lines(raw, header_end, frame.height, multiline)
     # Blank lines come back as rows of nulls: drop them, keeping the lines of the rest. A column without a null
@@ -571,8 +599,7 @@ def _check_ragged(name: str, raw: bytes, width: int, line_frame: pl.DataFrame, m
     long = lines.filter(pl.col("text").str.len_bytes() > MAX_LINE_CHARS).filter(
         pl.col("text").str.len_chars() > MAX_LINE_CHARS)
     if long.height:
-        raise Rejected([Problem(name, int(long["line"][0]), None,
-                                f"is over {MAX_LINE_CHARS:,} characters long; this is not a sales export")])
+        raise Rejected([Problem(name, int(long["line"][0]), None, "line_long", fields={"limit": MAX_LINE_CHARS})])
     # Count commas on every line; only the lines with quotes (rare) need their quoted fields taken out first.
     text = pl.col("text")
     quoted = text.str.contains('"', literal=True) if b'"' in raw else pl.lit(False)
@@ -591,7 +618,7 @@ def _check_ragged(name: str, raw: bytes, width: int, line_frame: pl.DataFrame, m
 
 
 def _ragged(name: str, line: int, got: int, width: int, text: str) -> Problem:
-    return Problem(name, line, None, f"has {got} fields where the header has {width}", value=text)
+    return Problem(name, line, None, "ragged", value=text, fields={"got": got, "width": width})
 
 
 def _has_multiline_field(line_frame: pl.DataFrame) -> bool:
@@ -626,10 +653,9 @@ def _check_zip(name: str, data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except _BROKEN_ZIP as error:
-        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+        raise Rejected([Problem(name, None, None, "xlsx_unreadable", fields={"error": str(error)})]) from None
     if unpacked > MAX_XLSX_UNPACKED or unpacked > MAX_XLSX_RATIO * max(len(data), 1):
-        raise Rejected([Problem(name, None, None, f"unpacks to {unpacked:,} bytes from {len(data):,}; "
-                                                  "refused as a zip bomb")])
+        raise Rejected([Problem(name, None, None, "zip_bomb", fields={"unpacked": unpacked, "size": len(data)})])
 
 
 class _TooLarge(Exception):
@@ -714,10 +740,10 @@ def _check_xlsx(name: str, data: bytes) -> None:
                         pass
                 cap = member.left
     except _TooLarge:
-        raise Rejected([Problem(name, None, None, f"unpacks to more than {min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * len(data)):,} "
-                                                  f"bytes from {len(data):,}; refused as a zip bomb")]) from None
+        raise Rejected([Problem(name, None, None, "zip_bomb_more", fields={
+            "limit": min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * len(data)), "size": len(data)})]) from None
     except (*_BROKEN_ZIP, ET.ParseError, LookupError) as error:  # LookupError: an XML encoding unknown
-        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+        raise Rejected([Problem(name, None, None, "xlsx_unreadable", fields={"error": str(error)})]) from None
     if formulas:
         raise Rejected(formulas[:MAX_PROBLEMS], len(formulas))
 
@@ -738,16 +764,14 @@ def _check_sheet(name: str, stream: io.BufferedReader, uncomputed: bool, formula
                 if uncomputed or value is None or not (value.text or "").strip():
                     cell = element.get("r", "?")
                     row = re.sub(r"^[A-Z]+", "", cell)
-                    formulas.append(Problem(
-                        name, int(row) if row.isdigit() else None, None,
-                        f"cell {cell} is a formula whose value was never computed (the workbook was written by a "
-                        "program and not saved by Excel or WPS since); open it and save it, or export CSV"))
+                    formulas.append(Problem(name, int(row) if row.isdigit() else None, None, "formula",
+                                            fields={"cell": cell}))
         elif element.tag == f"{_MAIN_NS}row":
             last = element[-1].get("r", "") if len(element) else ""
             width = max(len(element), _column_number(last))
             if width > MAX_COLUMNS:
-                raise Rejected([Problem(name, int(element.get("r", "0")) or None, None,
-                                        f"has {width:,} columns; exports have at most {MAX_COLUMNS:,}")])
+                raise Rejected([Problem(name, int(element.get("r", "0")) or None, None, "too_many_columns",
+                                        fields={"columns": width, "limit": MAX_COLUMNS})])
             element.clear()
             if parent is not None:
                 parent.remove(element)
@@ -772,7 +796,7 @@ def _read_xlsx(name: str, data: bytes) -> RawTable:
             if chosen is None or score > chosen[0]:  # ties keep the first: with no fit, the first sheet's first row
                 chosen = (score, raw, row, headers)
     if chosen is None:
-        raise Rejected([Problem(name, 1, None, "the first row has no column headers")])
+        raise Rejected([Problem(name, 1, None, "no_header_row")])
     _, raw, row, headers = chosen
     return _below(name, raw, row, headers)
 
@@ -785,7 +809,7 @@ def _sheets(name: str, data: bytes) -> dict[str, pl.DataFrame]:
         sheets = pl.read_excel(io.BytesIO(data), sheet_id=0, has_header=False, infer_schema_length=0,
                                drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False)
     except Exception as error:  # fastexcel raises its own types for corrupt workbooks
-        raise Rejected([Problem(name, None, None, f"cannot be read as an XLSX workbook: {error}")]) from None
+        raise Rejected([Problem(name, None, None, "xlsx_unreadable", fields={"error": str(error)})]) from None
     return {sheet: raw.with_columns(pl.all().cast(pl.String)) for sheet, raw in sheets.items()}
 
 
@@ -849,9 +873,9 @@ def live_workbook(name: str, data: bytes) -> LiveWorkbook | None:
             if held is None:
                 found[canonical] = (header, value, line, sheet)
             elif _plain(held[1]) != _plain(value):
-                problems.append(Problem(f"{name} › {sheet}", line, header, f'says "{_clip(value)}" where sheet '
-                                        f'{held[3]} line {held[2]} says "{_clip(held[1])}" ({held[0]}); the '
-                                        "workbook disagrees with itself: export it again"))
+                problems.append(Problem(f"{name} › {sheet}", line, header, "workbook_disagrees", fields={
+                    "said": _clip(value), "sheet": held[3], "line": held[2], "other": _clip(held[1]),
+                    "header": held[0]}))
     if paired < LIVE_WORKBOOK_KEYS or "started_at" not in found:
         return None
     if problems:
@@ -923,7 +947,7 @@ def _header_fit(headers: list[str]) -> float:
 def detect(table: RawTable, kind: str | None = None) -> Mapping:
     """The kind of a file from its headers (or `kind` when given), and its header mapping."""
     if kind is not None and kind not in KINDS:
-        raise Rejected([Problem(table.name, None, None, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")])
+        raise Rejected([Problem(table.name, None, None, "kind_given", fields={"given": kind, "kinds": list(KINDS)})])
     shaped = _map_shape(table.headers, kind)
     if shaped is not None:
         _check_duplicates(table, shaped)
@@ -938,14 +962,12 @@ def detect(table: RawTable, kind: str | None = None) -> Mapping:
         best_score, best = scored[0]
         if best_score <= 0:
             raise Rejected([Problem(  # the headers found as the problem's value: `watch` logs no values
-                table.name, 1, None, f"are the headers: they fit no known kind of file ({', '.join(KINDS)})"
-                + _closest(scored), value=", ".join(table.headers[:12]),
+                table.name, 1, None, "no_kind", value=", ".join(table.headers[:12]),
+                fields={"kinds": list(KINDS), "closest": _closest(scored)},
             )])
         ties = [m.kind for s, m in scored if s == best_score]
         if len(ties) > 1:
-            raise Rejected([Problem(
-                table.name, 1, None, f"the headers fit several kinds ({', '.join(ties)}); choose one with --kind",
-            )])
+            raise Rejected([Problem(table.name, 1, None, "several_kinds", fields={"kinds": ties})])
         mapping = best
     else:
         mapping = scored[0][1]
@@ -1035,16 +1057,15 @@ def _lacking(mapping: Mapping) -> list[tuple[str, ...]]:
     return [one_of for one_of in _NEEDS[mapping.kind] if not any(c in mapping.columns for c in one_of)]
 
 
-def _closest(scored: list[tuple[float, Mapping]]) -> str:
-    """Which kind a file of no known kind comes closest to, and what it misses (empty when none is close: two
+def _closest(scored: list[tuple[float, Mapping]]) -> Phrase | None:
+    """Which kind a file of no known kind comes closest to, and what it misses (None when none is close: two
     of its headers at least must be a kind's)."""
     near = [m for _, m in scored if len(m.columns) >= 2]
     if not near:
-        return ""
+        return None
     best = max(near, key=lambda m: len(m.columns) - len(_lacking(m)))
-    missing = "; ".join(" or ".join(f"{c} ({', '.join(schema.field(best.kind, c).aliases[:3])} …)" for c in one_of[:3])
-                        for one_of in _lacking(best))
-    return f"; it comes closest to a {best.kind} file, which needs a column {missing}"
+    missing = [[(c, list(schema.field(best.kind, c).aliases[:3])) for c in one_of[:3]] for one_of in _lacking(best)]
+    return Phrase("closest", {"kind": best.kind, "missing": missing})
 
 
 def _check_duplicates(table: RawTable, mapping: Mapping) -> None:
@@ -1056,9 +1077,8 @@ def _check_duplicates(table: RawTable, mapping: Mapping) -> None:
             continue
         if key in seen:
             problems.append(Problem(
-                table.name, 1, header,
-                f"duplicate column: {header!r} (column {i + 1}) and {seen[key]!r} both give "
-                f"{canonical or 'the same header'}; keep one",
+                table.name, 1, header, "duplicate_column" if canonical else "duplicate_header",
+                fields={"header": header, "position": i + 1, "other": seen[key], "canonical": canonical},
             ))
         else:
             seen[key] = header
@@ -1270,22 +1290,21 @@ def _number_value(*, sign: pl.Series, whole: pl.Series, frac: pl.Series, suffix:
 
 
 def number_message(value: str, kind: str) -> str:
-    """Why a cell is not a number of `kind`, in words a person can act on."""
+    """Why a cell is not a number of `kind`, in words a person can act on (a key of i18n.PROBLEMS)."""
     if re.search(_RANGE, value):
-        return "is a range; give one number (ranges are estimates, not figures)"
+        return "number_range"
     plain = unicodedata.normalize("NFKC", value)
     if any(c.isdigit() and not "0" <= c <= "9" for c in plain):
-        return "is not a number: write its digits as 0-9"
+        return "number_digits"
     if kind == schema.COUNT and re.fullmatch(r"[0-9,，.\s]+(万|w|W|亿)?", plain.strip()):
-        return "is not a whole number"
-    return "is not a number"
+        return "not_whole"
+    return "not_a_number"
 
 
 # Times outside these years are refused: a misread column (or a typo) rather than a sale; within them every time
 # is stored and shown as it was written, before 1970 too.
 EARLIEST_MS: Final = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000) - 86_400_000
 LATEST_MS: Final = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
-FAR_TIME: Final = "is before 1900 or after 2199: not a time of a sale or a broadcast"
 
 # Formats tried first, in order, on the cells still unparsed (chrono accepts 9 for 09).
 _FAST_TIMES: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")

@@ -12,13 +12,14 @@ import numpy as np
 import polars as pl
 
 from relief_live import read, schema
+from relief_live.i18n import Phrase
 from relief_live.read import MAX_PROBLEMS, Mapping, Problem, RawTable, Rejected
 
-_TIME_HINT: Final = "is not a time (write e.g. 2020-09-06 19:01, 2020/9/6 19:01 or 2020年9月6日 19:01)"
-_DATE_HINT: Final = "is not a date (write e.g. 2020-03-31, 2020/3/31 or 20200331)"
-_HOST_KIND_HINT: Final = (
-    "is not a host kind: use broadcast (电视直播, 媒体直播, 达人直播, 网红) or cadre (干部直播, 干部带货, 书记直播, 县长直播)"
-)
+# A check of a column's cells: (canonical column, its header, the cells it marks bad, a key of i18n.PROBLEMS or
+# _NUMBER (said by read.number_message of each cell), the key's fields).
+Check = tuple[str, str, pl.Series, str, dict[str, object]]
+_NUMBER: Final = "number"
+
 # The key hashes of a large sales file's pieces are sorted once all but this many are handed on (beside the
 # typing of these), not all once the last is in (~30 ms at 1M lines, alone at the end of the ingest).
 _SORTED_BEFORE_END: Final = 3
@@ -351,7 +352,7 @@ def typed_columns(
 
     n = table.frame.height
     columns: dict[str, pl.Series] = {"line": table.lines.alias("line")}
-    checks: list[tuple[str, str, pl.Series, str]] = []  # (canonical, header, bad mask, message)
+    checks: list[Check] = []
     header_of = {canonical: table.headers[i] for canonical, i in mapping.columns.items()}
     unit_kg = read.const(None, n, pl.Float64)
 
@@ -385,9 +386,9 @@ def typed_columns(
             # Every parser gives a value, or marks the cell bad, for each cell with more than spaces in it:
             # a null value not marked bad is an empty cell (found without stripping the cells again).
             empty = columns[f.name].is_null()
-            for _, _, mask, _ in checks[own:]:
+            for _, _, mask, _, _ in checks[own:]:
                 empty = empty & ~mask.fill_null(False)
-            checks.append((f.name, header, empty, "is empty; it is required"))
+            checks.append((f.name, header, empty, "empty_required", {}))
 
     for (of_kind, text), kg in schema.WEIGHTS.items():
         if of_kind != kind:
@@ -396,8 +397,7 @@ def typed_columns(
                  else read.const(None, n, pl.String))
         weight, bad_weight = read.parse_weight(cells)
         columns[kg] = unit_kg.fill_null(weight) if kind == "stock" else weight  # a stock unit may carry its weight
-        checks.append((text, header_of.get(text, text), _unmarked(cells, bad_weight),
-                       "is not a weight (write e.g. 10斤 or 5kg)"))
+        checks.append((text, header_of.get(text, text), _unmarked(cells, bad_weight), "not_a_weight", {}))
 
     if kind == "sales":  # what the rows stand for: order lines, or an export's totals (schema.BASES)
         basis = next((shape.basis for shape in schema.EXPORT_SHAPES if shape.name == mapping.shape), None)
@@ -421,7 +421,7 @@ def capped(name: str, problems: list[Problem], total: int) -> list[Problem]:
     if total <= MAX_PROBLEMS:
         return problems
     return [*problems[:MAX_PROBLEMS],
-            Problem(name, None, None, f"and {total - MAX_PROBLEMS} more problems", summary=True)]
+            Problem(name, None, None, "more", summary=True, fields={"n": total - MAX_PROBLEMS})]
 
 
 def _raw_dtype(type_: str) -> pl.DataType:
@@ -435,50 +435,48 @@ def _raw_dtype(type_: str) -> pl.DataType:
 
 
 def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool, tz: str,
-           checks: list, header: str) -> pl.Series:
-    """The values of one column, appending its (canonical, header, bad mask, message) checks."""
+           checks: list[Check], header: str) -> pl.Series:
+    """The values of one column, appending its checks."""
     t = f.type
     if t in (schema.COUNT, schema.QTY, schema.MONEY):
         value, bad, negative = read.parse_number(cells, scale=scale, kind=t)
         bad = _unmarked(cells, bad)
-        checks.append((f.name, header, bad, f"number:{t}"))
-        checks.append((f.name, header, negative, "is negative; quantities, counts and amounts must be 0 or more"))
+        checks.append((f.name, header, bad, _NUMBER, {"type": t}))
+        checks.append((f.name, header, negative, "negative", {}))
         return value
     if t in (schema.TIME, schema.DATE):
         ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
         bad = _unmarked(cells, bad)
         far = ms.is_not_null() & ((ms < read.EARLIEST_MS) | (ms > read.LATEST_MS))
-        checks.append((f.name, header, far, read.FAR_TIME))
+        checks.append((f.name, header, far, "far_time", {}))
         ms = pl.select(pl.when(~pl.lit(far)).then(pl.lit(ms))).to_series()
     if t == schema.TIME:
         if (kind, f.name) in _TIME_OF_DAY_OK:
-            checks.append((f.name, header, bad, _TIME_HINT))
+            checks.append((f.name, header, bad, "not_a_time", {}))
             # A time of day alone is kept as ms since midnight + _TIME_OF_DAY_BASE until _derive places it.
             return ms.fill_null(tod + _TIME_OF_DAY_BASE)
-        checks.append((f.name, header, bad | tod.is_not_null(), _TIME_HINT))
+        checks.append((f.name, header, bad | tod.is_not_null(), "not_a_time", {}))
         return ms
     if t == schema.DATE:
-        checks.append((f.name, header, bad | tod.is_not_null(), _DATE_HINT))
+        checks.append((f.name, header, bad | tod.is_not_null(), "not_a_date", {}))
         return ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
     if t == schema.DURATION:
         value, bad = read.parse_duration(cells)
         bad = _unmarked(cells, bad)
-        checks.append((f.name, header, bad, "is not a duration (write e.g. 2小时30分, 150分钟 or 5400 seconds)"))
+        checks.append((f.name, header, bad, "not_a_duration", {}))
         return value
     if t == schema.HOST_KIND:
         value, bad = read.parse_vocab(cells, schema.HOST_KINDS)
         bad = _unmarked(cells, bad)
-        checks.append((f.name, header, bad, _HOST_KIND_HINT))
+        checks.append((f.name, header, bad, "not_a_host_kind", {}))
         return value
     if t == schema.ID:
         value, bad = read.parse_id(cells)
-        checks.append((f.name, header, bad, "is an id in scientific notation: the spreadsheet has rounded its digits "
-                                            "away; export the file again with this column as text"))
+        checks.append((f.name, header, bad, "scientific_id", {}))
         return value
     if t == schema.STATUS:
         value, bad = read.parse_status(cells, schema.STATUS_VOCABULARIES[f.name])
-        known = ", ".join(list(schema.STATUS_VOCABULARIES[f.name])[:8])
-        checks.append((f.name, header, bad, f"is not a status this dashboard knows (known: {known} …)"))
+        checks.append((f.name, header, bad, "unknown_status", {"known": list(schema.STATUS_VOCABULARIES[f.name])[:8]}))
         return value
     text = read.parse_text(cells)
     if t == schema.PLATFORM:
@@ -493,11 +491,11 @@ def _unmarked(cells: pl.Series, bad: pl.Series) -> pl.Series:
     return bad & ~read.is_empty_mark(cells) if bad.any() else bad
 
 
-def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list) -> tuple[list[Problem], int]:
+def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list[Check]) -> tuple[list[Problem], int]:
     """Problems of the failed checks, in line order (up to MAX_PROBLEMS of each), and how many there are."""
     problems: list[Problem] = []
     total = 0
-    for canonical, header, mask, message in checks:
+    for canonical, header, mask, key, fields in checks:
         if not mask.any():  # no cell marked (nulls are not)
             continue
         bad = mask.fill_null(False)
@@ -507,10 +505,9 @@ def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: lis
         lines = frame.get_column("line").filter(bad)
         for j in range(min(len(lines), MAX_PROBLEMS)):
             value = values[j] if values is not None else None
-            text = message
-            if message.startswith("number:"):
-                text = read.number_message(value or "", message.split(":", 1)[1])
-            problems.append(Problem(table.name, int(lines[j]), header, text, value))
+            said = read.number_message(value or "", fields["type"]) if key == _NUMBER else key
+            problems.append(Problem(table.name, int(lines[j]), header, said, value,
+                                    fields={} if key == _NUMBER else fields))
     problems.sort(key=lambda p: (p.line or 0, p.column or ""))
     return problems, total
 
@@ -524,35 +521,25 @@ def _missing_columns(table: RawTable, mapping: Mapping, supplied: dict[str, str]
         if schema.STANDS_IN.get((mapping.kind, f.name)) in mapping.columns:
             continue
         if f.required and f.name not in mapping.columns and f.name not in supplied:
-            how = ""
-            if f.name == "session_id":
-                how = "; or give the session id (--session-id or the upload form)"
-            elif f.name == "host_kind":
-                how = "; or give the host kind (--host-kind or the upload form)"
-            problems.append(Problem(
-                table.name, 1, f.name,
-                f"a {mapping.kind} file needs the column {f.name} (headers: {', '.join(f.aliases[:5])}){how}"
-                + _near_miss(mapping, f.name),
-            ))
+            how = {"session_id": Phrase("how_session", {}), "host_kind": Phrase("how_host_kind", {})}.get(f.name)
+            problems.append(Problem(table.name, 1, f.name, "missing_column", fields={
+                "kind": mapping.kind, "canonical": f.name, "aliases": list(f.aliases[:5]), "how": how,
+                "near": _near_miss(mapping, f.name)}))
     if (mapping.kind == "sessions" and "session_id" in supplied and "session_id" not in mapping.columns
             and table.frame.height > 1):
-        problems.append(Problem(table.name, None, "session_id",
-                                f"has {table.frame.height} sessions and no session id column; a session id given at "
-                                "upload (--session-id) would make them one session, each row overwriting the one "
-                                "before: add a 直播ID column, or upload the sessions one file each"))
+        problems.append(Problem(table.name, None, "session_id", "sessions_one_id", fields={"n": table.frame.height}))
     if mapping.kind == "ticks" and not any(c in mapping.columns for c in schema.TICK_MEASURES):
-        problems.append(Problem(table.name, 1, None,
-                                "a ticks file needs at least one measure column, such as 实时在线人数 or 成交金额"))
+        problems.append(Problem(table.name, 1, None, "no_measure"))
     return problems
 
 
-def _near_miss(mapping: Mapping, column: str) -> str:
+def _near_miss(mapping: Mapping, column: str) -> Phrase | None:
     """"; did you mean …" when a header the file's kind does not know is a near miss of one of `column`'s."""
     for header in mapping.unknown:
         alias = schema.suggest_header(mapping.kind, header, [column])
         if alias is not None:
-            return f'; did you mean "{alias}" for the header "{header}"?'
-    return ""
+            return Phrase("near_miss", {"alias": alias, "header": header})
+    return None
 
 
 def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionStarts,
@@ -567,7 +554,7 @@ def derive(name: str, kind: str, frame: pl.DataFrame, session_starts: SessionSta
         ).drop("duration")
         bad = frame.filter(pl.col("ended_at") < pl.col("started_at"))
         if bad.height:
-            raise Rejected([Problem(name, int(r["line"]), "ended_at", "ends before it starts")
+            raise Rejected([Problem(name, int(r["line"]), "ended_at", "ends_before_start")
                             for r in bad.head(MAX_PROBLEMS).iter_rows(named=True)])
     if kind in ("ticks", "sales"):
         frame = _place_times_of_day(name, frame, session_starts, tz)
@@ -602,12 +589,8 @@ def _place_times_of_day(name: str, frame: pl.DataFrame, session_starts: SessionS
     missing = joined.filter(tod & pl.col("__start").is_null())
     if missing.height:
         first = missing.row(0, named=True)
-        raise Rejected([Problem(
-            name, int(first["line"]), "ts",
-            f"gives a time of day only, and session {first['session_id']} has no start time in the store: "
-            "ingest its sessions file first, or give full dates",
-            value=None,
-        )])
+        raise Rejected([Problem(name, int(first["line"]), "ts", "time_of_day_only",
+                                fields={"session": first["session_id"]})])
     start = pl.col("__start").cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(tz)
     midnight = start.dt.truncate("1d").dt.epoch("ms")
     day_ms = pl.col("ts") - _TIME_OF_DAY_BASE

@@ -101,7 +101,8 @@ class Watcher:
         except FileNotFoundError:  # gone since the folder was listed
             return 0
         except OSError as error:
-            raise Rejected([Problem(str(path), None, None, f"cannot be read: {error.strerror or error}")]) from None
+            raise Rejected([Problem(str(path), None, None, "os_error",
+                                    fields={"error": error.strerror or str(error)})]) from None
         if not whole and not data.startswith(XLSX_MAGIC):
             # A line still being written is left for the next look: cut at the last newline.
             end = data.rfind(b"\n") + 1

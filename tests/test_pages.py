@@ -295,6 +295,22 @@ def test_staff_upload_shows_problems_then_commits_a_good_file(tmp_path: Path, mo
     assert "赵书记" in set(hosts["host_name"])
 
 
+def test_the_upload_page_in_chinese_says_each_problem_in_chinese(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _, at = _staff_upload(tmp_path, monkeypatch, lang="zh")
+    at.file_uploader[0].set_value(("orders.csv", csv_bytes(BAD_SALES), "text/csv")).run()
+    assert at.error[0].value == i18n.t("problems", "zh")
+    problems = next(d.value for d in at.dataframe if "行" in d.value.columns)
+    assert problems.iloc[0].to_dict() == {"行": 3, "列": "商品数量", "值": "abc", "问题": "不是数字"}
+    # Kinds and the column a file lacks are named as a Chinese user knows them, with the headers that give it.
+    at.file_uploader[0].set_value(("no_product.csv", csv_bytes(BAD_SALES.replace("商品名称", "商品名")), "text/csv")).run()
+    problems = [d.value for d in at.dataframe if "行" in d.value.columns][-1]
+    assert problems.iloc[0].to_dict() == {
+        "行": 1, "列": None, "值": "订单编号, 下单时间, 商品名, 村, 商品数量, 单位, 实付金额, 直播ID",
+        "问题": "是文件的表头：不符合任何已知的数据类型（场次、分钟走势、销售明细、滞销台账、商品目录）；最接近销售明细文件，"
+              "但缺少以下列：“产品”（商品名称、商品、产品 …）"}
+
+
 def _sessions_csv(*ids: str) -> bytes:
     return csv_bytes("直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,成交订单数,成交金额\n" + "".join(
         f"{sid},列表测试 {sid},干部直播,赵书记,快手,2020-09-06 19:00:00,2020-09-06 21:00:00,10,100.00\n" for sid in ids))

@@ -99,8 +99,8 @@ def _import(row: Row, demo: list[int]) -> None:
     except ingest.Rejected as rejected:
         upload.refused = True
         for problem in rejected.problems:
-            where = str(problem).removeprefix(problem.file).lstrip(": ")  # the file's name is said once, first
-            upload.say("error", "upload_failed", error=plain(where))
+            # The file's name is said once, first; the problem is said in the page's language when it is shown.
+            upload.say("error", "upload_failed", error=problem)
     except Exception as error:  # the store's (a full disk, a lock held too long): said, not a traceback
         if not ingest.store_failure(error):
             raise
@@ -120,6 +120,12 @@ def _stored() -> None:
     ui.report()  # (the first report of a server is built here: under its spinner, not behind a still button)
     board.evaluate()
     st.rerun()
+
+
+def _said(fields: dict[str, Any]) -> dict[str, Any]:
+    """A message's fields as this run shows them: a problem in the page's language, as plain text."""
+    return {name: plain(value.located(lang, file=False)) if isinstance(value, ingest.Problem) else value
+            for name, value in fields.items()}
 
 
 def _session_labels(version: int) -> dict[str, str]:
@@ -185,9 +191,9 @@ def _checked(row: Row) -> None:
         st.error(t("problems", lang), icon=":material/error:")
         problems = pl.DataFrame({
             t("problem_line", lang): [p.line for p in inspection.problems],
-            t("problem_column", lang): [p.column for p in inspection.problems],
+            t("problem_column", lang): [p.column_text(lang) for p in inspection.problems],
             t("problem_value", lang): [p.value for p in inspection.problems],
-            t("problem_message", lang): [p.message for p in inspection.problems],
+            t("problem_message", lang): [p.text(lang) for p in inspection.problems],
         }, schema_overrides={t("problem_line", lang): pl.Int64})
         st.dataframe(problems, hide_index=True, key=f"problems_{number}")
     elif inspection.frame is not None:
@@ -212,7 +218,7 @@ def _show(row: Row, version: int, blocked: bool, demo: list[int]) -> None:
             del st.session_state[LIST][upload.digest]
             st.rerun()
         for level, key, fields in upload.messages:
-            getattr(st, level)(t(key, lang, **fields))
+            getattr(st, level)(t(key, lang, **_said(fields)))
         if row.state == "imported":
             return
         if row.needs:
