@@ -460,9 +460,9 @@ PROBLEMS: Final[dict[str, tuple[str, str]]] = {
     "os_error": ("cannot be read: {error}", "无法读取此文件（操作系统报错：没有权限、文件已不存在或磁盘出错）"),
     "xls": ("old .xls workbooks are not read; save it as .xlsx or CSV",
             "不支持旧版 XLS 工作簿；请另存为 XLSX 或 CSV 后重新上传"),
-    "too_large": ("is {size}; uploads are capped at {limit} (RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it "
+    "too_large": ("is {size}; uploads are capped at {cap} (RELIEF_LIVE_MAX_UPLOAD_MB); split the file, or load it "
                   "with `python -m relief_live ingest`",
-                  "文件大小为 {size}，超过上传上限 {limit}；请拆分文件，或请管理员从命令行导入"),
+                  "文件大小为 {size}，超过上传上限 {cap}；请拆分文件，或请管理员从命令行导入"),
     "changed": ("changed while it was being read; ingest it again once it is complete",
                 "读取过程中文件被修改；请等文件写完后重新导入"),
     "unexpected": ("cannot be read ({error_type}: {error}); nothing was stored. Please report this with the file",
@@ -488,10 +488,10 @@ PROBLEMS: Final[dict[str, tuple[str, str]]] = {
     # workbooks
     "xlsx_unreadable": ("cannot be read as an XLSX workbook: {error}",
                         "无法作为 XLSX 工作簿读取：文件已损坏，或不是 Excel、WPS 保存的工作簿；请重新导出"),
-    "zip_bomb": ("unpacks to {unpacked:,} bytes from {size:,}; refused as a zip bomb",
-                 "解压后为 {unpacked:,} 字节（文件本身 {size:,} 字节）；疑似压缩炸弹，已拒绝"),
-    "zip_bomb_more": ("unpacks to more than {limit:,} bytes from {size:,}; refused as a zip bomb",
-                      "解压后超过 {limit:,} 字节（文件本身 {size:,} 字节）；疑似压缩炸弹，已拒绝"),
+    "zip_bomb": ("unpacks to {unpacked:,} bytes from {packed:,}; refused as a zip bomb",
+                 "解压后为 {unpacked:,} 字节（文件本身 {packed:,} 字节）；疑似压缩炸弹，已拒绝"),
+    "zip_bomb_more": ("unpacks to more than {limit:,} bytes from {packed:,}; refused as a zip bomb",
+                      "解压后超过 {limit:,} 字节（文件本身 {packed:,} 字节）；疑似压缩炸弹，已拒绝"),
     "formula": ("cell {cell} is a formula whose value was never computed (the workbook was written by a program and "
                 "not saved by Excel or WPS since); open it and save it, or export CSV",
                 "单元格 {cell} 是公式，但其值从未计算过（工作簿由程序生成，之后未用 Excel 或 WPS 保存）；请打开并保存，"

@@ -34,7 +34,7 @@ def _size(n: int) -> str:
 def check_upload_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
     """Reject an upload over the size cap, saying how to get a large export in."""
     if size > limit:
-        raise Rejected([Problem(name, None, None, "too_large", fields={"size": _size(size), "limit": _size(limit)})])
+        raise Rejected([Problem(name, None, None, "too_large", fields={"size": _size(size), "cap": _size(limit)})])
 
 
 def store_failure(error: BaseException) -> bool:

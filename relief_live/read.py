@@ -565,6 +565,7 @@ def _first_record_end(raw: bytes, start: int = 0) -> int:
 
 
 _QUOTED: Final = r'"(?:[^"]|"")*"'
+_AFTER_QUOTE: Final = r'(?:^|,)"(?:[^"]|"")*"[^,"]'  # a quoted field, then more than a separator: `"芒果"x,`
 
 
 def _line_frame(raw: bytes) -> pl.DataFrame:
@@ -608,11 +609,14 @@ def _check_ragged(name: str, raw: bytes, width: int, line_frame: pl.DataFrame, m
     ).with_columns(
         n=text.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
     )
-    # Only an empty line is blank: one of spaces is a row of one field, as the csv module reads it too.
-    counts = suspects.filter((text != "") & (pl.col("n") != width))
+    # Only an empty line is blank: one of spaces is a row of one field, as the csv module reads it too. A line with
+    # text after a quoted field's closing quote is one polars refuses (with no line): said here, with its line.
+    broken = text.str.contains(_AFTER_QUOTE) if b'"' in raw else pl.lit(False)
+    counts = suspects.with_columns(broken=broken).filter((text != "") & ((pl.col("n") != width) | pl.col("broken")))
     if counts.height:
         raise Rejected([
-            _ragged(name, row["line"], row["n"], width, row["text"])
+            Problem(name, row["line"], None, "after_quote", value=row["text"]) if row["broken"]
+            else _ragged(name, row["line"], row["n"], width, row["text"])
             for row in counts.head(MAX_PROBLEMS).iter_rows(named=True)
         ])
 
@@ -655,7 +659,7 @@ def _check_zip(name: str, data: bytes) -> None:
     except _BROKEN_ZIP as error:
         raise Rejected([Problem(name, None, None, "xlsx_unreadable", fields={"error": str(error)})]) from None
     if unpacked > MAX_XLSX_UNPACKED or unpacked > MAX_XLSX_RATIO * max(len(data), 1):
-        raise Rejected([Problem(name, None, None, "zip_bomb", fields={"unpacked": unpacked, "size": len(data)})])
+        raise Rejected([Problem(name, None, None, "zip_bomb", fields={"unpacked": unpacked, "packed": len(data)})])
 
 
 class _TooLarge(Exception):
@@ -741,7 +745,7 @@ def _check_xlsx(name: str, data: bytes) -> None:
                 cap = member.left
     except _TooLarge:
         raise Rejected([Problem(name, None, None, "zip_bomb_more", fields={
-            "limit": min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * len(data)), "size": len(data)})]) from None
+            "limit": min(MAX_XLSX_UNPACKED, MAX_XLSX_RATIO * len(data)), "packed": len(data)})]) from None
     except (*_BROKEN_ZIP, ET.ParseError, LookupError) as error:  # LookupError: an XML encoding unknown
         raise Rejected([Problem(name, None, None, "xlsx_unreadable", fields={"error": str(error)})]) from None
     if formulas:

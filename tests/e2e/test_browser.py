@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     stop_server,
     wait_ready,
 )
+from tests.latin import LATIN_ALLOWED, latin_words
 
 pytestmark = pytest.mark.e2e
 
@@ -235,11 +236,6 @@ def test_a_link_without_lang_opens_in_the_browser_s_language(server: Server, bro
     context.close()
 
 
-# The words a Chinese page may show in Latin letters: proper nouns and units (GPM, the file formats, the
-# language switch's own "English"), and Streamlit's own text that 1.67 offers no way to set: the hidden
-# "Skip to main content" link and the file uploader's button and limits line.
-LATIN_ALLOWED = {"GPM", "CSV", "Excel", "XLSX", "TXT", "MB", "English", "UTC", "PDF",
-                 "Skip", "to", "main", "content", "Upload", "per", "file"}
 VISIBLE_TEXT = """() => {
     const walker = document.createTreeWalker(document.querySelector("[data-testid='stApp']"), NodeFilter.SHOW_TEXT);
     const out = [];
@@ -263,7 +259,7 @@ def test_every_page_in_chinese_shows_no_english_words(server: Server, browser) -
         open_page(page, f"{server.url}/{view}")
         page.locator("h1, .wall-gmv").first.wait_for()
         page.wait_for_timeout(1_500)  # charts draw after the script has run
-        words = set(re.findall(r"[A-Za-z]{2,}", page.evaluate(VISIBLE_TEXT))) - LATIN_ALLOWED
+        words = latin_words(page.evaluate(VISIBLE_TEXT)) - LATIN_ALLOWED
         if words:
             found[view or "/"] = sorted(words)
     context.close()
