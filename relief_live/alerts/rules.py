@@ -311,8 +311,8 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
 
 def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
     """session_no_orders over a session's ticks (ts, viewers_online, orders, orders_cum) in its quiet window: the
-    ticks reach back to its start, the latest has this many viewers online, and no order came (none counted
-    after the first tick, the cumulative count unmoved) while orders were counted at all."""
+    first is at the window's start (`since`) or before, the latest has this many viewers online, and no order
+    came (none counted after the first tick, the cumulative count unmoved) while orders were counted at all."""
     first, online = window[0][0], window[-1][1]
     orders = [o for ts, _, o, _ in window if o is not None and ts > first]
     counted = [c for *_, c in window if c is not None]
