@@ -963,6 +963,43 @@ def _write_sessions(out: Path, sessions: pl.DataFrame, extra: pl.DataFrame | Non
     return files
 
 
+LUOPAN_FILE: Final = "session_luopan_review.xlsx"
+
+
+def _write_luopan(out: Path, prog: Programme) -> list[DemoFile]:
+    """抖店/罗盘's 直播复盘 workbook of the first 抖音 session, after the live list: its summary as 罗盘 lays it out
+    (key/value rows under 【…】 sections, a metrics sheet, a title line above each table) with the same figures
+    as the live list, and its 货品明细 from the session's order lines (件 = lines). Those lines are in the store
+    too, so the totals are covered by them and count nowhere: the workbook changes no figure."""
+    r = next(r for r in prog.sessions.iter_rows(named=True) if r["platform"] == "douyin")
+    sid = r["session_id"]
+    products = (prog.lines.filter(pl.col("session_id") == sid)
+                .group_by("product", maintain_order=True).agg(lines=pl.len(), amount=pl.col("amount").sum()))
+    path = out / LUOPAN_FILE
+    book = xlsxwriter.Workbook(str(path))
+    book.set_properties({"created": XLSX_CREATED, "author": "relief-live demo"})
+    sheets = {
+        "场次概览": [[f"{r['title']} 直播复盘"], ["【基础信息】"], ["直播标题", r["title"]], ["主播昵称", r["host_name"]],
+                     ["房间号", sid], ["开播时间", f"{r['started_at']:%Y-%m-%d %H:%M:%S}"],
+                     ["直播时长", _duration(r["minutes"], 0)]],
+        "核心指标": [["核心指标"],
+                     ["直播间成交金额", "成交订单数", "成交人数", "观看人数", "观看人次", "最高在线人数", "平均在线人数"],
+                     [_money(r["gmv"], "yen"), _count(r["orders"], "comma"), _count(r["buyers"], "comma"),
+                      _count(r["viewers"], "wan"), _count(r["views"], "wan"), _count(r["peak_viewers"], "comma"),
+                      _count(r["avg_viewers"], "comma")]],
+        "货品明细": [[f"{r['title']} 货品明细"], ["商品名称", "成交件数", "用户支付金额"],
+                     *[[p["product"], str(p["lines"]), _money(p["amount"], "yen")]
+                       for p in products.iter_rows(named=True)]],
+    }
+    for title, rows in sheets.items():
+        sheet = book.add_worksheet(title)
+        for i, row in enumerate(rows):
+            sheet.write_row(i, 0, row)
+        sheet.set_column(0, 7, 16)
+    book.close()
+    return [DemoFile(path, "sessions")]
+
+
 def _write_ticks(out: Path, ticks: dict[str, pl.DataFrame]) -> list[DemoFile]:
     files = []
     clock = ticks[CLOCK_TICKS]
@@ -1207,6 +1244,7 @@ def write_demo(out_dir: Path, *, scale: int = 1, seed: int = SEED) -> list[DemoF
         *_write_stock(out_dir),
         *_write_catalogue(out_dir),
         *_write_sessions(out_dir, prog.sessions, prog.extra_sessions),
+        *_write_luopan(out_dir, prog),
         *_write_ticks(out_dir, prog.ticks),
         *_write_shop(out_dir, prog.shop),
         *_write_sales(out_dir, prog, seed),

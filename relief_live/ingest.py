@@ -212,8 +212,9 @@ def workbook_frames(name: str, book: read.LiveWorkbook, *, session_id: str | Non
                     platform: str | None, store: Store | None,
                     tz: str = read.DEFAULT_TZ) -> tuple[read.Mapping, pl.DataFrame, pl.DataFrame | None]:
     """A live workbook's session (one row, typed) and its product totals (typed, of that session; None without a
-    products sheet), or Rejected. A workbook that gives no host kind takes the stored session's, when the store
-    holds the same session already (from the platform's live list)."""
+    products sheet), or Rejected. The columns a workbook does not give (schema.WORKBOOK_KEEPS: its host kind, host
+    account, role, platform, county) are the stored session's, when the store holds the same session already (from
+    the platform's live list)."""
     mapping = read.detect(book.session, "sessions")
     supplied = {"session_id": session_id, "host_kind": host_kind, "platform": platform}
     if host_kind:
@@ -221,13 +222,17 @@ def workbook_frames(name: str, book: read.LiveWorkbook, *, session_id: str | Non
         if bad[0]:
             raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
         supplied["host_kind"] = value[0]
-    elif "host_kind" not in mapping.columns and store is not None:
-        source = mapping.columns.get("session_id", mapping.columns.get("room_id"))
-        if source is not None:
-            own = read.parse_id(book.session.frame.get_column(f"c{source}"))[0][0]
-            stored = store.read("sessions").filter(pl.col("session_id") == own)
-            supplied["host_kind"] = stored.get_column("host_kind")[0] if stored.height else None
+    stored = None
+    source = mapping.columns.get("session_id", mapping.columns.get("room_id"))
+    if store is not None and (source is not None or session_id):
+        own = read.parse_id(book.session.frame.get_column(f"c{source}"))[0][0] if source is not None else session_id
+        stored = store.read("sessions").filter(pl.col("session_id") == own)
+        if not supplied["host_kind"] and "host_kind" not in mapping.columns and stored.height:
+            supplied["host_kind"] = stored.get_column("host_kind")[0]
     session = validate.typed_frame(book.session, mapping, supplied=supplied, tz=tz)
+    if stored is not None and stored.height:
+        session = session.with_columns(pl.col(c).fill_null(pl.lit(stored.get_column(c)[0], session.schema[c]))
+                                       for c in schema.WORKBOOK_KEEPS)
     products = None
     if book.products is not None:
         products = validate.typed_frame(book.products, read.detect(book.products, "sales"),

@@ -244,6 +244,10 @@ STATUS_VOCABULARIES: Final[dict[str, dict[str, str]]] = {
 # Columns a file may give through another when it lacks them: 抖音's live lists name each broadcast by its
 # room number (房间号), unique to it.
 STANDS_IN: Final[dict[tuple[str, str], str]] = {("sessions", "session_id"): "room_id"}
+# Columns of a session that a live workbook (抖店/罗盘 直播复盘) does not give: kept from the stored session of the same
+# id (the platform's live list, ingested before it) rather than emptied by the workbook's row. The host kind too:
+# the workbook asks for it only when the store holds none.
+WORKBOOK_KEEPS: Final[tuple[str, ...]] = ("host_kind", "host_id", "host_role", "platform", "county")
 # Columns a file may give as the product of two others instead: a line's amount from its unit price and quantity.
 PRODUCT_OF: Final[dict[tuple[str, str], tuple[str, str]]] = {("sales", "amount"): ("unit_price", "quantity")}
 # What a sales line is once its statuses are read, kept as its `status`: sale (counted), refunded (paid, then

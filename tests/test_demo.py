@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from relief_live import read, schema
-from relief_live.demo import DEMO_DIR, TAOBAO_HEADERS, ZHAOTONG, DemoFile, write_demo
+from relief_live.demo import DEMO_DIR, LUOPAN_FILE, TAOBAO_HEADERS, ZHAOTONG, DemoFile, write_demo
 
 SHOP_EXPORTS = {"sales_doudian_shop_bom.csv": "抖店 订单导出 (商品维度)", "sales_pdd_shop_gbk.csv": "拼多多 订单导出",
                 "sales_taobao_shop_orders.csv": "淘宝/千牛 订单报表"}
@@ -71,7 +71,12 @@ def test_same_seed_same_bytes_other_seed_other_bytes(demo: list[DemoFile], tmp_p
 
 def test_each_file_is_recognised_as_its_kind(demo: list[DemoFile]) -> None:
     for f in demo:
-        mapping = read.detect(read.read_table(f.path.name, f.path.read_bytes()))
+        book = read.live_workbook(f.path.name, f.path.read_bytes())  # 罗盘's workbook: a session and its products
+        if book is not None:
+            assert f.path.name == LUOPAN_FILE and book.products is not None
+            assert read.detect(book.products, "sales").shape == "罗盘 货品明细"
+        table = book.session if book is not None else read.read_table(f.path.name, f.path.read_bytes())
+        mapping = read.detect(table)
         assert mapping.kind == f.kind, f.path.name
         assert mapping.shape == SHOP_EXPORTS.get(f.path.name), f.path.name
         if f.kind in ("ticks", "sales") and mapping.shape is None:  # a session id is supplied exactly for files
@@ -91,7 +96,8 @@ def test_scale_two_has_twice_the_sessions_order_lines(demo: list[DemoFile], tmp_
     for f in demo:
         assert added.pop(f.path.name).read_bytes() == f.path.read_bytes(), f.path.name
     assert sorted(added) == ["sales_scale_extra_001.csv", "sessions_scale_extra.csv"]
-    story_sessions = sum(_canonical(f.path).height for f in demo if f.kind == "sessions")
+    story_sessions = sum(_canonical(f.path).height for f in demo  # (the workbook's session is a live list's)
+                         if f.kind == "sessions" and f.path.name != LUOPAN_FILE)
     assert _canonical(added["sessions_scale_extra.csv"]).height == story_sessions
 
 

@@ -191,3 +191,14 @@ def test_the_cli_says_both_batches_of_a_workbook(tmp_path: Path, capsys) -> None
     out = capsys.readouterr().out.splitlines()
     assert out[1:] == [f"ingested: {tmp_path / '直播复盘.xlsx'} (sessions, 1 rows, batch 2)",
                        f"ingested: {tmp_path / '直播复盘.xlsx'} (sales, 2 rows, batch 3)"]
+
+
+def test_a_workbook_keeps_what_the_stored_session_says_and_it_does_not(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    ingest.ingest_bytes(store, "场次.csv", ("直播ID,直播类型,达人ID,职务,平台,县区,开播时间\n"
+                                            f"{ROOM},县长直播,7592255573464597541,县长,抖音,于都县,2024-10-17 19:00\n").encode())
+    ingest.ingest_bytes(store, "直播复盘.xlsx", luopan())
+    [session] = store.read("sessions").iter_rows(named=True)
+    assert (session["host_kind"], session["host_id"], session["host_role"], session["platform"], session["county"]) == (
+        "cadre", "7592255573464597541", "县长", "douyin", "于都县")
+    assert (session["title"], session["gmv"]) == ("赣南脐橙助农专场", 1234560)  # the workbook's own
