@@ -500,6 +500,11 @@ PROBLEMS: Final[dict[str, tuple[str, str]]] = {
     "workbook_disagrees": ('says "{said}" where sheet {sheet} line {line} says "{other}" ({header}); the workbook '
                            "disagrees with itself: export it again",
                            "为“{said}”，而工作表 {sheet} 第 {line} 行（{header}）为“{other}”：工作簿前后不一致；请重新导出"),
+    "totals_no_session": ("holds one live session's product totals (罗盘 货品明细) and names no session: put the "
+                          "session's id or room number (房间号) in the file's name, or give --session-id (on the "
+                          "Upload page, choose the session)",
+                          "这是单场直播的商品汇总（罗盘货品明细），但未指明场次：请在文件名中写上场次ID或房间号，"
+                          "或在上传页选择场次（命令行：--session-id）"),
     # headers and kind
     "kind_given": ("unknown kind {given!r}; use one of {kinds}", "未知的数据类型“{given}”；可选：{kinds}"),
     "no_kind": ("are the headers: they fit no known kind of file ({kinds}){closest}",

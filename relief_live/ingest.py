@@ -172,7 +172,7 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
         if _totals_without_session(read.detect(table, kind)):
             supplied["session_id"] = session_in_name(store, name)
             if supplied["session_id"] is None:  # totals of no session would count with no time, for no session
-                raise Rejected([Problem(name, None, "session_id", SESSION_TOTALS_NEED)])
+                raise Rejected([Problem(name, None, "session_id", "totals_no_session")])
     starts = None
     if store is not None and kind in ("ticks", "sales", None):  # times of day are placed on their session's date
         # Read only when the file gives times of day alone (it is then derived whole, in this thread), not before
@@ -185,11 +185,6 @@ def _typed(name: str, data: bytes, pieces: list[Callable[[], read.RawTable]] | N
 
     return validate.typed_pieces(name, pieces, kind, supplied=supplied, session_starts=starts, tz=tz,
                                  progress=step, whole=whole)
-
-
-SESSION_TOTALS_NEED: Final = ("holds one live session's product totals (罗盘 货品明细) and names no session: put the "
-                               "session's id or room number (房间号) in the file's name, or give --session-id (on the "
-                               "Upload page, choose the session)")
 
 
 def _totals_without_session(mapping: read.Mapping) -> bool:
@@ -220,7 +215,7 @@ def workbook_frames(name: str, book: read.LiveWorkbook, *, session_id: str | Non
     if host_kind:
         value, bad = read.parse_vocab(pl.Series([host_kind]), schema.HOST_KINDS)
         if bad[0]:
-            raise Rejected([Problem(name, None, "host_kind", f'"{host_kind}" is not a host kind: use broadcast or cadre')])
+            raise Rejected([Problem(name, None, "host_kind", "host_kind_given", fields={"given": host_kind})])
         supplied["host_kind"] = value[0]
     stored = None
     source = mapping.columns.get("session_id", mapping.columns.get("room_id"))

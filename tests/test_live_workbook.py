@@ -202,3 +202,11 @@ def test_a_workbook_keeps_what_the_stored_session_says_and_it_does_not(tmp_path:
     assert (session["host_kind"], session["host_id"], session["host_role"], session["platform"], session["county"]) == (
         "cadre", "7592255573464597541", "县长", "douyin", "于都县")
     assert (session["title"], session["gmv"]) == ("赣南脐橙助农专场", 1234560)  # the workbook's own
+
+
+def test_a_host_kind_given_that_is_none_is_refused_in_both_languages(tmp_path: Path) -> None:
+    with pytest.raises(Rejected) as rejected:
+        ingest.ingest_bytes(sqlite_store(tmp_path), "直播复盘.xlsx", luopan(), host_kind="网络主播")
+    [problem] = rejected.value.problems
+    assert problem.message == '"网络主播" is not a host kind: use broadcast or cadre'
+    assert "网络主播" in problem.text("zh")

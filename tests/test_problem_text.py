@@ -153,6 +153,8 @@ BAD_FILES: list[tuple[str, bytes, dict[str, object], str]] = [
     ("backwards.csv", _csv(SESSIONS + "s1,a,干部直播,2020-09-06 19:00,2020-09-06 18:00,\n"), {}, "ends_before_start"),
     ("time_of_day.csv", table([["o1", "19:30", "芒果", "1", "10", "nowhere"]]), {}, "time_of_day_only"),
     ("many.csv", table([["o1", "2020-09-06 19:30", "芒果", "1", "abc", "s1"]] * 60), {}, "more"),
+    ("货品明细.csv", _csv("商品名称,直播间价格,成交件数,用户支付金额\n赣南脐橙 10斤,59.90,26,\"1,557.40\"\n"), {},
+     "totals_no_session"),
 ]
 # Said by the other steps (a folder's files, the store, a file rewritten while read) or by no file the
 # readers above let through: their texts are checked by test_every_problem_text_in_chinese_holds_no_english_word.
