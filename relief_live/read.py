@@ -6,6 +6,7 @@ import contextlib
 import csv
 import functools
 import io
+import json
 import mmap
 import os
 import re
@@ -111,6 +112,26 @@ class Problem:
 
     def __str__(self) -> str:
         return self.located("en")
+
+    def said(self) -> str:
+        """What is wrong as JSON (key and fields), to keep in the store and say later in either language."""
+        return json.dumps({"key": self.key, "fields": _phrase_data(self.fields)}, ensure_ascii=False)
+
+    @classmethod
+    def unsaid(cls, file: str, line: int | None, column: str | None, said: str) -> Problem:
+        """The problem kept as `said` (Problem.said), at its place again."""
+        data = json.loads(said, object_hook=_phrase)
+        return cls(file, line, column, data["key"], fields=data["fields"])
+
+
+def _phrase_data(fields: dict[str, object]) -> dict[str, object]:
+    """Fields with each Phrase as a JSON object (json writes a NamedTuple as a list)."""
+    return {name: {"phrase": value.key, "fields": _phrase_data(value.fields)} if isinstance(value, Phrase) else value
+            for name, value in fields.items()}
+
+
+def _phrase(data: dict[str, object]) -> object:
+    return Phrase(data["phrase"], data["fields"]) if "phrase" in data else data  # type: ignore[arg-type]
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -212,3 +212,11 @@ def test_a_folder_a_link_and_a_missing_file_are_said_in_chinese(tmp_path: Path) 
     assert said["os_error"].message == "cannot be read: No such file or directory"
     for problem in said.values():
         assert english_in(problem) == set(), problem.located("zh")
+
+
+def test_a_problem_kept_as_json_is_said_again_in_either_language(tmp_path: Path) -> None:
+    data = _csv("直播ID,直播标题,直播类型,开播时问\ns1,a,干部直播,2020-09-06 19:00\n")
+    [problem] = ingest.inspect_bytes("typo.csv", data, store=sqlite_store(tmp_path)).problems
+    again = Problem.unsaid(problem.file, problem.line, problem.column, problem.said())
+    assert (again.text("zh"), str(again)) == (problem.text("zh"), str(problem))
+    assert "；表头“开播时问”是否应为“开播时间”？" in again.text("zh")
