@@ -499,3 +499,30 @@ def test_a_growing_export_refreshes_the_report_as_a_full_build_does(tmp_path: Pa
     assert held.changes.full and store.read("sales").height == 300
     assert_same(got, truth(store))
     assert_frame_equal(held.frames["sales"].sort("batch", "line"), store.read("sales").sort("batch", "line"))
+
+
+def test_a_session_s_product_totals_give_way_to_its_order_lines_through_refreshes(tmp_path: Path) -> None:
+    # 罗盘's 货品明细 of s1 first (totals: no order id), then the shop's lines of s1 and of s2: the held report
+    # refreshed each time is the full build's, and the totals count only while s1 has no order line.
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create()
+    put(store, "stock", [{"village": "甲村", "product": "蜂蜜", "unsold_qty": 100.0, "unit": "kg",
+                          "as_of": date(2020, 9, 1)}])
+    put(store, "sessions", [{"session_id": f"s{n}", "host_kind": "cadre", "started_at": at(f"2020-09-30 {h}:00"),
+                             "ended_at": at(f"2020-09-30 {h + 1}:00")} for n, h in ((1, 19), (2, 21))])
+    frames = LiveFrames(store)
+    frames.report(now=NOW, live_minutes=10.0)
+    put(store, "sales", [{"session_id": "s1", "village": "甲村", "product": "蜂蜜", "quantity": 10.0, "unit": "kg",
+                          "amount": 5000, "basis": "session_totals"}])
+    _, totals = frames.report(now=NOW, live_minutes=10.0)
+    assert_same(totals, truth(store))
+    assert totals.villages["sold_qty"].sum() == 10.0
+    put(store, "sales", [sale("o2", "s2", "甲村", 3, 900, at("2020-09-30 21:10"))])
+    _, other = frames.report(now=NOW, live_minutes=10.0)
+    assert_same(other, truth(store))
+    assert other.villages["sold_qty"].sum() == 13.0  # another session's line: the totals still count
+    put(store, "sales", [sale("o1", "s1", "甲村", 4, 1200, at("2020-09-30 19:10"))])
+    _, lines = frames.report(now=NOW, live_minutes=10.0)
+    assert_same(lines, truth(store))
+    assert lines.villages["sold_qty"].sum() == 7.0  # s1's order line stands for its sales now
+    assert lines.sessions.filter(pl.col("session_id") == "s1")["gmv"].to_list() == [1200]
