@@ -19,7 +19,8 @@ _read = threading.Event()
 # A spinning ring and the seconds waited, in CSS alone: the browser counts, so the server, busy reading, sends
 # nothing more until it is done. (@property makes --waited an integer that the animation can step.)
 _STYLE: Final = """<style>
-  @property --waited {syntax: '<integer>'; inherits: false; initial-value: 0;}
+  /* \\3C is "<": the page's HTML sanitiser drops a style whose text has "<" before a letter */
+  @property --waited {syntax: '\\3C integer>'; inherits: false; initial-value: 0;}
   @keyframes waiting-spin {to {transform: rotate(360deg);}}
   @keyframes waiting-count {to {--waited: 3600;}}
   .waiting {display: flex; align-items: center; gap: 0.6rem; padding: 0.5rem 0;}

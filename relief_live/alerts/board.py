@@ -10,7 +10,7 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
-from relief_live import alerts, live, ui
+from relief_live import alerts, live, ui, wall
 from relief_live.alerts import deliver, record, rules
 from relief_live.i18n import plain, t
 from relief_live.store import describe_failure
@@ -106,7 +106,6 @@ def ticker(lang: str) -> None:
         held = firing()
         shown = pl.DataFrame() if held is None else held.filter(pl.col("muted") == 0)
         if shown.height:
-            st.error(plain("  ·  ".join(f"{title(a['rule'], lang)}{_COLON[lang]}{line(a, lang)}"
-                                        for a in shown.iter_rows(named=True))),
-                     icon=":material/notifications_active:")
+            wall.ticker("  ·  ".join(f"{title(a['rule'], lang)}{_COLON[lang]}{line(a, lang)}"
+                                     for a in shown.iter_rows(named=True)))
     draw()
