@@ -13,6 +13,7 @@ from relief_live.read import Rejected
 from relief_live.store import Store
 from tests.conftest import sqlite_store
 from tests.test_exports import CATALOGUE_CSV, LEDGER_CSV, doudian_csv, report_of
+from tests.test_pages import browser_cookie  # noqa: F401 (autouse: the pages' stand-in for a browser's cookies)
 
 ROOM = "7425123456789012345"
 # 抖音来客's live list of the same broadcast: it gives the host kind the workbook does not.
@@ -210,3 +211,26 @@ def test_a_host_kind_given_that_is_none_is_refused_in_both_languages(tmp_path: P
     [problem] = rejected.value.problems
     assert problem.message == '"网络主播" is not a host kind: use broadcast or cadre'
     assert "网络主播" in problem.text("zh")
+
+
+def test_the_upload_page_stores_a_workbook_s_session_and_totals_saying_each(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from relief_live import i18n
+    from tests.test_pages import PASSWORD, app
+
+    url = f"sqlite:///{tmp_path / 'upload.sqlite3'}"
+    store = Store(url)
+    store.create()
+    ingest.ingest_bytes(store, "直播列表.csv", LIVE_LIST.encode())
+    monkeypatch.setenv("RELIEF_LIVE_DB", url)
+    monkeypatch.setenv("RELIEF_LIVE_AUTO_DEMO", "0")
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    at.file_uploader[0].set_value(("直播复盘.xlsx", luopan(), xlsx)).run()
+    assert not at.error, [e.value for e in at.error]
+    shown = i18n.plain("直播复盘.xlsx")
+    next(b for b in at.button if b.label == f"Commit {shown}").click().run()
+    assert not at.exception
+    said = [s.value for s in at.success]
+    assert said[:2] == [f"{shown}: 1 rows stored as batch 2.", f"{shown}: 2 rows stored as batch 3."]
+    assert store.read("sales")["basis"].to_list() == ["session_totals"] * 2
