@@ -234,7 +234,7 @@ def _day(text: str) -> date:
 
 
 def _report(store: Store, args: argparse.Namespace) -> int:
-    from relief_live import metrics
+    from relief_live import live, metrics
     from relief_live.metrics.period import of_county, period_report
 
     if args.start is not None and args.end is not None and args.start > args.end:
@@ -245,7 +245,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         report = period_report(*frames, start=args.start, end=args.end or date.max - timedelta(days=1),
                                now=datetime.now(UTC), county=args.county)
     else:
-        report = metrics.build_report(*frames, now=datetime.now(UTC))
+        report = metrics.build_report(*frames, now=datetime.now(UTC), live_minutes=live.live_minutes())
         report = of_county(report, args.county) if args.county else report
     if args.json:
         print(terminal.safe_json(json.dumps(metrics.report_json(report), ensure_ascii=False)))

@@ -18,12 +18,13 @@ from relief_live import schema
 from relief_live.metrics.common import without_rows
 from relief_live.metrics.incremental import Changes, at_time, cold_report, refresh_report
 from relief_live.metrics.report import Report
+from relief_live.metrics.sessions import LIVE_MINUTES
 from relief_live.store import Store, key_hashes, merge_replacing
 
 KINDS: Final[tuple[str, ...]] = tuple(schema.KINDS)
 log = logging.getLogger(__name__)
 ENV_REFRESH: Final = "RELIEF_LIVE_REFRESH_SECONDS"
-ENV_LIVE_MINUTES: Final = "RELIEF_LIVE_LIVE_MINUTES"
+ENV_SILENT_MINUTES: Final = "RELIEF_LIVE_SILENT_MINUTES"
 DEFAULT_REFRESH_SECONDS: Final = 5.0
 
 
@@ -35,27 +36,29 @@ def refresh_seconds() -> float:
         return DEFAULT_REFRESH_SECONDS
 
 
-SILENT_AFTER_S: Final = 180  # a live feed with no new row for this long has stopped, as far as anyone can tell
 LATE_REFRESHES: Final = 2  # data older than this many refresh intervals is late: the next row should be here
+
+
+def live_minutes() -> float:
+    """The silence limit (RELIEF_LIVE_SILENT_MINUTES, default 3): a session is live while its latest minute tick
+    is at most this many minutes old, and a feed silent for longer has stopped. The one definition of "live":
+    the LIVE badge, the lists of live sessions, the wall screen's rotation and the alert rules all use it."""
+    try:
+        minutes = float(os.environ.get(ENV_SILENT_MINUTES, LIVE_MINUTES))
+    except ValueError:
+        return LIVE_MINUTES
+    return minutes if minutes > 0 else LIVE_MINUTES
 
 
 def freshness(latest: datetime | None, now: datetime) -> tuple[float | None, str]:
     """(age in seconds, 'fresh' | 'late' | 'silent') of a live session's latest row at `now`: late after
-    LATE_REFRESHES refresh intervals, silent after SILENT_AFTER_S (or with no row at all)."""
+    LATE_REFRESHES refresh intervals, silent past the silence limit (live_minutes; or with no row at all)."""
     if latest is None:
         return None, "silent"
     age = max(0.0, (now - latest).total_seconds())
-    if age > SILENT_AFTER_S:
+    if age > live_minutes() * 60:
         return age, "silent"
     return age, "late" if age > LATE_REFRESHES * refresh_seconds() else "fresh"
-
-
-def live_minutes() -> float:
-    """Minutes after its last tick that a session without an end still counts as live."""
-    try:
-        return float(os.environ.get(ENV_LIVE_MINUTES, 10.0))
-    except ValueError:
-        return 10.0
 
 
 @dataclass

@@ -214,7 +214,7 @@ def freshness_badge(latest: datetime | None, now: datetime, lang: str, *, where:
         text = t("latest_minutes", lang, n=f"{age // 60:.0f}")
     where.badge(text, icon=":material/schedule:", color=_FRESHNESS_COLOURS[state_],  # type: ignore[arg-type]
                 help=t("freshness_help", lang, late=f"{live.LATE_REFRESHES * live.refresh_seconds():g}",
-                       silent=f"{live.SILENT_AFTER_S // 60}"))
+                       silent=f"{live.live_minutes():g}"))
     return state_
 
 

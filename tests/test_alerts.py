@@ -103,10 +103,14 @@ def test_a_collapsing_quiet_session_fires_its_rules_and_they_resolve_as_it_recov
     # sessions (¥300 and ¥400 an hour: ¥350).
     assert (slow["gmv_per_hour"], slow["median"]) == (6_000, 35_000)
 
-    # Two minutes later nothing new arrived: the ticks stopped; the other conditions still hold, fired once.
+    # Two minutes later nothing new arrived: the ticks stopped (four minutes ago: the session is no longer live);
+    # the other conditions still hold as its latest ticks showed them, fired once.
     alerts.check(store, now=NOW + timedelta(minutes=2), send=False)
+    _, later = alerts._held[store.url].report(now=NOW + timedelta(minutes=2), live_minutes=3)
+    assert later.sessions.filter(later.sessions["session_id"] == "LIVE1")["live"].to_list() == [False]
     again = firing(store)
     assert ("ticks_stopped", "LIVE1") in again
+    assert json.loads(again["ticks_stopped", "LIVE1"]["facts"])["minutes"] == 4
     assert again["session_viewers_drop", "LIVE1"]["id"] == held["session_viewers_drop", "LIVE1"]["id"]
     assert len(record.alerts(store)) == 4
 
@@ -118,6 +122,25 @@ def test_a_collapsing_quiet_session_fires_its_rules_and_they_resolve_as_it_recov
     assert {r["rule"]: r["state"] for r in frame.iter_rows(named=True)} == {
         "session_viewers_drop": "resolved", "session_no_orders": "resolved", "session_gmv_slow": "resolved",
         "ticks_stopped": "resolved"}
+
+
+def test_ticks_stopped_holds_for_an_hour_after_the_last_tick_unless_the_session_ends(store: Store) -> None:
+    load(store, "sessions.csv", SESSIONS)
+    load(store, "trend.csv", ticks(38))  # last tick 19:58
+    alerts.check(store, now=NOW, send=False)
+    assert ("ticks_stopped", "LIVE1") not in firing(store)  # two minutes: live, late at most
+    alerts.check(store, now=NOW + timedelta(minutes=2), send=False)
+    assert ("ticks_stopped", "LIVE1") in firing(store)
+    alerts.check(store, now=NOW + timedelta(minutes=61), send=False)  # an hour after 19:58: taken as ended
+    assert ("ticks_stopped", "LIVE1") not in firing(store)
+
+    load(store, "trend.csv", ticks(100))  # the feed comes back: a tick at 21:00
+    alerts.check(store, now=NOW + timedelta(minutes=64), send=False)
+    assert ("ticks_stopped", "LIVE1") in firing(store)  # silent again since 21:00
+    load(store, "sessions-end.csv", SESSIONS.replace("2026-12-01 19:20,,", "2026-12-01 19:20,2026-12-01 21:01,"))
+    alerts.check(store, now=NOW + timedelta(minutes=65), send=False)  # its end is given, and reached
+    assert ("ticks_stopped", "LIVE1") not in firing(store)
+    assert [r["state"] for r in record.alerts(store).iter_rows(named=True)] == ["resolved", "resolved"]
 
 
 def test_villages_stalled_and_late_at_the_data_s_own_clock(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

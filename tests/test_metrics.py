@@ -45,7 +45,7 @@ def frame(kind: str, *rows: dict[str, Any]) -> pl.DataFrame:
 
 
 def report(sessions: tuple[dict, ...] = (), ticks: tuple[dict, ...] = (), sales: tuple[dict, ...] = (),
-           stock: tuple[dict, ...] = (), *, now: datetime = NOW, live_minutes: float = 10.0) -> Report:
+           stock: tuple[dict, ...] = (), *, now: datetime = NOW, live_minutes: float = 3.0) -> Report:
     return build_report(frame("sessions", *sessions), frame("ticks", *ticks), frame("sales", *sales),
                         frame("stock", *stock), now=now, live_minutes=live_minutes)
 
@@ -152,23 +152,29 @@ def test_sales_lines_give_gmv_and_orders_when_nothing_else_does_refunds_not_subt
     assert (s2["gmv"], s2["orders"], s2["sources"]["orders"]) == (30000, None, None)
 
 
-def test_live_while_now_is_between_start_and_end_or_the_last_tick_is_recent() -> None:
+def test_live_ends_when_the_feed_stops_three_minutes_after_the_latest_tick() -> None:
     now = at("2020-09-06 20:00")
+    start = at("2020-09-06 19:00")
     sessions = (
-        {"session_id": "on", "host_kind": "cadre", "started_at": at("2020-09-06 19:00"),
-         "ended_at": at("2020-09-06 21:00")},
-        {"session_id": "over", "host_kind": "cadre", "started_at": at("2020-09-06 17:00"),
-         "ended_at": at("2020-09-06 19:00")},
-        {"session_id": "ticking", "host_kind": "cadre", "started_at": at("2020-09-06 19:00")},
-        {"session_id": "quiet", "host_kind": "cadre", "started_at": at("2020-09-06 19:00")},
-        {"session_id": "silent", "host_kind": "cadre", "started_at": at("2020-09-06 19:00")},
+        {"session_id": "on", "host_kind": "cadre", "started_at": start, "ended_at": at("2020-09-06 21:00")},
+        {"session_id": "scheduled", "host_kind": "cadre", "started_at": start, "ended_at": at("2020-09-06 21:00")},
+        {"session_id": "over", "host_kind": "cadre", "started_at": start, "ended_at": at("2020-09-06 19:59")},
+        {"session_id": "two", "host_kind": "cadre", "started_at": start},
+        {"session_id": "three", "host_kind": "cadre", "started_at": start},
+        {"session_id": "four", "host_kind": "cadre", "started_at": start},
+        {"session_id": "silent", "host_kind": "cadre", "started_at": start},
     )
-    ticks = ({"session_id": "ticking", "ts": at("2020-09-06 19:55"), "viewers_online": 10},
-             {"session_id": "quiet", "ts": at("2020-09-06 19:45"), "viewers_online": 10})
+    ticks = ({"session_id": "on", "ts": at("2020-09-06 19:58"), "viewers_online": 10},
+             {"session_id": "over", "ts": at("2020-09-06 19:59"), "viewers_online": 10},  # ended after it
+             {"session_id": "two", "ts": at("2020-09-06 19:58"), "viewers_online": 10},
+             {"session_id": "three", "ts": at("2020-09-06 19:57"), "viewers_online": 10},
+             {"session_id": "four", "ts": at("2020-09-06 19:56"), "viewers_online": 10})
     live = dict(report(sessions, ticks, now=now).sessions.select("session_id", "live").iter_rows())
-    assert live == {"on": True, "over": False, "ticking": True, "quiet": False, "silent": False}
-    # The window is configurable: the tick 15 minutes ago is recent enough at 20 minutes.
-    assert session(report(sessions, ticks, now=now, live_minutes=20), "quiet")["live"] is True
+    # A schedule without a feed is not on air; a feed silent for over three minutes has stopped.
+    assert live == {"on": True, "scheduled": False, "over": False, "two": True, "three": True, "four": False,
+                    "silent": False}
+    # The limit is a setting (RELIEF_LIVE_SILENT_MINUTES): at 5 minutes the tick 4 minutes ago is recent enough.
+    assert session(report(sessions, ticks, now=now, live_minutes=5), "four")["live"] is True
 
 
 def test_host_kinds_sum_and_take_medians_skipping_nulls() -> None:

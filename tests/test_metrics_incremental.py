@@ -37,9 +37,10 @@ def put(store: Store, kind: str, rows: list[dict[str, Any]]) -> int:
     return store.write(kind, typed, path=f"{kind}.csv", sha256=f"sha{next(_sha)}", by="test").batch
 
 
-def truth(store: Store, now: datetime = NOW) -> Report:
+def truth(store: Store, now: datetime = NOW, live_minutes: float = 10.0) -> Report:
     f = {kind: store.read(kind) for kind in KINDS}
-    return build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], f["catalogue"], now=now, live_minutes=10.0)
+    return build_report(f["sessions"], f["ticks"], f["sales"], f["stock"], f["catalogue"], now=now,
+                        live_minutes=live_minutes)
 
 
 def assert_same(got: Report, want: Report) -> None:
@@ -241,9 +242,10 @@ def test_an_undated_sale_follows_its_session_start_when_that_moves(held: tuple) 
 
 def test_live_flags_follow_the_clock_not_the_held_report(held: tuple) -> None:
     store, frames = held
-    _, during = frames.report(now=at("2020-10-01 20:00"), live_minutes=10.0)
-    _, after = frames.report(now=at("2020-10-01 22:00"), live_minutes=10.0)
-    assert_same(during, truth(store, at("2020-10-01 20:00")))
+    put(store, "ticks", [{"session_id": "s2", "ts": at("2020-10-01 19:58"), "viewers_online": 100}])
+    _, during = frames.report(now=at("2020-10-01 20:00"), live_minutes=3.0)
+    _, after = frames.report(now=at("2020-10-01 22:00"), live_minutes=3.0)
+    assert_same(during, truth(store, at("2020-10-01 20:00"), live_minutes=3.0))
     assert dict(during.sessions.select("session_id", "live").iter_rows()) == {"s1": False, "s2": True}
     assert dict(after.sessions.select("session_id", "live").iter_rows()) == {"s1": False, "s2": False}
 

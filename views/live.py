@@ -10,6 +10,7 @@ import streamlit as st
 from relief_live import charts, live, state, ui
 from relief_live.alerts import board
 from relief_live.i18n import plain, t, vocab
+from relief_live.metrics.sessions import stopped
 
 lang, big = state.lang(), state.kiosk()
 st.title(t("page_live", lang))
@@ -60,12 +61,14 @@ def session_view() -> None:
     # The newest row of this session, a minute tick or an order: what "live" can honestly vouch for.
     latest = max((x for x in (info["last_tick"], sales["ts"].max() if sales.height else None) if x is not None),
                  default=None)
+    # Live, or its feed stopped within the hour with no end given: the data's age is shown (red: 数据中断).
+    watched = info["live"] or bool(current.height and current.select(stopped(now)).item())
     with head[0]:
         badges = st.container(horizontal=True, gap="small")
-        feed = ui.freshness_badge(latest, now, lang, where=badges) if info["live"] else None
+        feed = ui.freshness_badge(latest, now, lang, where=badges) if watched else None
         if info["live"] and feed != "silent":  # a stopped feed is not shown as on air
             badges.badge(t("live_badge", lang), icon=":material/radio_button_checked:", color="red")
-        if not info["live"] and latest is not None:
+        if not watched and latest is not None:
             badges.caption(t("latest_at", lang, time=ui.local_time(latest)))
         st.markdown(f"**{plain(info['host_name'])}** {plain(info['host_role'])} · "
                     f"{plain(vocab('hk', info['host_kind'], lang))} · {plain(vocab('pf', info['platform'], lang))}")

@@ -17,6 +17,8 @@ import polars as pl
 
 from relief_live.metrics.common import ZONE
 from relief_live.metrics.report import Report
+from relief_live.metrics.sessions import STOPPED_FOR
+from relief_live.metrics.sessions import stopped as feed_stopped
 from relief_live.metrics.villages import PACE_DAYS, STALLED_BELOW, latest_sale
 
 ENV_PREFIX: Final = "RELIEF_LIVE_"  # a setting `name` is read from secrets.toml, else from RELIEF_LIVE_<NAME>
@@ -71,8 +73,9 @@ RULES: Final[tuple[Rule, ...]] = (
          "below this share of the median GMV per hour of the finished sessions of its host kind",
          (Param("alert_session_gmv_slow", 0.5, "share of the host kind's median"),)),
     Rule("ticks_stopped", "直播数据中断", "Ticks stopped arriving",
-         "a live session's latest minute tick is this many minutes old or more (the platform's export or the "
-         "folder watcher stalled)",
+         "a session's latest minute tick is this many minutes old or more, its end neither given nor reached (the "
+         "platform's export or the folder watcher stalled; the session is no longer shown as live); held for up "
+         "to an hour after that tick, when a session silent that long is taken as ended",
          (Param("alert_ticks_stopped", 3, "minutes since the latest tick"),)),
     Rule("upload_rejected", "上传文件被拒收", "Upload rejected",
          "a file in the watched folder was rejected (its problems are named by line and column); resolved when "
@@ -257,8 +260,12 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
 
     It runs after every ingest, with a few sessions on air: their rows, their host kinds' medians and their ticks
     of the last minutes are taken with a few filters (bounds as numbers: a datetime literal costs a query's
-    worth), and read in Python."""
-    if not report.sessions.get_column("live").any():  # (a filter would cost a query)
+    worth), and read in Python.
+
+    A session whose feed stopped is no longer live, yet what its latest ticks showed stands until a new tick or
+    its end says otherwise: its rules hold as they did (and ticks_stopped with them) while its feed is `stopped`."""
+    watched = _watched(report.sessions, now)
+    if watched is None:
         return pl.DataFrame(schema=HOLDING_SCHEMA)
     at = _epoch_ms(now.astimezone(UTC))
     minutes = float(limits["alert_session_no_orders"])
@@ -267,9 +274,9 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
     share = float(limits["alert_session_gmv_slow"])
     stale_us = timedelta(minutes=float(limits["alert_ticks_stopped"])) // timedelta(microseconds=1)
     stale = -(-stale_us // 1000)  # ms, rounded up: a tick this many ms old or more has stopped
-    live = report.sessions.filter(pl.col("live")).select(
+    live = report.sessions.filter(watched).select(
         "session_id", "county", "host_kind", "host_name", "title", "started_at", "last_tick", "gmv").rows(named=True)
-    medians = _medians(report.sessions)
+    medians = _medians(report.sessions, watched)
     reach = max(_DROP_WINDOW, quiet)  # each live session's ticks up to its latest, as far back as a rule reads
     recent: dict[str, list[tuple]] = {}
     ticking = {r["session_id"]: r["last_tick"] for r in live if r["last_tick"] is not None}
@@ -321,14 +328,24 @@ def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
             and (max(counted) - min(counted) if counted else 0) == 0)
 
 
-def _medians(table: pl.DataFrame) -> dict[str | None, float | None]:
-    """The median GMV per hour of the finished sessions of each host kind that a live session has: a few series
+def _watched(table: pl.DataFrame, now: datetime) -> pl.Series | None:
+    """Which sessions the session rules read: the live ones and those whose feed stopped (metrics' `stopped`);
+    None when there are none (told by a column's any() and max() first: a filter would cost a query)."""
+    latest = table.get_column("last_tick").max()
+    if not table.get_column("live").any() and (latest is None or latest <= now - STOPPED_FOR):  # type: ignore[operator]
+        return None
+    watched = table.select(pl.col("live") | feed_stopped(now)).to_series()
+    return watched if watched.any() else None
+
+
+def _medians(table: pl.DataFrame, watched: pl.Series) -> dict[str | None, float | None]:
+    """The median GMV per hour of the finished sessions of each host kind that a watched session has: a few series
     filters (a group_by over every session cost as much as all the rest of the rules)."""
     column = table.get_column
     kind, per_hour = column("host_kind"), column("gmv_per_hour")
     finished = ~column("live") & per_hour.is_not_null()
     return {k: per_hour.filter(finished & (kind == k)).median()  # type: ignore[misc]
-            for k in kind.filter(column("live")).drop_nulls().unique().to_list()}
+            for k in kind.filter(watched).drop_nulls().unique().to_list()}
 
 
 _SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_gmv_slow", "ticks_stopped")

@@ -16,7 +16,13 @@ from relief_live.metrics.catalogue import (
     route_sums,
 )
 from relief_live.metrics.common import conform
-from relief_live.metrics.sessions import host_kind_metrics, place_sales, session_metrics, settle_totals
+from relief_live.metrics.sessions import (
+    LIVE_MINUTES,
+    host_kind_metrics,
+    place_sales,
+    session_metrics,
+    settle_totals,
+)
 from relief_live.metrics.villages import village_metrics
 
 
@@ -46,7 +52,7 @@ class Report:
 
 def build_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame,
                  catalogue: pl.DataFrame | None = None, *,
-                 now: datetime, live_minutes: float = 10.0, per_sales: pl.DataFrame | None = None) -> Report:
+                 now: datetime, live_minutes: float = LIVE_MINUTES, per_sales: pl.DataFrame | None = None) -> Report:
     """The metrics of the four current-row frames (columns of schema.frame_schema), as at `now`.
 
     `per_sales`: sessions.sales_stats(sales), when the caller has it (metrics.incremental.cold_report)."""

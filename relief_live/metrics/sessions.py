@@ -48,6 +48,12 @@ HOST_KIND_COLUMNS: Final[dict[str, pl.DataType]] = {
 }
 
 _ID: Final = "session_id"
+# How long a session stays live after its latest minute tick (the default of RELIEF_LIVE_SILENT_MINUTES, which
+# relief_live.live reads): a feed silent for longer has stopped, and the session is no longer shown as on air.
+LIVE_MINUTES: Final = 3.0
+# A session whose feed stopped, its end neither given nor reached, is said to be interrupted (数据中断, and the
+# ticks_stopped alert) for this long after its latest tick; silent longer, it is taken as ended.
+STOPPED_FOR: Final = timedelta(hours=1)
 
 
 def session_metrics(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, *,
@@ -237,11 +243,19 @@ def _sales_orders(sales: pl.DataFrame, session_ids: pl.Series) -> pl.DataFrame:
 
 
 def _live(now: datetime, live_minutes: float) -> pl.Expr:
-    """On air: now within [started_at, ended_at); with no ended_at, a tick less than live_minutes old."""
+    """On air: its latest minute tick at most `live_minutes` old (the feed has not stopped), and its end, when
+    given, not reached. A session without a tick in that time is not live, whatever its schedule says."""
     moment = pl.lit(_utc(now)).cast(TIME)
-    recent = pl.col("last_tick").is_not_null() & (moment - pl.col("last_tick") < timedelta(minutes=live_minutes))
-    between = (pl.col("started_at") <= moment) & (moment < pl.col("ended_at"))
-    return pl.when(pl.col("ended_at").is_not_null()).then(between.fill_null(False)).otherwise(recent)
+    fresh = moment - pl.col("last_tick") <= timedelta(minutes=live_minutes)
+    return (fresh & (pl.col("ended_at").is_null() | (moment < pl.col("ended_at")))).fill_null(False)
+
+
+def stopped(now: datetime) -> pl.Expr:
+    """A feed that stopped: no tick within the live limit (not `live`), yet one within STOPPED_FOR, and the
+    session's end neither given nor reached. Nothing newer says the session ended or recovered."""
+    moment = pl.lit(_utc(now)).cast(TIME)
+    return (~pl.col("live") & (moment - pl.col("last_tick") < STOPPED_FOR)
+            & (pl.col("ended_at").is_null() | (moment < pl.col("ended_at")))).fill_null(False)
 
 
 def _utc(moment: datetime) -> datetime:
