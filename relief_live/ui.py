@@ -375,6 +375,46 @@ def link(url: str) -> None:
             f'word-break: break-all">{shown}</a>')
 
 
+@st.cache_data(ttl=live.DEFAULT_REFRESH_SECONDS, show_spinner=False, max_entries=4)
+def _rejections(url: str) -> pl.DataFrame:
+    from relief_live import rejections
+
+    return rejections.current(_store(url))
+
+
+def watch_rejections(lang: str, *, dismiss: bool = False) -> None:
+    """The files a folder watcher rejected whose rejection stands: each file, when, and its problems by line and
+    column. With `dismiss` (staff, on the Upload page), a button that dismisses one. Read at most once per
+    refresh interval, whoever is looking."""
+    from pathlib import PurePath
+
+    from relief_live import rejections
+
+    if note := st.session_state.pop("watch_rejected_note", None):
+        st.success(note)
+    rejected = _rejections(store().url)
+    if rejected.height == 0:
+        return
+    files = rejected.partition_by("path", maintain_order=True, as_dict=True)
+    with st.expander(t("watch_rejected", lang, n=len(files)), expanded=True, icon=":material/block:"):
+        st.caption(t("watch_rejected_note", lang))
+        for i, ((path,), rows) in enumerate(files.items()):
+            head = st.columns([5, 1], vertical_alignment="center")
+            name = PurePath(str(path)).name
+            head[0].markdown(t("watch_rejected_at", lang, name=f"**{plain(name)}**",
+                               time=local_time(rows["at"][0], "%Y-%m-%d %H:%M:%S")), help=plain(path))
+            if dismiss and head[1].button(t("watch_rejected_dismiss", lang), key=f"watch_rejected_{i}",
+                                          icon=":material/close:"):
+                rejections.resolve(store(), [str(path)], "dismissed", by=auth.who())
+                _rejections.clear()
+                st.session_state["watch_rejected_note"] = t("watch_rejected_dismissed", lang, name=plain(name))
+                st.rerun()
+            st.dataframe(rows.select(
+                pl.col("line").alias(t("problem_line", lang)),
+                pl.col("header").alias(t("problem_column", lang)),
+                pl.col("message").alias(t("problem_message", lang))), hide_index=True, key=f"watch_problems_{i}")
+
+
 def shared_chart(name: str, key: tuple[Any, ...], build: Callable[[], Any]) -> None:
     """The chart `name`, its figure made by `build` once per `key` and shared by every viewer (see `shared`):
     plotly builds a figure in ~50 ms, most of a page's server time."""

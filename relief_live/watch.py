@@ -9,7 +9,7 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Final
 
-from relief_live import alerts, ingest, read
+from relief_live import alerts, ingest, read, rejections
 from relief_live.read import XLSX_MAGIC, Problem, Rejected
 from relief_live.store import Store, describe_failure
 
@@ -37,6 +37,9 @@ class Watcher:
     host_kind: str | None = None
     log: Callable[[str], None] = print
     seen: dict[Path, _Seen] = field(default_factory=dict)
+    # Files of this folder whose rejection stands in the store (read from it at the first look, so that a file
+    # taken or removed while no watcher ran is resolved too); the Upload and Live pages show them.
+    rejected: set[str] | None = None
 
     def poll(self) -> int:
         """Look once; ingest what changed. Returns how many files were ingested.
@@ -51,6 +54,10 @@ class Watcher:
                       f"cannot look in {self.folder}: {error.strerror or error}")
             return 0
         self.seen.pop(self.folder, None)
+        if self.rejected is None:
+            self._remember_rejected()
+        if self.rejected:
+            self._resolve(self.rejected - {str(path) for path in paths}, "removed")
         for path in paths:
             if path.suffix.lower() not in SUFFIXES or path.name.startswith((".", "~$")):
                 continue
@@ -87,6 +94,7 @@ class Watcher:
             # Where and what, without the cells' values: the log may be read by people the files are not for.
             message = "; ".join(str(replace(p, value=None)) for p in rejected.problems[:3])
             self._say(path, seen, f"rejected {path.name}: {message}")
+            self._store_rejection(path, rejected)
         except Exception as error:
             if not ingest.store_failure(error):
                 raise
@@ -113,12 +121,46 @@ class Watcher:
         result = ingest.ingest_bytes(self.store, str(path), data, kind=self.kind, session_id=self.session_id,
                                      host_kind=self.host_kind, by="watch")
         seen.done, seen.reported = len(data), ""
+        if self.rejected and str(path) in self.rejected:
+            self._resolve({str(path)}, "accepted")
         if result.status == "unchanged":
             return 0
         for each in (result, *result.also):  # a live workbook: its session, then its product totals
             self.log(f"{time.strftime('%H:%M:%S')} ingested {path.name}: {each.kind}, {each.rows} rows, "
                      f"batch {each.batch}")
         return 1
+
+    def _remember_rejected(self) -> None:
+        try:
+            self.rejected = set(rejections.current(self.store, str(self.folder))["path"].to_list())
+        except Exception as error:
+            if not ingest.store_failure(error):
+                raise
+            self.log(f"rejections not read: {describe_failure(self.store, error)}")  # tried again at the next look
+
+    def _store_rejection(self, path: Path, rejected: Rejected) -> None:
+        """Keep a rejection in the store (where the pages show it); a store that fails is said, never fatal."""
+        try:
+            rejections.record(self.store, str(self.folder), str(path), rejected.problems)
+        except Exception as error:
+            if not ingest.store_failure(error):
+                raise
+            self.log(f"rejection of {path.name} not stored: {describe_failure(self.store, error)}")
+            return
+        if self.rejected is not None:
+            self.rejected.add(str(path))
+
+    def _resolve(self, paths: set[str], how: str) -> None:
+        if not paths or self.rejected is None:
+            return
+        try:
+            rejections.resolve(self.store, paths, how)
+        except Exception as error:
+            if not ingest.store_failure(error):
+                raise
+            self.log(f"rejections not updated: {describe_failure(self.store, error)}")  # tried again next time
+            return
+        self.rejected -= paths
 
     def run(self, interval: float = DEFAULT_INTERVAL, *, until: Callable[[], bool] | None = None) -> None:
         """Poll every `interval` seconds until `until()` is true (or forever)."""

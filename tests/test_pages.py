@@ -891,3 +891,52 @@ def test_first_run_villages_page_shows_the_demo_shops_lines_by_route_and_by_chan
     assert routes["lines"].sum() == Store(url).read("sales").height  # every line goes one way, once
     split = at.dataframe[-2].value
     assert set(split["channel"]) == {"直播", "商品卡", "短视频"}
+
+
+def test_files_the_watcher_rejected_show_on_the_live_and_upload_pages_in_chinese_until_fixed_or_dismissed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relief_live import rejections, ui
+    from relief_live.watch import Watcher
+
+    url = f"sqlite:///{tmp_path / 'rejected.sqlite3'}"
+    store = Store(url)
+    store.create()
+    dashboard_data.load(store)
+    for name, value in (("RELIEF_LIVE_DB", url), ("RELIEF_LIVE_AUTO_DEMO", "0"), ("RELIEF_LIVE_SILENT_MINUTES", "60")):
+        monkeypatch.setenv(name, value)
+    folder = tmp_path / "导出"
+    folder.mkdir()
+    trend, orders = folder / "分钟走势.csv", folder / "订单.csv"
+    trend.write_text("时间,实时在线人数\n2020-09-15 19:01,100\n2020-09-15 19:02,很多\n", encoding="utf-8")
+    orders.write_text("订单编号,下单时间,商品名称,村,商品数量,单位,实付金额,直播ID\n"
+                      "x1,2020-09-15 19:01,蜂蜜,甲村,两斤,斤,20.00,live1\n", encoding="utf-8")
+    watcher = Watcher(store, folder, session_id="live1", log=lambda line: None)
+    watcher.poll()
+
+    def shown(at: AppTest) -> tuple[str, list[str], list[tuple]]:
+        """The rejections' heading, each file's line and every problem (行, 列, 问题) as the page shows them."""
+        (box,) = [e for e in at.expander if e.label.startswith("文件夹监控拒收的文件")]
+        files = [m.value for m in box.markdown if "拒收于" in m.value]
+        rows = [tuple(r) for frame in box.dataframe for r in frame.value[["行", "列", "问题"]].itertuples(index=False)]
+        return box.label, files, rows
+
+    ui._rejections.clear()
+    label, files, rows = shown(app("views/live.py", params={"session": "live1", "lang": "zh"}))
+    assert label == "文件夹监控拒收的文件（2 个）"
+    # File names are the uploaders' text: shown as text (i18n.plain), never as markdown.
+    assert sorted(f.split(" · ")[0] for f in files) == [f"**{i18n.plain('分钟走势.csv')}**", f"**{i18n.plain('订单.csv')}**"]
+    assert sorted(rows) == [(2, "商品数量", "is not a number"), (3, "实时在线人数", "is not a number")]
+
+    trend.write_text("时间,实时在线人数\n2020-09-15 19:01,100\n2020-09-15 19:02,120\n", encoding="utf-8")  # fixed
+    watcher.poll()
+    ui._rejections.clear()
+    at = app("views/upload.py", secrets={"staff_password": PASSWORD}, password=PASSWORD)  # signed in (in English)
+    at.query_params["lang"] = "zh"
+    at.run()
+    label, files, rows = shown(at)
+    assert (label, rows) == ("文件夹监控拒收的文件（1 个）", [(2, "商品数量", "is not a number")])
+    assert files[0].startswith(f"**{i18n.plain('订单.csv')}** · 拒收于 ")
+    at.button(key="watch_rejected_0").click().run()  # staff dismiss it
+    assert not [e for e in at.expander if e.label.startswith("文件夹监控拒收的文件")]
+    assert at.success[0].value.startswith(f"{i18n.plain('订单.csv')}：已忽略。")
+    assert rejections.current(store).height == 0

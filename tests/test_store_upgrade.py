@@ -235,3 +235,20 @@ def test_a_store_whose_parts_predate_a_kinds_new_columns_reads_them_as_unknown(t
         assert all(read[c].null_count() == read.height for c in added), kind
         assert_frame_equal(read.select(earlier), now[kind].select(earlier))
     assert reopened.read("sales")["amount"].sum() == 5000  # fen
+
+
+def test_a_store_made_before_the_watcher_kept_its_rejections_opens_and_keeps_them(store: Store, tmp_path: Path) -> None:
+    from relief_live import rejections
+    from relief_live.watch import Watcher
+
+    store.create()
+    with store.transaction(write=True) as tx:  # as the release before the rejections table left a store
+        tx.execute(sa.text("DROP TABLE rejections"))
+    rejections._ready.discard(store.url)
+    reopened = Store(store.url)
+    reopened.create()  # the missing table is made; the rest is as it was
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "trend.csv").write_text("直播ID,时间,实时在线人数\nS1,2020-09-06 19:01,很多\n", encoding="utf-8")
+    Watcher(reopened, folder, log=lambda line: None).poll()
+    assert rejections.current(reopened).select("line", "header").rows() == [(2, "实时在线人数")]

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from relief_live.store import Store
 from relief_live.watch import Watcher
 from tests.conftest import sqlite_store
@@ -130,3 +132,56 @@ def test_a_growing_export_watched_stores_each_line_once(tmp_path: Path) -> None:
     sales = store.read("sales")
     assert sales.height == 8_000 and sales["amount"].sum() == sum(int(line.split(",")[4][:-3]) * 100 + 50
                                                                    for line in lines)
+
+
+BAD_TREND = HEAD + tick(1) + "s1,2020-09-15 19:02,many,2,20.50\n"  # line 3: viewers online is not a number
+
+
+def test_a_rejected_file_is_stored_by_line_and_column_until_it_is_fixed_or_removed(tmp_path: Path) -> None:
+    from relief_live import rejections
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    store = sqlite_store(tmp_path)
+    watcher = Watcher(store, folder, log=lambda line: None)
+    trend = folder / "trend.csv"
+    trend.write_text(BAD_TREND, encoding="utf-8")
+    watcher.poll()
+    stored = rejections.current(store)
+    assert stored.select("path", "line", "header", "message").rows() == [
+        (str(trend), 3, "实时在线人数", "is not a number")]
+    assert "many" not in str(stored.rows())  # where and what, never the cell's value
+    assert store.is_empty()
+
+    watcher.poll()  # looked at again: stored once
+    Watcher(store, folder, log=lambda line: None).poll()  # a watcher restarted rejects it anew: still once
+    assert rejections.current(store).height == 1
+
+    trend.write_text(BAD_TREND.replace("many", "120"), encoding="utf-8")  # the file fixed
+    watcher.poll()
+    assert rejections.current(store).height == 0
+    assert store.read("ticks")["viewers_online"].to_list() == [110, 120]
+
+    other = folder / "other.csv"  # another bad file, then removed from the folder
+    other.write_text(BAD_TREND, encoding="utf-8")
+    watcher.poll()
+    assert rejections.current(store)["path"].to_list() == [str(other)]
+    other.unlink()
+    watcher.poll()
+    assert rejections.current(store).height == 0
+    ended = store.select(sa.select(rejections.rejections_table), rejections.rejections_table)
+    assert sorted(ended["resolved"].to_list()) == ["accepted", "removed"]
+
+
+def test_a_file_removed_while_no_watcher_ran_is_resolved_at_the_next_start(tmp_path: Path) -> None:
+    from relief_live import rejections
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    store = sqlite_store(tmp_path)
+    (folder / "trend.csv").write_text(BAD_TREND, encoding="utf-8")
+    Watcher(store, folder, log=lambda line: None).poll()
+    assert rejections.current(store).height == 1
+    (folder / "trend.csv").unlink()
+    Watcher(store, folder, log=lambda line: None).poll()
+    assert rejections.current(store).height == 0

@@ -73,6 +73,8 @@ def session_view() -> None:
         st.markdown(f"**{plain(info['host_name'])}** {plain(info['host_role'])} · "
                     f"{plain(vocab('hk', info['host_kind'], lang))} · {plain(vocab('pf', info['platform'], lang))}")
     board.session_banner(session_id, lang)
+    if not big:  # the wall screen has no controls
+        ui.watch_rejections(lang)  # an export the folder watcher refused: this page's data may be missing its rows
     head[1].caption(t("updated_at", lang, time=ui.local_time(now, "%H:%M:%S")), help=(
         t("refresh_every", lang, seconds=f"{live.refresh_seconds():g}") if is_live else None))
 

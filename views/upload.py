@@ -1,5 +1,5 @@
 """Upload: a list of the files dropped, each checked (kind, header mapping, preview, problems) and imported, with
-every message kept until it is removed from the list; history and retract."""
+every message kept until it is removed from the list; the files the folder watcher rejected; history and retract."""
 
 from __future__ import annotations
 
@@ -277,6 +277,8 @@ else:
             st.rerun()
         for row in rows:
             _show(row, version, blocked, demo)
+
+ui.watch_rejections(lang, dismiss=allowed)
 
 st.header(t("history", lang))
 if batches.height == 0:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from relief_live import terminal
+from relief_live import rejections, terminal
 from relief_live.alerts import deliver, record, rules
 from relief_live.alerts.rules import RULES, holding
 from relief_live.store import Store
@@ -44,22 +44,23 @@ def _frames_of(store: Store, live: Any = None) -> Any:
         return _held[store.url]
 
 
-def check(store: Store, *, live: Any = None, watched: tuple[str, Mapping[str, str]] | None = None,
-          now: datetime | None = None, send: bool = True, force: bool = False) -> Outcome:
+def check(store: Store, *, live: Any = None, now: datetime | None = None, send: bool = True,
+          force: bool = False) -> Outcome:
     """Evaluate every rule on the store as it is, record what began and what cleared, and send what is due.
 
-    Skipped when this (store version, minute) was evaluated already, by this process or another, unless
-    `watched` (a watcher's rejected files) or `force`. `live`: the caller's LiveFrames (the dashboard's),
-    whose report is refreshed from new batches only; else one kept for the store in this process."""
+    Skipped when this (store version, minute) was evaluated already, by this process or another, unless `force`
+    (a watcher whose rejected files changed). `live`: the caller's LiveFrames (the dashboard's), whose report is
+    refreshed from new batches only; else one kept for the store in this process."""
     now = now or datetime.now(UTC)
     key = (store.version(), int(now.timestamp() // 60))
-    if not force and watched is None and record.evaluated(store) == key:
+    if not force and record.evaluated(store) == key:
         return Outcome(None, [], [], deliver_due(store) if send else 0)
     from relief_live.live import live_minutes
 
     frames = _frames_of(store, live)
     version, report = frames.report(now=now, live_minutes=live_minutes())
-    held = holding(report, frames.frames["ticks"], frames.frames["sales"], now=now, watched=watched)
+    rejected = rejections.summary(rejections.current(store))  # stored by the watchers: seen wherever evaluated
+    held = holding(report, frames.frames["ticks"], frames.frames["sales"], now=now, rejections=rejected)
     done = record.record(store, held, key=(version, key[1]))
     sent = deliver_due(store) if send else 0
     return Outcome((version, key[1]), done.fired, done.resolved, sent)
@@ -144,12 +145,11 @@ def test_channel(store: Store, channel: str, *, given: Mapping[str, Any] | None 
                         log=_logger(store, None, "test", channel))
 
 
-def after_change(store: Store, *, live: Any = None, watched: tuple[str, Mapping[str, str]] | None = None,
-                 background: bool = False) -> None:
+def after_change(store: Store, *, live: Any = None, force: bool = False, background: bool = False) -> None:
     """The hook after an ingest, a retraction or a watcher's look: check, and never fail the caller (its data is
     stored either way); a failure is logged. `background`: messages are sent from a thread."""
     try:
-        check(store, live=live, watched=watched, send=not background)
+        check(store, live=live, force=force, send=not background)
     except Exception as error:  # an endpoint, a setting or the store: the ingest itself went through
         log.warning("alerts were not evaluated: %s", error)
         return
@@ -157,26 +157,26 @@ def after_change(store: Store, *, live: Any = None, watched: tuple[str, Mapping[
         deliver_in_background(store)
 
 
-_watched: dict[str, tuple[tuple[int, int], frozenset[tuple[str, str]]]] = {}
+_watched: dict[str, tuple[tuple[int, int], frozenset[str]]] = {}
 
 
 def after_watch(watcher: Any) -> None:
-    """After a watcher's look: the rules, with the files it rejects now (upload_rejected), when the store, the
-    minute or those files changed since its last look."""
-    prefix = "rejected "
-    files = {str(path): seen.reported.split(": ", 1)[-1] for path, seen in watcher.seen.items()
-             if seen.reported.startswith(prefix)}
+    """After a watcher's look: the rules, when the store, the minute or the files whose rejection the watcher
+    stored (upload_rejected) changed since its last look."""
     folder = str(watcher.folder)
     try:
         key = (watcher.store.version(), int(time.time() // 60))
     except Exception as error:
         log.warning("alerts were not evaluated: %s", error)
         return
-    state = (key, frozenset(files.items()))
-    if _watched.get(folder) == state:
+    state = (key, frozenset(watcher.rejected or ()))
+    before = _watched.get(folder)
+    if before == state:
         return
     _watched[folder] = state
-    after_change(watcher.store, watched=(folder, files), background=True)  # the next look does not wait on a robot
+    # Forced when the rejected files changed: the store's version does not move with them. In the background:
+    # the next look does not wait on a robot.
+    after_change(watcher.store, force=(before[1] if before else frozenset()) != state[1], background=True)
 
 
 def after_ingest(store: Store) -> None:

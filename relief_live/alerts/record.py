@@ -59,9 +59,9 @@ runs_table = sa.Table(
     sa.Column("minute", sa.BigInteger, nullable=False),  # and the minute (time-based rules change with it)
 )
 _ready: set[str] = set()
-# What this process last found in the alerts table, per (store, rules evaluated, watched folder): the conditions
-# open and the oldest time one of them was seen. Another process's alerts are found when this one next reads.
-_seen: dict[tuple[str, tuple[str, ...], str | None], tuple[frozenset[tuple[str, str]], int]] = {}
+# What this process last found in the alerts table, per (store, rules evaluated): the conditions open and the
+# oldest time one of them was seen. Another process's alerts are found when this one next reads.
+_seen: dict[tuple[str, tuple[str, ...]], tuple[frozenset[tuple[str, str]], int]] = {}
 
 
 def now_ms() -> int:
@@ -110,14 +110,14 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
     now_holding = {(r["rule"], r["subject"]): r for r in holding.rows.iter_rows(named=True)}
     # The usual evaluation finds what this process last found (nothing began or ended): neither read nor write
     # (nor build a query: that alone would cost a fifth of the evaluation).
-    mine, keys = (store.url, holding.rules, holding.folder), frozenset(now_holding)
+    mine, keys = (store.url, holding.rules), frozenset(now_holding)
     if (seen := _seen.get(mine)) is not None and seen[0] == keys and at - seen[1] < RENEW_SECONDS * 1000:
         return Recorded([], [])
     a = alerts_table
     scope = a.c.rule.in_(holding.rules)
     query = sa.select(a.c.id, a.c.rule, a.c.subject, a.c.last_seen).where(a.c.resolved_at.is_(None), scope)
     with store.transaction() as tx:
-        oldest = _unchanged(tx.rows(query), now_holding, holding.folder, at)
+        oldest = _unchanged(tx.rows(query), now_holding, at)
     if oldest is not None:
         _seen[mine] = (keys, oldest)
         return Recorded([], [])
@@ -138,8 +138,6 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
         for key_, id_ in held.items():
             if key_ in now_holding:
                 continue
-            if key_[0] == "upload_rejected" and not _in_folder(key_[1], holding.folder):
-                continue  # another watcher's file
             tx.execute(a.update().where(a.c.id == id_).values(resolved_at=at))
             resolved.append(id_)
         if key is not None:
@@ -158,26 +156,15 @@ def record(store: Store, holding: Holding, *, key: tuple[int, int] | None = None
     return Recorded(fired_ids, resolved)
 
 
-def _unchanged(open_rows: list[tuple], now_holding: dict[tuple[str, str], dict[str, Any]], folder: str | None,
-               at: int) -> int | None:
+def _unchanged(open_rows: list[tuple], now_holding: dict[tuple[str, str], dict[str, Any]], at: int) -> int | None:
     """When recording can wait, the oldest last_seen of the held alerts (`at` when none): the same conditions
     hold, each seen within RENEW_SECONDS. Their last_seen and figures (a village's remaining stock moves with
     every sales batch) are renewed that often, not at every evaluation: an ingest is not followed by a write to
     the alerts table unless an alert began or ended. None: a write is due."""
-    held = {}
-    for _, rule, subject, last_seen in open_rows:
-        if rule == "upload_rejected" and (rule, subject) not in now_holding and not _in_folder(subject, folder):
-            continue  # another watcher's file: not this evaluation's to resolve
-        held[(rule, subject)] = last_seen
+    held = {(rule, subject): last_seen for _, rule, subject, last_seen in open_rows}
     if held.keys() != now_holding.keys() or any(at - seen >= RENEW_SECONDS * 1000 for seen in held.values()):
         return None
     return min(held.values(), default=at)
-
-
-def _in_folder(path: str, folder: str | None) -> bool:
-    if folder is None:
-        return False
-    return path.startswith(folder.rstrip("/") + "/")
 
 
 def alerts(store: Store, *, firing_only: bool = False) -> pl.DataFrame:

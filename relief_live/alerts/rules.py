@@ -78,8 +78,9 @@ RULES: Final[tuple[Rule, ...]] = (
          "to an hour after that tick, when a session silent that long is taken as ended",
          (Param("alert_ticks_stopped", 3, "minutes since the latest tick"),)),
     Rule("upload_rejected", "上传文件被拒收", "Upload rejected",
-         "a file in the watched folder was rejected (its problems are named by line and column); resolved when "
-         "a later version of the file is taken"),
+         "a file in a watched folder was rejected (its problems are named by line and column), as the watcher "
+         "stored it: seen by every evaluation, the dashboard's too; resolved when a later version of the file is "
+         "taken, the file leaves the folder or staff dismiss it on the Upload page"),
 )
 RULE_NAMES: Final = tuple(rule.name for rule in RULES)
 PARAMS: Final[dict[str, Param]] = {p.setting: p for rule in RULES for p in rule.params}
@@ -146,7 +147,6 @@ class Holding:
 
     rows: pl.DataFrame  # rule, subject, county, page, params (JSON), facts (JSON)
     rules: tuple[str, ...]
-    folder: str | None = None  # upload_rejected: the watched folder whose files were looked at
     notes: list[str] = field(default_factory=list)
 
 
@@ -351,28 +351,26 @@ def _medians(table: pl.DataFrame, watched: pl.Series) -> dict[str | None, float 
 _SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_gmv_slow", "ticks_stopped")
 
 
-def rejected(files: Mapping[str, str]) -> pl.DataFrame:
-    """upload_rejected: each file the watcher rejects now, with its problems."""
-    if not files:
+def rejected(files: pl.DataFrame) -> pl.DataFrame:
+    """upload_rejected: each file whose rejection by a folder watcher stands in the store (path, problem: its first
+    problems in one line; rejections.summary)."""
+    if files.height == 0:
         return pl.DataFrame(schema=HOLDING_SCHEMA)
-    frame = pl.DataFrame({"path": list(files), "problem": list(files.values())})
-    return _rows("upload_rejected", frame, pl.col("path"), pl.lit(None, pl.String), "upload", {},
+    return _rows("upload_rejected", files, pl.col("path"), pl.lit(None, pl.String), "upload", {},
                  {"file": pl.col("path"), "problem": pl.col("problem")})
 
 
 def holding(report: Report, ticks: pl.DataFrame, sales: pl.DataFrame, *, now: datetime,
-            limits: Mapping[str, Any] | None = None, watched: tuple[str, Mapping[str, str]] | None = None) -> Holding:
+            limits: Mapping[str, Any] | None = None, rejections: pl.DataFrame | None = None) -> Holding:
     """Every rule's conditions now. Villages at the data's own clock (the latest sale); sessions at `now`.
-    `watched`: (folder, {file: problem}) of a watcher, whose rejected files are then evaluated too."""
+    `rejections`: the stored rejections (rejections.summary), without which upload_rejected is not evaluated."""
     limits = thresholds() if limits is None else limits
     carry = report.carry  # a refreshed report holds the latest sale: no pass over the sales lines
     clock = (carry.window.end if carry is not None else
              latest_sale(sales, report.sessions.select("session_id", "started_at")) if sales.height else None)
     parts = [_villages_of(report, limits, clock), sessions(report, ticks, limits, now)]
     evaluated = [r.name for r in RULES if r.name != "upload_rejected"]
-    folder = None
-    if watched is not None:
-        folder, files = watched
-        parts.append(rejected(files))
+    if rejections is not None:
+        parts.append(rejected(rejections))
         evaluated.append("upload_rejected")
-    return Holding(pl.concat(parts), tuple(evaluated), folder)
+    return Holding(pl.concat(parts), tuple(evaluated))
