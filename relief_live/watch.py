@@ -17,6 +17,12 @@ SUFFIXES: Final = (".csv", ".xlsx", ".txt")
 DEFAULT_INTERVAL: Final = 2.0  # seconds between looks at the folder
 
 
+def _named(path: Path) -> str:
+    """How a rejection names a file or folder: its full path, the same whichever way the folder was given (its
+    parent's links resolved; the file itself is never followed)."""
+    return str(path.parent.resolve() / path.name)
+
+
 @dataclass
 class _Seen:
     size: int = -1
@@ -57,7 +63,7 @@ class Watcher:
         if self.rejected is None:
             self._remember_rejected()
         if self.rejected:
-            self._resolve(self.rejected - {str(path) for path in paths}, "removed")
+            self._resolve(self.rejected - {_named(path) for path in paths}, "removed")
         for path in paths:
             if path.suffix.lower() not in SUFFIXES or path.name.startswith((".", "~$")):
                 continue
@@ -121,8 +127,8 @@ class Watcher:
         result = ingest.ingest_bytes(self.store, str(path), data, kind=self.kind, session_id=self.session_id,
                                      host_kind=self.host_kind, by="watch")
         seen.done, seen.reported = len(data), ""
-        if self.rejected and str(path) in self.rejected:
-            self._resolve({str(path)}, "accepted")
+        if self.rejected and _named(path) in self.rejected:
+            self._resolve({_named(path)}, "accepted")
         if result.status == "unchanged":
             return 0
         for each in (result, *result.also):  # a live workbook: its session, then its product totals
@@ -132,7 +138,7 @@ class Watcher:
 
     def _remember_rejected(self) -> None:
         try:
-            self.rejected = set(rejections.current(self.store, str(self.folder))["path"].to_list())
+            self.rejected = set(rejections.current(self.store, _named(self.folder))["path"].to_list())
         except Exception as error:
             if not ingest.store_failure(error):
                 raise
@@ -141,14 +147,14 @@ class Watcher:
     def _store_rejection(self, path: Path, rejected: Rejected) -> None:
         """Keep a rejection in the store (where the pages show it); a store that fails is said, never fatal."""
         try:
-            rejections.record(self.store, str(self.folder), str(path), rejected.problems)
+            rejections.record(self.store, _named(self.folder), _named(path), rejected.problems)
         except Exception as error:
             if not ingest.store_failure(error):
                 raise
             self.log(f"rejection of {path.name} not stored: {describe_failure(self.store, error)}")
             return
         if self.rejected is not None:
-            self.rejected.add(str(path))
+            self.rejected.add(_named(path))
 
     def _resolve(self, paths: set[str], how: str) -> None:
         if not paths or self.rejected is None:

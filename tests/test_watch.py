@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from relief_live.store import Store
@@ -173,15 +174,17 @@ def test_a_rejected_file_is_stored_by_line_and_column_until_it_is_fixed_or_remov
     assert sorted(ended["resolved"].to_list()) == ["accepted", "removed"]
 
 
-def test_a_file_removed_while_no_watcher_ran_is_resolved_at_the_next_start(tmp_path: Path) -> None:
+def test_a_file_removed_while_no_watcher_ran_is_resolved_at_the_next_start(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from relief_live import rejections
 
     folder = tmp_path / "drop"
     folder.mkdir()
     store = sqlite_store(tmp_path)
     (folder / "trend.csv").write_text(BAD_TREND, encoding="utf-8")
-    Watcher(store, folder, log=lambda line: None).poll()
-    assert rejections.current(store).height == 1
+    monkeypatch.chdir(tmp_path)
+    Watcher(store, Path("drop"), log=lambda line: None).poll()  # the folder given as a relative path
+    assert rejections.current(store)["path"].to_list() == [str(folder / "trend.csv")]
     (folder / "trend.csv").unlink()
-    Watcher(store, folder, log=lambda line: None).poll()
+    Watcher(store, folder, log=lambda line: None).poll()  # the same folder, given in full
     assert rejections.current(store).height == 0
