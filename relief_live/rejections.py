@@ -30,13 +30,13 @@ rejections_table = sa.Table(
     sa.Column("n", sa.Integer, nullable=False),  # the problem's place in the file's list
     sa.Column("line", sa.BigInteger),  # the line as a spreadsheet shows it; null: the whole file
     sa.Column("header", sa.Text),  # the column; null: none in particular
-    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),  # in English, as the watcher's log says it
+    sa.Column("said", sa.Text),  # what is wrong as Problem.said keeps it, to say it in the page's language
     sa.Column("resolved_at", sa.BigInteger),  # null: the rejection stands
     sa.Column("resolved", sa.Text),  # one of ENDINGS
     sa.Column("resolved_by", sa.Text),  # who dismissed it
     sa.Index("rejections_open", "path", "resolved_at"),
 )
-COLUMNS: Final = ("path", "at", "line", "header", "message")  # what `current` gives, one row per problem
 _ready: set[str] = set()
 
 
@@ -69,6 +69,7 @@ def record(store: Store, folder: str, path: str, problems: Iterable[Problem], *,
     every file anew); other problems replace a standing one. Returns whether anything was written."""
     ensure(store)
     at = _now_ms() if at is None else at
+    problems = list(problems)
     found = [_found(p) for p in problems]
     r = rejections_table
     with store.transaction(write=True) as tx:
@@ -81,9 +82,9 @@ def record(store: Store, folder: str, path: str, problems: Iterable[Problem], *,
         if any(row[3] is None for row in held):
             tx.execute(r.update().where(r.c.path == path, r.c.resolved_at.is_(None))
                        .values(resolved_at=at, resolved="replaced"))
-        for n, (line, header, message) in enumerate(found):
-            tx.execute(r.insert().values(path=path, folder=folder, at=at, n=n, line=line, header=header,
-                                         message=message))
+        for n, problem in enumerate(problems):
+            tx.execute(r.insert().values(path=path, folder=folder, at=at, n=n, line=problem.line,
+                                         header=problem.column, message=problem.message, said=problem.said()))
     return True
 
 
@@ -106,7 +107,7 @@ def resolve(store: Store, paths: Iterable[str], how: str, *, by: str | None = No
 
 def current(store: Store, folder: str | None = None) -> pl.DataFrame:
     """The standing rejections (of the files in `folder`, when given), newest first, one row per problem:
-    path, at (UTC datetime), line, header, message."""
+    path, at (UTC datetime), line, header, message, said."""
     ensure(store)
     r = rejections_table
     query = sa.select(r).where(r.c.resolved_at.is_(None))
@@ -114,7 +115,20 @@ def current(store: Store, folder: str | None = None) -> pl.DataFrame:
         query = query.where(r.c.folder == folder)
     frame = store.select(query, r)
     return frame.sort(["at", "path", "n"], descending=[True, False, False]).select(
-        "path", pl.col("at").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"), "line", "header", "message")
+        "path", pl.col("at").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"), "line", "header", "message",
+        "said")
+
+
+def in_language(rejected: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """`current`'s rows with each problem's column and message in `lang` (as the Upload page says a file's own
+    problems); a problem kept without its words (`said`) keeps its English message."""
+    headers, messages = [], []
+    for row in rejected.iter_rows(named=True):
+        problem = (Problem.unsaid(row["path"], row["line"], row["header"], row["said"]) if row["said"] is not None
+                   else None)
+        headers.append(problem.column_text(lang) if problem is not None else row["header"])
+        messages.append(problem.text(lang) if problem is not None else row["message"])
+    return rejected.with_columns(pl.Series("header", headers, pl.String), pl.Series("message", messages, pl.String))
 
 
 def where(line: int | None, header: str | None) -> str:

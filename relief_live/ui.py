@@ -409,7 +409,7 @@ def watch_rejections(lang: str, *, dismiss: bool = False) -> None:
                 _rejections.clear()
                 st.session_state["watch_rejected_note"] = t("watch_rejected_dismissed", lang, name=plain(name))
                 st.rerun()
-            st.dataframe(rows.select(
+            st.dataframe(rejections.in_language(rows, lang).select(
                 pl.col("line").alias(t("problem_line", lang)),
                 pl.col("header").alias(t("problem_column", lang)),
                 pl.col("message").alias(t("problem_message", lang))), hide_index=True, key=f"watch_problems_{i}")

@@ -925,7 +925,7 @@ def test_files_the_watcher_rejected_show_on_the_live_and_upload_pages_in_chinese
     assert label == "文件夹监控拒收的文件（2 个）"
     # File names are the uploaders' text: shown as text (i18n.plain), never as markdown.
     assert sorted(f.split(" · ")[0] for f in files) == [f"**{i18n.plain('分钟走势.csv')}**", f"**{i18n.plain('订单.csv')}**"]
-    assert sorted(rows) == [(2, "商品数量", "is not a number"), (3, "实时在线人数", "is not a number")]
+    assert sorted(rows) == [(2, "商品数量", "不是数字"), (3, "实时在线人数", "不是数字")]
 
     trend.write_text("时间,实时在线人数\n2020-09-15 19:01,100\n2020-09-15 19:02,120\n", encoding="utf-8")  # fixed
     watcher.poll()
@@ -934,7 +934,7 @@ def test_files_the_watcher_rejected_show_on_the_live_and_upload_pages_in_chinese
     at.query_params["lang"] = "zh"
     at.run()
     label, files, rows = shown(at)
-    assert (label, rows) == ("文件夹监控拒收的文件（1 个）", [(2, "商品数量", "is not a number")])
+    assert (label, rows) == ("文件夹监控拒收的文件（1 个）", [(2, "商品数量", "不是数字")])
     assert files[0].startswith(f"**{i18n.plain('订单.csv')}** · 拒收于 ")
     at.button(key="watch_rejected_0").click().run()  # staff dismiss it
     assert not [e for e in at.expander if e.label.startswith("文件夹监控拒收的文件")]
