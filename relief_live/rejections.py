@@ -138,13 +138,18 @@ def where(line: int | None, header: str | None) -> str:
 
 
 def summary(rejected: pl.DataFrame, most: int = 3) -> pl.DataFrame:
-    """Each file of `current`'s rows with its first `most` problems in one line (path, problem)."""
+    """Each file of `current`'s rows with its first `most` problems in one line, in English and in Chinese
+    (path, problem, problem_zh)."""
     if rejected.height == 0:
-        return pl.DataFrame(schema={"path": pl.String, "problem": pl.String})
-    rows = {}
+        return pl.DataFrame(schema={"path": pl.String, "problem": pl.String, "problem_zh": pl.String})
+    rows: dict[str, tuple[list[str], list[str]]] = {}
     for row in rejected.iter_rows(named=True):
-        said = rows.setdefault(row["path"], [])
-        if len(said) < most:
+        en, zh = rows.setdefault(row["path"], ([], []))
+        if len(en) < most:
             place = where(row["line"], row["header"])
-            said.append(f"{place}: {row['message']}" if place else row["message"])
-    return pl.DataFrame({"path": list(rows), "problem": ["; ".join(said) for said in rows.values()]})
+            en.append(f"{place}: {row['message']}" if place else row["message"])
+            problem = (Problem.unsaid(row["path"], row["line"], row["header"], row["said"])
+                       if row.get("said") is not None else None)
+            zh.append(problem.located("zh", file=False) if problem is not None else en[-1])
+    return pl.DataFrame({"path": list(rows), "problem": ["; ".join(en) for en, _ in rows.values()],
+                         "problem_zh": ["；".join(zh) for _, zh in rows.values()]})

@@ -446,7 +446,11 @@ def test_a_file_the_watcher_rejects_is_an_alert_until_a_good_version_is_taken(tm
     alerts.after_watch(watcher)
     (alert,) = firing(store).values()
     assert (alert["rule"], alert["subject"]) == ("upload_rejected", str(bad))
-    assert "line 2" in json.loads(alert["facts"])["problem"] and "实时在线人数" in json.loads(alert["facts"])["problem"]
+    facts = json.loads(alert["facts"])
+    assert "line 2" in facts["problem"] and "实时在线人数" in facts["problem"]
+    # In Chinese, as the Upload page says it: the message a zh channel sends has no English words.
+    assert facts["problem_zh"] == "第 2 行，“实时在线人数”列：不是数字"  # never the cell's value
+    assert deliver.message(alert, "firing", lang="zh").text.count("不是") == 1
     bad.write_text(TICK_HEAD + "LIVE1,2026-12-01 19:20,100,1,10.00\n", encoding="utf-8")
     watcher.poll()
     alerts.after_watch(watcher)

@@ -83,7 +83,7 @@ _FACTS: Final[dict[str, dict[str, Callable[[Mapping[str, Any]], str]]]] = {
         "en": lambda f: f"{f['title']} ({f['host']}): no minute tick for {f['minutes']} minutes (the last at "
                         f"{_clock(f['last_tick'])}); check the platform's export or the folder watcher"},
     "upload_rejected": {
-        "zh": lambda f: f"文件 {f['file']} 被拒收：{f['problem']}",
+        "zh": lambda f: f"文件 {f['file']} 被拒收：{f.get('problem_zh') or f['problem']}",
         "en": lambda f: f"{f['file']} was rejected: {f['problem']}"},
 }
 

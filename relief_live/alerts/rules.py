@@ -353,11 +353,13 @@ _SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_g
 
 def rejected(files: pl.DataFrame) -> pl.DataFrame:
     """upload_rejected: each file whose rejection by a folder watcher stands in the store (path, problem: its first
-    problems in one line; rejections.summary)."""
+    problems in one line, problem_zh: the same in Chinese; rejections.summary)."""
     if files.height == 0:
         return pl.DataFrame(schema=HOLDING_SCHEMA)
-    return _rows("upload_rejected", files, pl.col("path"), pl.lit(None, pl.String), "upload", {},
-                 {"file": pl.col("path"), "problem": pl.col("problem")})
+    facts = {"file": pl.col("path"), "problem": pl.col("problem")}
+    if "problem_zh" in files.columns:
+        facts["problem_zh"] = pl.col("problem_zh")
+    return _rows("upload_rejected", files, pl.col("path"), pl.lit(None, pl.String), "upload", {}, facts)
 
 
 def holding(report: Report, ticks: pl.DataFrame, sales: pl.DataFrame, *, now: datetime,
