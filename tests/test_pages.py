@@ -314,6 +314,17 @@ def test_the_upload_page_in_chinese_says_each_problem_in_chinese(tmp_path: Path,
               "但缺少以下列：“产品”（商品名称、商品、产品 …）"}
 
 
+def test_the_upload_page_in_chinese_names_recognised_columns_in_chinese(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, at = _staff_upload(tmp_path, monkeypatch, lang="zh")
+    at.file_uploader[0].set_value(("sessions_up.csv", csv_bytes(GOOD_SESSIONS), "text/csv")).run()
+    mapping = next(d.value for d in at.dataframe if "识别为" in d.value.columns)
+    recognised = dict(zip(mapping["文件中的列"], mapping["识别为"], strict=True))
+    # The staff member reads which of the dashboard's columns each header feeds, not its code name.
+    assert recognised["开播时间"] == i18n.column_label("started_at", "zh") != "started_at"
+    assert not [name for name in recognised.values() if name.isascii() and name != "—"], recognised
+
+
 def _sessions_csv(*ids: str) -> bytes:
     return csv_bytes("直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,成交订单数,成交金额\n" + "".join(
         f"{sid},列表测试 {sid},干部直播,赵书记,快手,2020-09-06 19:00:00,2020-09-06 21:00:00,10,100.00\n" for sid in ids))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from relief_live import auth, ingest, schema, state, ui
 from relief_live.alerts import board
-from relief_live.i18n import plain, t, vocab
+from relief_live.i18n import column_label, plain, t, vocab
 from relief_live.store import describe_failure
 
 lang = state.lang()
@@ -178,7 +178,7 @@ def _checked(row: Row) -> None:
         with st.expander(t("mapping", lang), expanded=False):
             mapping = pl.DataFrame({
                 t("source_header", lang): [source for source, _ in inspection.mapping],
-                t("canonical", lang): [canonical or "—" for _, canonical in inspection.mapping],
+                t("canonical", lang): [column_label(canonical, lang) if canonical else "—" for _, canonical in inspection.mapping],
             })
             st.dataframe(mapping, hide_index=True)
         if inspection.unknown:
