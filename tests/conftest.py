@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from relief_live.store import Store
 
 PG_URL = os.environ.get("RELIEF_LIVE_TEST_PG")
+
+# Property tests check results, never speed: hypothesis's 200 ms deadline per example would fail them on a
+# busy machine. Speed is measured in bench/.
+settings.register_profile("relief-live", deadline=None)
+settings.load_profile("relief-live")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
