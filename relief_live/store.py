@@ -63,33 +63,51 @@ _SQL_TYPES: Final = {
 
 
 class StoreError(Exception):
-    """The store cannot be opened as given (a bad URL, a folder that does not exist), said in one line."""
+    """The store cannot be opened as given (a bad URL, a folder that does not exist), said in one line, in English
+    and (`zh`) in Chinese for the pages."""
+
+    def __init__(self, message: str, zh: str):
+        super().__init__(message)
+        self.zh = zh
+
+    def said(self, lang: str = "en") -> str:
+        return self.zh if lang == "zh" else str(self)
 
 
 # What the database's own words for a failure mean for a person (matched in its message, lower case).
 _FAILURES: Final = (
     (("database or disk is full", "no space left", "could not extend file"),
-     "the disk that holds the store is full; free some space and try again"),
+     "the disk that holds the store is full; free some space and try again",
+     "存放数据库的磁盘已满，请清理出空间后重试"),
     (("database is locked", "lock timeout", "canceling statement due to lock"),
-     "the store is busy: another process held its write lock for over {seconds:g} s; try again"),
+     "the store is busy: another process held its write lock for over {seconds:g} s; try again",
+     "数据库正忙：另一个进程占用写锁超过 {seconds:g} 秒，请稍后重试"),
     (("file is not a database", "malformed", "not a database"),
-     "the store file is damaged or is not a database; restore it from a backup or choose another with --db"),
+     "the store file is damaged or is not a database; restore it from a backup or choose another with --db",
+     "数据库文件已损坏或不是数据库，请从备份恢复，或改用其他数据库"),
     (("unable to open database file", "readonly database", "read-only"),
-     "the store file cannot be opened for writing; check its folder and permissions"),
+     "the store file cannot be opened for writing; check its folder and permissions",
+     "数据库文件无法写入，请检查其所在文件夹和权限"),
     (("could not connect", "connection refused", "connection to server", "password authentication failed",
       "does not exist"),
-     "cannot connect to the store's database"),
+     "cannot connect to the store's database", "无法连接数据库"),
 )
 
 
-def describe_failure(store: Store | None, error: BaseException) -> str:
-    """One line about a failure of the store (a full disk, a damaged file, a lock held too long), naming it."""
+def describe_failure(store: Store | None, error: BaseException, lang: str = "en") -> str:
+    """One line about a failure of the store (a full disk, a damaged file, a lock held too long), naming it. In
+    Chinese a known failure is said without the database's own (English) words."""
     text = str(error)
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-    said = next((meaning for words, meaning in _FAILURES if any(w in text.lower() for w in words)), None)
+    said = next(((en, zh) for words, en, zh in _FAILURES if any(w in text.lower() for w in words)), None)
+    if lang == "zh":
+        where = repr(store)[len("Store("):-1] if store is not None else "数据库"
+        if said:
+            return f"{where}：{said[1].format(seconds=BUSY_TIMEOUT_MS / 1000)}"
+        return f"{where}：出错（{first}）"
     where = repr(store)[len("Store("):-1] if store is not None else "the store"
     if said:
-        return f"{where}: {said.format(seconds=BUSY_TIMEOUT_MS / 1000)} ({first})"
+        return f"{where}: {said[0].format(seconds=BUSY_TIMEOUT_MS / 1000)} ({first})"
     return f"{where}: {first}"
 
 
@@ -236,7 +254,8 @@ class Store:
             parsed = make_url(self.url)
         except sa.exc.ArgumentError:
             # (not echoed: a mistyped URL may still hold a password)
-            raise StoreError("the store's URL cannot be read: use sqlite:///PATH or postgresql://USER@HOST/DB") from None
+            raise StoreError("the store's URL cannot be read: use sqlite:///PATH or postgresql://USER@HOST/DB",
+                             "数据库地址无法识别：请使用 sqlite:///路径 或 postgresql://用户@主机/数据库") from None
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self._target = parsed.database or ":memory:"
@@ -246,13 +265,14 @@ class Store:
                     folder.mkdir(parents=True, exist_ok=True)
                 elif not folder.is_dir():  # a mistyped path makes no new, empty store somewhere else
                     raise StoreError(f"the store's folder {folder} does not exist: check the path, or create "
-                                     "the folder first")
+                                     "the folder first", f"数据库所在文件夹 {folder} 不存在：请检查路径，或先创建该文件夹")
             self._sa_dialect: sa.Dialect = sqlite_dialect.dialect()
         elif self.dialect == "postgresql":
             self._target = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             self._sa_dialect = postgresql_dialect.dialect()
         else:
-            raise StoreError(f"unsupported store {parsed.drivername}: use sqlite:///PATH or postgresql://…")
+            raise StoreError(f"unsupported store {parsed.drivername}: use sqlite:///PATH or postgresql://…",
+                             f"不支持的数据库 {parsed.drivername}：请使用 sqlite:///路径 或 postgresql://…")
 
     def __repr__(self) -> str:
         return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"

@@ -43,11 +43,11 @@ def store() -> Store:
         url = Store().url
         return _store(url)
     except StoreError as error:
-        said = str(error)
+        said = error.said(state.lang())
     except Exception as error:
         if not (isinstance(error, sa.exc.SQLAlchemyError) or ingest.store_failure(error)):
             raise
-        said = describe_failure(None, error)
+        said = describe_failure(None, error, state.lang())
     st.error(t("store_unavailable", state.lang(), why=plain(said)), icon=":material/database:")
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises

@@ -886,6 +886,10 @@ def test_a_store_that_cannot_be_opened_is_said_on_the_page_not_a_traceback(
     assert not at.exception, [e.value for e in at.exception]
     [error] = [e.value for e in at.error]
     assert error.startswith("无法打开数据库") and "RELIEF_LIVE_DB" in error
+    # Why, in the page's language (the database's own English words are not what a staff member reads).
+    why = {"missing folder": "文件夹", "damaged file": "数据库文件已损坏", "unreadable url": "数据库地址无法识别"}[case]
+    assert why in error, error
+    assert "does not exist" not in error and "not a database" not in error and "cannot be read" not in error
     assert not at.metric  # nothing that looks like a figure
     assert not (tmp_path / "no-such-folder").exists()  # no store made where none was asked for
 

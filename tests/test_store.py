@@ -430,3 +430,15 @@ def test_postgresql_writes_each_part_as_it_comes_not_all_at_the_end(pg: Store) -
     assert written_while_the_next_come("again.csv") == [True, True]
     watcher.dispose()
     assert pg.read("sales").height == 8_000 and pg.batches()["rows"].to_list() == [8_000] * 3
+
+
+def test_a_store_failure_is_said_in_chinese_without_the_database_s_own_words() -> None:
+    import sqlite3
+
+    from relief_live.store import BUSY_TIMEOUT_MS, describe_failure
+
+    locked = sqlite3.OperationalError("database is locked")
+    assert describe_failure(None, locked, "zh") == f"数据库：数据库正忙：另一个进程占用写锁超过 {BUSY_TIMEOUT_MS / 1000:g} 秒，请稍后重试"
+    assert describe_failure(None, locked).endswith("try again (database is locked)")  # the CLI's, as before
+    # A failure nobody has put words to keeps the database's text, so it can still be looked up.
+    assert describe_failure(None, sqlite3.OperationalError("disk I/O error"), "zh") == "数据库：出错（disk I/O error）"

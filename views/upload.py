@@ -104,7 +104,7 @@ def _import(row: Row, demo: list[int]) -> None:
     except Exception as error:  # the store's (a full disk, a lock held too long): said, not a traceback
         if not ingest.store_failure(error):
             raise
-        upload.say("error", "upload_failed", error=plain(describe_failure(store, error)))
+        upload.say("error", "upload_failed", error=plain(describe_failure(store, error, lang)))
     else:
         upload.result = result
         for each in (result, *result.also):  # a live workbook: its session, then its product totals

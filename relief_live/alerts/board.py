@@ -10,7 +10,7 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
-from relief_live import alerts, live, ui, wall
+from relief_live import alerts, live, state, ui, wall
 from relief_live.alerts import deliver, record, rules
 from relief_live.i18n import plain, t
 from relief_live.store import describe_failure
@@ -31,7 +31,7 @@ def _evaluated(url: str, version: int, minute: int) -> str | None:
         return str(error)
     except Exception as error:  # the store's (busy, full): the pages go on; the next minute tries again
         log.warning("alerts were not evaluated: %s", error)
-        return describe_failure(None, error)  # (not the store's address: viewers read it)
+        return describe_failure(None, error, state.lang())  # (not the store's address: viewers read it)
     alerts.deliver_in_background(store)
     return None
 
