@@ -143,6 +143,23 @@ def test_ticks_stopped_holds_for_an_hour_after_the_last_tick_unless_the_session_
     assert [r["state"] for r in record.alerts(store).iter_rows(named=True)] == ["resolved", "resolved"]
 
 
+def test_a_session_counted_only_in_cumulative_orders_goes_quiet_and_its_ticks_stop_at_the_minute(
+        store: Store) -> None:
+    """No order for 10 minutes read from a cumulative count alone; ticks_stopped from the very millisecond its
+    latest tick is 3 minutes old, with the whole minutes since it."""
+    start = datetime(2026, 12, 1, 19, 20)
+    lines = [f"LIVE1,{start + timedelta(minutes=m):%Y-%m-%d %H:%M},1000,{min(m, 28)}\n" for m in range(39)]
+    load(store, "sessions.csv", SESSIONS)
+    load(store, "trend.csv", "直播ID,时间,实时在线人数,累计成交订单数\n" + "".join(lines))  # last tick 19:58
+    alerts.check(store, now=NOW + timedelta(minutes=1) - timedelta(milliseconds=1), send=False)
+    assert set(firing(store)) == {("session_no_orders", "LIVE1"), ("session_gmv_slow", "LIVE1")}
+    alerts.check(store, now=NOW + timedelta(minutes=1), send=False)
+    held = firing(store)
+    assert set(held) == {("session_no_orders", "LIVE1"), ("session_gmv_slow", "LIVE1"), ("ticks_stopped", "LIVE1")}
+    assert json.loads(held["ticks_stopped", "LIVE1"]["facts"])["minutes"] == 3
+    assert json.loads(held["session_no_orders", "LIVE1"]["facts"])["viewers"] == 1000
+
+
 def test_villages_stalled_and_late_at_the_data_s_own_clock(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     stock = ("县区,村,产品,滞销数量,单位,统计日期,单价\n"
              "乐业县,火卖村,红心猕猴桃,1000,斤,2026-11-01,10\n"
