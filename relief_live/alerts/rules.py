@@ -207,10 +207,10 @@ def villages(report: Report, limits: Mapping[str, Any], clock: datetime | None) 
     # The ledger's own 目标日期 for the row, else the setting, else the end of the data's year.
     target = pl.coalesce("target_date", pl.lit(limits.get("alert_village_deadline") or date(clock.year, 12, 31)))
     late = remains & (pl.col("projected_clear_date").is_null() | (pl.col("projected_clear_date") > target))
-    picked = report.villages.select(
+    picked = report.villages.lazy().select(
         "county", "village", "product", "unit", "remaining_qty", "sell_through", "projected_clear_date",
         "last_sale", "as_of", stalled.alias("stalled"), late.alias("late"), target.alias("target"),
-    ).filter(pl.col("stalled") | pl.col("late"))
+    ).filter(pl.col("stalled") | pl.col("late")).collect()  # (one query: each eager step would be one)
     rows = []
     for r in picked.iter_rows(named=True):
         since = r["last_sale"] or (datetime.combine(r["as_of"], datetime.min.time(), _ZONE) if r["as_of"] else None)
@@ -274,16 +274,18 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
     share = float(limits["alert_session_gmv_slow"])
     stale_us = timedelta(minutes=float(limits["alert_ticks_stopped"])) // timedelta(microseconds=1)
     stale = -(-stale_us // 1000)  # ms, rounded up: a tick this many ms old or more has stopped
-    live = report.sessions.filter(watched).select(
-        "session_id", "county", "host_kind", "host_name", "title", "started_at", "last_tick", "gmv").rows(named=True)
+    live = report.sessions.lazy().filter(watched).select(
+        "session_id", "county", "host_kind", "host_name", "title", "started_at", "last_tick", "gmv",
+    ).collect().rows(named=True)  # (one query: each eager step would be one)
     medians = _medians(report.sessions, watched)
     reach = max(_DROP_WINDOW, quiet)  # each live session's ticks up to its latest, as far back as a rule reads
     recent: dict[str, list[tuple]] = {}
     ticking = {r["session_id"]: r["last_tick"] for r in live if r["last_tick"] is not None}
     if ticking:
         since = _epoch_ms(min(ticking.values()) - reach)
-        for row in ticks.filter(pl.col("session_id").is_in(list(ticking)) & (pl.col("ts").dt.epoch("ms") >= since)
-                                ).select("session_id", "ts", "viewers_online", "orders", "orders_cum").iter_rows():
+        for row in ticks.lazy().filter(pl.col("session_id").is_in(list(ticking)) & (pl.col("ts").dt.epoch("ms") >= since)
+                                       ).select("session_id", "ts", "viewers_online", "orders", "orders_cum"
+                                                ).collect().iter_rows():
             if row[1] >= ticking[row[0]] - reach:
                 recent.setdefault(row[0], []).append(row[1:])
     out: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {rule: [] for rule in _SESSION_RULES}
