@@ -264,9 +264,10 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
 
     A session whose feed stopped is no longer live, yet what its latest ticks showed stands until a new tick or
     its end says otherwise: its rules hold as they did (and ticks_stopped with them) while its feed is `stopped`."""
-    watched = _watched(report.sessions, now)
-    if watched is None:
-        return pl.DataFrame(schema=HOLDING_SCHEMA)
+    table = report.sessions
+    latest = table.get_column("last_tick").max()
+    if not table.get_column("live").any() and (latest is None or latest <= now - STOPPED_FOR):  # type: ignore[operator]
+        return pl.DataFrame(schema=HOLDING_SCHEMA)  # (told by a column's any() and max(): a filter costs a query)
     at = _epoch_ms(now.astimezone(UTC))
     minutes = float(limits["alert_session_no_orders"])
     quiet = timedelta(minutes=minutes)
@@ -274,10 +275,12 @@ def sessions(report: Report, ticks: pl.DataFrame, limits: Mapping[str, Any], now
     share = float(limits["alert_session_gmv_slow"])
     stale_us = timedelta(minutes=float(limits["alert_ticks_stopped"])) // timedelta(microseconds=1)
     stale = -(-stale_us // 1000)  # ms, rounded up: a tick this many ms old or more has stopped
-    live = report.sessions.lazy().filter(watched).select(
+    # The live sessions and those whose feed stopped (metrics' `stopped`), in one query: the report's sessions
+    # frame comes in many chunks after a refresh, where each series operation would cost as much.
+    live = table.lazy().filter(pl.col("live") | feed_stopped(now)).select(
         "session_id", "county", "host_kind", "host_name", "title", "started_at", "last_tick", "gmv",
-    ).collect().rows(named=True)  # (one query: each eager step would be one)
-    medians = _medians(report.sessions, watched)
+    ).collect().rows(named=True)
+    medians = _medians(table, {r["host_kind"] for r in live} - {None})
     reach = max(_DROP_WINDOW, quiet)  # each live session's ticks up to its latest, as far back as a rule reads
     recent: dict[str, list[tuple]] = {}
     ticking = {r["session_id"]: r["last_tick"] for r in live if r["last_tick"] is not None}
@@ -330,24 +333,14 @@ def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
             and (max(counted) - min(counted) if counted else 0) == 0)
 
 
-def _watched(table: pl.DataFrame, now: datetime) -> pl.Series | None:
-    """Which sessions the session rules read: the live ones and those whose feed stopped (metrics' `stopped`);
-    None when there are none (told by a column's any() and max() first: a filter would cost a query)."""
-    latest = table.get_column("last_tick").max()
-    if not table.get_column("live").any() and (latest is None or latest <= now - STOPPED_FOR):  # type: ignore[operator]
-        return None
-    watched = table.select(pl.col("live") | feed_stopped(now)).to_series()
-    return watched if watched.any() else None
-
-
-def _medians(table: pl.DataFrame, watched: pl.Series) -> dict[str | None, float | None]:
-    """The median GMV per hour of the finished sessions of each host kind that a watched session has: a few series
-    filters (a group_by over every session cost as much as all the rest of the rules)."""
-    column = table.get_column
-    kind, per_hour = column("host_kind"), column("gmv_per_hour")
-    finished = ~column("live") & per_hour.is_not_null()
-    return {k: per_hour.filter(finished & (kind == k)).median()  # type: ignore[misc]
-            for k in kind.filter(watched).drop_nulls().unique().to_list()}
+def _medians(table: pl.DataFrame, kinds: set[str]) -> dict[str, float | None]:
+    """The median GMV per hour of the finished sessions of each of these host kinds (those of the sessions the rules
+    read), in one query over them alone."""
+    if not kinds:
+        return {}
+    return dict(table.lazy().filter(~pl.col("live") & pl.col("gmv_per_hour").is_not_null()
+                                    & pl.col("host_kind").is_in(sorted(kinds)))
+                .group_by("host_kind").agg(pl.col("gmv_per_hour").median()).collect().iter_rows())
 
 
 _SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_gmv_slow", "ticks_stopped")
