@@ -28,23 +28,29 @@ def catalogued(sales: pl.DataFrame, catalogue: pl.DataFrame | None) -> tuple[pl.
     if own.all():
         return sales, route.alias("route")
     at = (~own).arg_true()
-    lines = sales[at].select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"),
-                             *{c for _, c, _ in schema.CATALOGUE_ROUTES})
-    found = pl.DataFrame({"__i": pl.Series([], dtype=pl.UInt32), "route": pl.Series([], dtype=pl.String)})
-    entries = []
+    lines = sales.select(*{c for _, c, _ in schema.CATALOGUE_ROUTES})[at]  # only the columns the routes read
+    # Each line's entry (a row of the routes' tables laid end to end) and the route that found it: a lookup in
+    # the few keys of each route (a hash map), not a join of every line.
+    hit = pl.repeat(None, len(at), dtype=pl.UInt32, eager=True)
+    how = pl.repeat(None, len(at), dtype=pl.String, eager=True)
+    tables = []
     for name, line_column, entry_column in schema.CATALOGUE_ROUTES:
         by_key = (catalogue.filter(pl.col(entry_column).is_not_null())
                   .group_by(entry_column).agg(pl.col("village", "county", "product", "pack_kg").first(),
                                               kinds=pl.struct("village", "product").n_unique())
                   .filter(pl.col("kinds") == 1).drop("kinds"))
-        todo = lines.join(found, on="__i", how="anti").filter(pl.col(line_column).is_not_null())
-        matched = todo.select("__i", __key=pl.col(line_column)).join(
-            by_key.rename({entry_column: "__key"}), on="__key", how="inner").drop("__key")
-        found = pl.concat([found, matched.select("__i", route=pl.lit(name))])
-        entries.append(matched)
-    if found.height == 0:
+        first = sum(t.height for t in tables)
+        found = lines.get_column(line_column).replace_strict(
+            by_key.get_column(entry_column), pl.int_range(first, first + by_key.height, dtype=pl.UInt32, eager=True),
+            default=None, return_dtype=pl.UInt32)
+        taken = found.is_not_null() & hit.is_null()
+        hit = found.zip_with(taken, hit)
+        how = pl.repeat(name, len(at), dtype=pl.String, eager=True).zip_with(taken, how)
+        tables.append(by_key.drop(entry_column))
+    matched = hit.is_not_null()
+    if not matched.any():
         return sales, route.alias("route")
-    hits = pl.concat(entries).join(found, on="__i").with_columns(row=pl.lit(at).gather(pl.col("__i")))
+    hits = pl.concat(tables)[hit.filter(matched)].with_columns(route=how.filter(matched), row=at.filter(matched))
     rows = hits.get_column("row")
     unit, quantity = sales.get_column("unit"), sales.get_column("quantity")
     packs = hits.select(
@@ -57,7 +63,7 @@ def catalogued(sales: pl.DataFrame, catalogue: pl.DataFrame | None) -> tuple[pl.
             sales.get_column("county").gather(rows))),
         sales.get_column("product").scatter(rows, hits.get_column("product")),
         quantity.scatter(rows.filter(converted), packs.filter(converted)),
-        unit.scatter(rows.filter(converted), pl.Series(["kg"] * int(converted.sum()), dtype=pl.String)),
+        unit.scatter(rows.filter(converted), pl.repeat("kg", int(converted.sum()), dtype=pl.String, eager=True)),
     )
     return sales, route.scatter(rows, hits.get_column("route")).alias("route")
 

@@ -95,6 +95,10 @@ class Carry:
     kinds: HostKinds  # sessions.host_kinds_of the report's sessions
     started: pl.DataFrame  # session_id, started_at of the report's sessions, sorted by session_id (found by a search)
     baselines: Baselines
+    # The held sales as placed in their sessions and matched to the catalogue (place_sales, catalogued), when some
+    # line named no session or no village: a refresh adds the new lines' placement rather than placing every
+    # held line again (the sessions and the catalogue being unchanged, so is each held line's placement).
+    placed: pl.DataFrame | None = None
 
 
 def cold_report(sessions: pl.DataFrame, ticks: pl.DataFrame, sales: pl.DataFrame, stock: pl.DataFrame,
@@ -119,8 +123,10 @@ def with_carry(report: Report, sales: pl.DataFrame, stock: pl.DataFrame, per_sal
     ts_max = sales.get_column("ts").max()
     latest = _later(ts_max, latest_sale(undated, started))  # type: ignore[arg-type]
     baselines = Baselines.of(stock)
+    loose = sales.get_column(_ID).null_count() > 0 or report.routes.height > 0  # placed or catalogued lines
     carry = Carry(per_sales.sort(_ID), ts_max, undated,  # type: ignore[arg-type]
-                  _window_of(sales, baselines, started, latest), host_kinds_of(report.sessions), started, baselines)
+                  _window_of(sales, baselines, started, latest), host_kinds_of(report.sessions), started, baselines,
+                  sales if loose else None)
     return replace(report, carry=carry)
 
 
@@ -174,8 +180,22 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
         routes = moved_routes(routes, new.pop("routes", routes.clear()), gone.pop("routes", routes.clear()))
         channels = moved_channels(channels, new.pop("channels", channels.clear()),
                                   gone.pop("channels", channels.clear()))
-    sales = settle_totals(catalogued(place_sales(sales, sessions), catalogue)[0])
     new_sales, gone_sales = new.get("sales", sales.clear()), gone.get("sales", sales.clear())
+    placed = None
+    # New lines neither are a session's product totals nor fall in a session that has some (_totals_touched): the
+    # held lines' settled totals stand.
+    if carry.placed is not None and "stock" not in new:  # a stock change reads every line: in the frames' order
+        placed = carry.placed
+        if gone_sales.height:
+            placed = placed.join(gone_sales.select("batch", "line"), on=["batch", "line"], how="anti",
+                                 maintain_order="left")
+        if new_sales.height:
+            placed = pl.concat([placed, new_sales], how="vertical")
+        sales = placed
+    else:
+        sales = settle_totals(catalogued(place_sales(sales, sessions), catalogue)[0])
+        if sales.get_column(_ID).null_count() or (catalogue is not None and catalogue.height):
+            placed = sales
 
     touched = _touched_sessions(new, gone)
     per_sales = _per_sales(carry.per_sales, sales, new_sales, gone_sales)
@@ -206,7 +226,7 @@ def refresh_report(previous: Report, frames: dict[str, pl.DataFrame], changes: C
     kinds = host_kinds_moved(carry.kinds, before, after)
     return Report(totals_of(per_session, villages), per_session, host_kind_table(kinds),
                   villages, unattributed, unconvertible,
-                  Carry(per_sales, ts_max, undated, window, kinds, started, baselines), routes, channels)
+                  Carry(per_sales, ts_max, undated, window, kinds, started, baselines, placed), routes, channels)
 
 
 def _totals_touched(sales: pl.DataFrame, sessions: pl.DataFrame, new: dict[str, pl.DataFrame],
