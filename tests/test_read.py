@@ -669,3 +669,10 @@ def test_a_ledger_s_target_date_is_read_beside_its_own_date() -> None:
     from datetime import date
 
     assert parse(text).select("as_of", "target_date").row(0) == (date(2020, 3, 31), date(2020, 6, 30))
+
+
+def test_text_loses_exactly_the_spaces_read_whitespace_names() -> None:
+    """unwrap strips with polars' own set, which is read.WHITESPACE (Unicode's White_Space): a zero-width space or
+    a byte order mark is no space and stays."""
+    cells = pl.Series([f"{c}甲村{c}" for c in read.WHITESPACE] + ["\u200b甲村", "\ufeff甲村"])
+    assert read.unwrap(cells).to_list() == ["甲村"] * len(read.WHITESPACE) + ["\u200b甲村", "\ufeff甲村"]
