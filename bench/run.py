@@ -3,6 +3,8 @@
 Every comparison is measured in the same run, interleaved, each step in its own process (bench/tasks.py);
 a time is the fastest of its repeats (the machine is shared and noisy), a peak memory the largest.
 BENCH_QUICK=1 runs small sizes once (about 2 minutes). BENCH_PG overrides the PostgreSQL server URL.
+`--shops` measures the shop exports' section alone (a shop's 抖店 export against plain order lines) and rewrites
+it in RESULTS.md; `--render` rewrites RESULTS.md from results.json.
 """
 
 from __future__ import annotations
@@ -95,6 +97,93 @@ def new_rows_file() -> Path:
             session, order, rest = line.split(",", 2)
             body.append(f"{session},NEW{order},{rest}")
         path.write_text("\n".join([lines[0], *body]) + "\n", encoding="utf-8")
+    return path
+
+
+SHOP_ROWS: Final = 200_000 if QUICK else 1_000_000
+SHOP_STORE_SCALE: Final = 30  # the demo's sessions, stock and ticks beside the shop's lines: ~1,000 sessions
+SHOP_LIVE_SHARE: Final = 0.3  # lines sold in a session's live room, by its host (the rest: 商品卡 / 短视频)
+
+
+def shop_file(rows: int, *, new: bool = False) -> Path:
+    """`rows` lines of the demo shop's 抖店 export (商品维度: BOM, tab-wrapped ids, `-` for empty, 商品金额 a unit
+    price, statuses and refunds, 流量来源), drawn as relief_live.demo draws its story's: its listings, catalogued by
+    商家编码, 商品ID or not at all, and live lines in the hosts' sessions of the demo at SHOP_STORE_SCALE.
+    `new`: lines no store holds yet (fresh order ids), as an upload during a session."""
+    path = WORK / f"shop_{'new_' if new else ''}{rows}.csv"
+    if path.exists():
+        return path
+    import numpy as np
+    import polars as pl
+
+    from relief_live import demo
+
+    extra = next(f["path"] for f in demo_files(SHOP_STORE_SCALE) if f["path"].endswith("sessions_scale_extra.csv"))
+    sessions = pl.read_csv(extra, infer_schema=False).select(
+        "host_name", *(pl.col(c).str.to_datetime("%Y-%m-%d %H:%M:%S").dt.epoch("ms") for c in ("started_at", "ended_at")))
+    rng = np.random.default_rng([demo.SEED, rows, int(new)])
+    listing = rng.integers(len(demo.LISTINGS), size=rows)
+    live = rng.random(rows) < SHOP_LIVE_SHARE
+    session = rng.integers(sessions.height, size=rows)
+    start, end = sessions["started_at"].to_numpy()[session], sessions["ended_at"].to_numpy()[session]
+    year = demo._local_ms(demo.FIRST_DAY), demo._local_ms(demo.LAST_DAY)
+    ts = np.where(live, start + rng.random(rows) * (end - start), year[0] + rng.random(rows) * (year[1] - year[0]))
+    video = ~live & (rng.random(rows) < 0.4)
+    hosts = sorted(demo.DOUYIN_ACCOUNTS)
+    host = np.where(live, sessions["host_name"].to_numpy()[session],
+                    np.where(video, np.array(hosts)[rng.integers(len(hosts), size=rows)], "-"))
+    packs = rng.choice([1, 1, 1, 2, 3], size=rows)
+    price = np.array([demo._pack_fen(li) for li in demo.LISTINGS])[listing]
+    amount = price * packs - np.where(price * packs > 3000, rng.choice([0, 0, 0, 300, 500], size=rows), 0)
+    u = rng.random(rows)
+    # 订单状态, 售后状态, paid, as relief_live.demo._write_shop writes a line of each outcome
+    status = np.select([u < 0.03, u < 0.05, u < 0.06], ["已关闭", "已关闭", "已完成"], "已完成")
+    after = np.select([u < 0.03, u < 0.05, u < 0.06, u < 0.08], ["退款成功", "-", "售后完成", "售后关闭"], "-")
+    paid = ~((u >= 0.03) & (u < 0.05))
+    second = np.r_[False, rng.random(rows - 1) < demo.SHOP_SECOND_LINE]  # a second line of the order before
+    second[1:] &= ~second[:-1].copy()  # orders of two lines at most: each line's key once, as in an export
+    main = np.cumsum(~second) + (5_000_000 if new else 0)
+    ts = np.where(second, np.r_[ts[:1], ts[:-1]], ts).astype(np.int64) // 1000 * 1000
+    base = 6_917_926_768_800_000_000
+    titles = pl.Series([li.title for li in demo.LISTINGS])
+    ids = pl.Series([demo._product_ids(i)[0] for i in range(len(demo.LISTINGS))])
+    skus = pl.Series([f"\t{li.sku}" if li.sku else "-" for li in demo.LISTINGS])
+    accounts = {name: f"\t{account}" for name, account in demo.DOUYIN_ACCOUNTS.items()}
+
+    def yuan(name: str) -> pl.Expr:
+        return (pl.col(name) // 100).cast(pl.String) + "." + (pl.col(name) % 100).cast(pl.String).str.zfill(2)
+
+    when = pl.col("ts").cast(pl.Datetime("ms"))
+    frame = pl.DataFrame({"main": base + main * 10, "second": second, "listing": listing, "packs": packs,
+                          "price": price, "amount": amount, "ts": ts, "paid": paid, "status": status,
+                          "after": after, "host": host, "live": live, "video": video}).select(
+        主订单编号="\t" + pl.col("main").cast(pl.String),
+        子订单编号="\t" + (pl.col("main") + 1 + pl.col("second")).cast(pl.String),
+        选购商品="\t" + titles.gather(listing),
+        商品数量=pl.col("packs"),
+        商品ID="\t" + ids.gather(listing),
+        商家编码=skus.gather(listing),
+        商品金额=yuan("price"), 订单应付金额=yuan("amount"),
+        订单提交时间=when.dt.strftime("%Y-%m-%d %H:%M:%S"),
+        支付完成时间=pl.when("paid").then((when + pl.duration(seconds=12)).dt.strftime("%Y-%m-%d %H:%M:%S"))
+        .otherwise(pl.lit("-")),
+        订单状态=pl.col("status"), 售后状态=pl.col("after"),
+        达人ID=pl.col("host").replace_strict(accounts, default="-"),
+        达人昵称=pl.col("host"),
+        流量来源=pl.when("live").then(pl.lit("直播")).when("video").then(pl.lit("短视频")).otherwise(pl.lit("商品卡")),
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8"))
+    return path
+
+
+def shop_manifest(rows: int) -> Path:
+    """The files of a store of `rows` shop lines: the demo's stock, catalogue, sessions and ticks at
+    SHOP_STORE_SCALE (not its own order lines), then the shop's export."""
+    path = WORK / f"shop_store_{rows}.json"
+    if not path.exists():
+        files = [f for f in demo_files(SHOP_STORE_SCALE) if f["kind"] != "sales"]
+        files.append({"path": str(shop_file(rows)), "kind": None, "session_id": None})
+        path.write_text(json.dumps(files))
     return path
 
 
@@ -220,9 +309,113 @@ def bench_scaling() -> list[dict[str, Any]]:
         ingested = step("ingest", url, str(manifest))
         log(f"scaling {rows:,}: report")
         reported = step("report", url, str(new))
-        out.append({"target_rows": rows, "ingest": ingested, "report": reported})
+        out.append({"target_rows": rows, "files": len(files), "ingest": ingested, "report": reported})
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     return out
+
+
+SHOP_REPEATS: Final = 3 if QUICK else 5  # interleaved rounds of the four ingests; their ratios taken round by round
+
+
+def bench_shops() -> dict[str, Any]:
+    """The shop's 抖店 export against the plain order lines, at SHOP_ROWS each: ingest against each file's floor,
+    interleaved; then the report of a store of each, cold and after NEW_ROWS new lines of its kind."""
+    shop, plain = shop_file(SHOP_ROWS), sales_file(SHOP_ROWS)
+    load = [os.getloadavg()[0]]
+    contenders = [("floor", "floor", (str(plain),)), ("relief-live", "ingest", ("sqlite", str(plain))),
+                  ("shop floor", "floor", (str(shop), "订单提交时间")), ("relief-live shop", "ingest", ("sqlite", str(shop)))]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in contenders}
+    for round_ in range(SHOP_REPEATS):
+        for name, task, args in contenders:
+            log(f"shops {SHOP_ROWS:,}: {name} (round {round_ + 1})")
+            runs[name].append(step(task, *(_resolve(a, None) for a in args)))
+    stages = {name: step("stages", sqlite_url("stages"), str(path)) for name, path in (("plain", plain), ("shop", shop))}
+    reports = {}
+    for name, manifest, new in (("plain", WORK / f"demo_s{scale_for(SHOP_ROWS)}" / "manifest.json", new_rows_file()),
+                                ("shop", shop_manifest(SHOP_ROWS), shop_file(NEW_ROWS, new=True))):
+        demo_files(scale_for(SHOP_ROWS))
+        url = sqlite_url(f"shops_{name}")
+        log(f"shops {SHOP_ROWS:,}: {name} store, ingest")
+        ingested = step("ingest", url, str(manifest))
+        log(f"shops {SHOP_ROWS:,}: {name} store, report")
+        reports[name] = {"ingest": ingested, "report": step("report", url, str(new))}
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    load.append(os.getloadavg()[0])
+    return {"rows": SHOP_ROWS, "quick": QUICK, "repeats": SHOP_REPEATS, "load": load, "written_at": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "file_mib": shop.stat().st_size / 2**20, "plain_file_mib": plain.stat().st_size / 2**20,
+            "results": {name: best(r) for name, r in runs.items()}, "stages": stages, "reports": reports}
+
+
+def shop_section(shops: dict[str, Any]) -> list[str]:
+    """RESULTS.md's section on the shop exports."""
+    ok = {True: "met", False: "**missed**"}
+    res, reports = shops["results"], shops["reports"]
+    plain = res["relief-live"]["seconds"] / res["floor"]["seconds"]
+    shop = res["relief-live shop"]["seconds"] / res["shop floor"]["seconds"]
+    lines = [
+        f"## Shop exports: {shops['rows']:,} 抖店 order lines",
+        "",
+        f"Measured on {shops['written_at']}"
+        + (" (BENCH_QUICK=1: small size)" if shops["quick"] else "") + f", fastest of {shops['repeats']} runs"
+        + (f" (load average {shops['load'][0]:.0f} at the start, {shops['load'][1]:.0f} at the end, on "
+           f"{os.cpu_count()} cores: ratios of one run's figures, not seconds, compare)" if "load" in shops else "")
+        + " by `python bench/run.py --shops`, which rewrites this section alone. The file is the demo shop's 抖店 "
+        f"export ({shops['file_mib']:.0f} MiB: BOM, tab-wrapped ids, `-` for empty, 商品金额 a unit price, order and "
+        "after-sale statuses, 流量来源, 达人ID): lines of its listings, which the catalogue ties by 商家编码, by 商品ID "
+        f"alone or not at all, {SHOP_LIVE_SHARE:.0%} of them sold in a live room of the demo's sessions (placed by "
+        "host account and time), none naming a session or a village. *plain*: the same number of the demo's own "
+        f"order lines ({shops['plain_file_mib']:.0f} MiB), each with its session and village, as in the ingest "
+        "table above, measured in the same run. Each against its own file's floor (`polars.read_csv` and the time "
+        "column parsed).",
+        "",
+        "| path | seconds | × its floor | peak MiB |", "|---|---:|---:|---:|",
+    ]
+    for name, floor_name in (("floor", "floor"), ("relief-live", "floor"), ("shop floor", "shop floor"),
+                             ("relief-live shop", "shop floor")):
+        r = res[name]
+        lines.append(f"| {name} | {r['seconds']:.2f} | {r['seconds'] / res[floor_name]['seconds']:.1f} | "
+                     f"{r['peak_mb']:.0f} |")
+    lines += [
+        "",
+        f"- shop ingest within 3× of its floor, as the plain ingest: {shop:.2f}× ({ok[shop <= 3]}"
+        f"{_paired(res['relief-live shop']['runs'], res['shop floor']['runs'])}); plain {plain:.2f}× in the same "
+        f"run{_paired(res['relief-live']['runs'], res['floor']['runs'])}; the shop's statuses, "
+        f"unit prices, wrapped ids and `-` make its ratio {shop / plain:.2f}× the plain one",
+    ]
+    if "stages" in shops:
+        st = shops["stages"]
+        lines += [
+            "",
+            "Where the time goes (one run each, in process: `read_table`, `detect` + `typed_frame`, `Store.write`):",
+            "",
+            "| stage | plain (s) | shop (s) | shop ÷ plain |", "|---|---:|---:|---:|",
+            *[f"| {k} | {st['plain'][k]:.2f} | {st['shop'][k]:.2f} | {st['shop'][k] / st['plain'][k]:.1f} |"
+              for k in ("read_table", "typed_frame", "write", "seconds")],
+        ]
+    lines += [
+        "",
+        "The report of a store of each (the demo's sessions, ticks, stock and catalogue beside the lines), cold and "
+        f"refreshed after {NEW_ROWS:,} new lines of the same kind, as in the metrics table above. *re-placing*: "
+        "what placing every held line again would cost a refresh: in its session by host account and time "
+        "(`place_sales`) and in its village through the catalogue (`catalogued`). A refresh places only the new "
+        "lines and keeps the held lines' placement from the report before (the sessions and the catalogue being "
+        "unchanged; a change of either is a cold report).",
+        "",
+        "| store | order lines | sessionless | placed | cold | refresh | refresh ÷ cold | re-placing | of it: sessions | "
+        "of it: catalogue | re-placing ÷ refresh | same |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, s in reports.items():
+        r = s["report"]
+        lines.append(
+            f"| {name} | {r['sales_rows']:,} | {r['sessionless_rows']:,} | {r['placed_rows']:,} | {r['cold']:.2f} | "
+            f"{r['splice']:.3f} | {100 * r['splice'] / r['cold']:.1f}% | {r['replace']:.3f} | "
+            f"{r['replace_sessions']:.3f} | {r['replace_catalogue']:.3f} | {100 * r['replace'] / r['splice']:.0f}% | "
+            f"{'yes' if r['same'] else '**no**'} |")
+    r = reports["shop"]["report"]
+    share = r["splice"] / r["cold"]
+    lines += ["", f"- shop store: refresh ≤ 5% of cold — {100 * share:.1f}% ({ok[share <= 0.05]})", ""]
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +486,7 @@ def _paired(runs: list[float], floor_runs: list[float]) -> str:
 
 
 def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[dict[str, Any]],
-                  elapsed: float, written_at: str) -> str:
+                  elapsed: float, written_at: str, shops: dict[str, Any] | None = None) -> str:
     from bench.tasks import REFRESH_REPEATS
 
     res = ingest["results"]
@@ -398,6 +591,8 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
             lines.append(f"- refresh at {b['sales_rows']:,} ÷ refresh at {a['sales_rows']:,}: {grew:.1f}× for "
                          f"{b['sales_rows'] / a['sales_rows']:.0f}× the lines ({ok[grew <= 1.5]}, taking "
                          "\"about the same\" as within 1.5×)")
+    if shops is not None:
+        lines += ["", *shop_section(shops)[:-1]]
     lines += [
         "",
         "## Scaling",
@@ -410,7 +605,7 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
     for s in scaling:
         r, i = s["report"], s["ingest"]
         n = r["sales_rows"]
-        files = len(demo_files(scale_for(s["target_rows"])))
+        files = s.get("files") or len(demo_files(scale_for(s["target_rows"])))
         lines.append(f"| {n:,} | {files} | {i['seconds']:.2f} | {1e6 * i['seconds'] / n:.2f} | {r['cold']:.2f} | "
                      f"{1e6 * r['cold'] / n:.2f} | {r['splice']:.3f} |")
     lines += [
@@ -430,20 +625,29 @@ def write_results(info: dict[str, str], ingest: dict[str, Any], scaling: list[di
     return "\n".join(lines) + "\n"
 
 
-def render(elapsed: float | None = None) -> None:
+def render(elapsed: float | None = None, *, plotted: bool = True) -> None:
     """RESULTS.md and scaling.png from bench/results.json: the latest run only (earlier runs are in git)."""
     data = json.loads((BENCH / "results.json").read_text())
-    plot(data["scaling"], BENCH / "scaling.png")
+    if plotted:
+        plot(data["scaling"], BENCH / "scaling.png")
     # The time of the run, not of this rendering (--render only re-reads results.json).
     written_at = data.get("written_at") or "an unrecorded date"
     text = write_results(data["machine"], data["ingest"], data["scaling"], elapsed or data.get("elapsed", 0.0),
-                         written_at)
+                         written_at, data.get("shops"))
     (BENCH / "RESULTS.md").write_text(text, encoding="utf-8")
 
 
 def main() -> int:
     if sys.argv[1:] == ["--render"]:
         render()
+        return 0
+    if sys.argv[1:] == ["--shops"]:  # the shop exports' section alone; the rest of results.json stays
+        WORK.mkdir(parents=True, exist_ok=True)
+        data = json.loads((BENCH / "results.json").read_text())
+        data["shops"] = bench_shops()
+        (BENCH / "results.json").write_text(json.dumps(data, indent=1))
+        render(plotted=False)
+        shutil.rmtree(WORK / "db", ignore_errors=True)
         return 0
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -454,10 +658,11 @@ def main() -> int:
     finally:
         drop_pg()
     scaling = bench_scaling()
+    shops = bench_shops()
     elapsed = time.perf_counter() - started
     (BENCH / "results.json").write_text(json.dumps(
         {"machine": info, "quick": QUICK, "elapsed": elapsed, "written_at": time.strftime("%Y-%m-%d %H:%M %Z"),
-         "ingest": ingest, "scaling": scaling}, indent=1))
+         "ingest": ingest, "scaling": scaling, "shops": shops}, indent=1))
     render(elapsed)
     shutil.rmtree(WORK / "db", ignore_errors=True)
     log(f"wrote bench/RESULTS.md in {elapsed / 60:.1f} min")
