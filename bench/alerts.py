@@ -69,7 +69,7 @@ def measure() -> dict:
             t0 = time.perf_counter()
             version, report = held.report(now=now, live_minutes=live_minutes())
             t1 = time.perf_counter()
-            done = alerts.check(store, live=held, now=now, send=False)  # as the dashboard evaluates
+            done = alerts.check(store, live=held, now=now, send=False, version=version)  # as the dashboard does
             t2 = time.perf_counter()
             rules._villages_last.clear()  # the rules again, as check ran them (not from its kept result)
             holding = rules.holding(report, held.frames["ticks"], held.frames["sales"], now=now, limits=limits)
@@ -120,8 +120,9 @@ def render(result: dict) -> str:
         *rounds,
         "",
         "The evaluation is the rules (`holding`, the sixth column) and `record`. `check` adds what the dashboard's "
-        "call does around them: three reads of the store (its version, the last evaluation, the folder watchers' "
-        "standing rejections), each a connection of its own. The rules: the village rules pick their rows with one filter "
+        "call does around them, reads of the store each on a connection of its own: the version once more as the "
+        "report is asked for, the last evaluation, and whether the folder watchers have standing rejections. "
+        "The rules: the village rules pick their rows with one filter "
         "over the report's villages and the session rules read the live sessions' last minutes of ticks, each "
         "in a query or two whose bounds are numbers worked out beforehand; the few rows that hold are written in "
         "Python. A batch that leaves the report's villages as they were (ticks, sessions) reuses the village "

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
+import sqlalchemy as sa
+
 from relief_live import rejections, terminal
 from relief_live.alerts import deliver, record, rules
 from relief_live.alerts.rules import RULES, holding
@@ -45,25 +48,36 @@ def _frames_of(store: Store, live: Any = None) -> Any:
 
 
 def check(store: Store, *, live: Any = None, now: datetime | None = None, send: bool = True,
-          force: bool = False) -> Outcome:
+          force: bool = False, version: int | None = None) -> Outcome:
     """Evaluate every rule on the store as it is, record what began and what cleared, and send what is due.
 
     Skipped when this (store version, minute) was evaluated already, by this process or another, unless `force`
     (a watcher whose rejected files changed). `live`: the caller's LiveFrames (the dashboard's), whose report is
-    refreshed from new batches only; else one kept for the store in this process."""
+    refreshed from new batches only; else one kept for the store in this process. `version`: the store version
+    the caller has just read (the dashboard's), not read again."""
     now = now or datetime.now(UTC)
-    key = (store.version(), int(now.timestamp() // 60))
+    key = (store.version() if version is None else version, int(now.timestamp() // 60))
     if not force and record.evaluated(store) == key:
         return Outcome(None, [], [], deliver_due(store) if send else 0)
     from relief_live.live import live_minutes
 
     frames = _frames_of(store, live)
     version, report = frames.report(now=now, live_minutes=live_minutes())
-    rejected = rejections.summary(rejections.current(store))  # stored by the watchers: seen wherever evaluated
+    rejected = _standing(store)  # stored by the watchers: seen wherever evaluated
     held = holding(report, frames.frames["ticks"], frames.frames["sales"], now=now, rejections=rejected)
     done = record.record(store, held, key=(version, key[1]))
     sent = deliver_due(store) if send else 0
     return Outcome((version, key[1]), done.fired, done.resolved, sent)
+
+
+def _standing(store: Store) -> Any:
+    """The folder watchers' standing rejections (rejections.summary). Counted first: there are usually none, and
+    reading the rows costs several times a count (a large part of an evaluation after each ingest)."""
+    rejections.ensure(store)
+    table = rejections.rejections_table
+    with store.transaction() as tx:
+        ((standing,),) = tx.rows(sa.select(sa.func.count()).select_from(table).where(table.c.resolved_at.is_(None)))
+    return rejections.summary(rejections.current(store) if standing else pl.DataFrame())
 
 
 def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: Any = time.sleep,

@@ -26,7 +26,7 @@ def _evaluated(url: str, version: int, minute: int) -> str | None:
     reason alerts could not be evaluated (a threshold setting that cannot be read)."""
     store = ui.store()
     try:
-        alerts.check(store, live=ui._live_frames(url), send=False)
+        alerts.check(store, live=ui._live_frames(url), send=False, version=version)
     except rules.SettingError as error:
         return str(error)
     except Exception as error:  # the store's (busy, full): the pages go on; the next minute tries again
