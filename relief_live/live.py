@@ -149,10 +149,12 @@ class LiveFrames:
         """Whether a report is held: else the next report() computes it over every row (seconds on a big store)."""
         return self._report is not None
 
-    def report(self, *, now: datetime, live_minutes: float) -> tuple[int, Report]:
+    def report(self, *, now: datetime, live_minutes: float, refresh: bool = True) -> tuple[int, Report]:
         """(store version, metrics.build_report of the frames as at `now`): built once, then after each
-        refresh that only added batches, refreshed from the previous report (metrics.refresh_report)."""
-        self.refresh()
+        refresh that only added batches, refreshed from the previous report (metrics.refresh_report).
+        `refresh=False`: of the frames as held, when the caller has just refreshed them (no version query)."""
+        if refresh or self.version < 0:
+            self.refresh()
         with self._lock:
             if self._report is None:
                 f = self.frames

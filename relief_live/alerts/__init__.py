@@ -57,27 +57,32 @@ def check(store: Store, *, live: Any = None, now: datetime | None = None, send: 
     the caller has just read (the dashboard's), not read again."""
     now = now or datetime.now(UTC)
     key = (store.version() if version is None else version, int(now.timestamp() // 60))
-    if not force and record.evaluated(store) == key:
+    last, standing = _looked(store)
+    if not force and last == key:
         return Outcome(None, [], [], deliver_due(store) if send else 0)
     from relief_live.live import live_minutes
 
     frames = _frames_of(store, live)
-    version, report = frames.report(now=now, live_minutes=live_minutes())
-    rejected = _standing(store)  # stored by the watchers: seen wherever evaluated
+    # The caller that gives the version has just refreshed its frames to it: they are not asked again.
+    version, report = frames.report(now=now, live_minutes=live_minutes(), refresh=version is None)
+    # The watchers' standing rejections: seen wherever evaluated (read only when there are some: usually none).
+    rejected = rejections.summary(rejections.current(store) if standing else pl.DataFrame())
     held = holding(report, frames.frames["ticks"], frames.frames["sales"], now=now, rejections=rejected)
     done = record.record(store, held, key=(version, key[1]))
     sent = deliver_due(store) if send else 0
     return Outcome((version, key[1]), done.fired, done.resolved, sent)
 
 
-def _standing(store: Store) -> Any:
-    """The folder watchers' standing rejections (rejections.summary). Counted first: there are usually none, and
-    reading the rows costs several times a count (a large part of an evaluation after each ingest)."""
+def _looked(store: Store) -> tuple[tuple[int, int] | None, int]:
+    """(the (store version, minute) last evaluated, how many of the folder watchers' rejections stand), read on one
+    connection: each read of the store costs a connection's worth, most of an evaluation after an ingest."""
+    record.ensure(store)
     rejections.ensure(store)
-    table = rejections.rejections_table
+    runs, table = record.runs_table, rejections.rejections_table
     with store.transaction() as tx:
+        last = tx.rows(sa.select(runs.c.version, runs.c.minute))
         ((standing,),) = tx.rows(sa.select(sa.func.count()).select_from(table).where(table.c.resolved_at.is_(None)))
-    return rejections.summary(rejections.current(store) if standing else pl.DataFrame())
+    return ((int(last[0][0]), int(last[0][1])) if last else None), int(standing)
 
 
 def deliver_due(store: Store, *, given: Mapping[str, Any] | None = None, sleep: Any = time.sleep,

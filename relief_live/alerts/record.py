@@ -84,14 +84,6 @@ def ensure(store: Store) -> None:
     _ready.add(store.url)
 
 
-def evaluated(store: Store) -> tuple[int, int] | None:
-    """(store version, minute) of the last evaluation recorded, or None."""
-    ensure(store)
-    with store.transaction() as tx:
-        rows = tx.rows(sa.select(runs_table.c.version, runs_table.c.minute))
-    return (int(rows[0][0]), int(rows[0][1])) if rows else None
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What one evaluation changed: ids of alerts that began and that resolved."""
