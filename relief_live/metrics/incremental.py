@@ -270,7 +270,9 @@ def _splice_sessions(previous: pl.DataFrame, started: pl.DataFrame, sessions: pl
         after = fresh.select(pl.col(name).cast(dtype) for name, dtype in SESSION_COLUMNS.items())
         kept = _insert_sorted(kept, after)
     started = _insert_by_id(without_rows(started, held), after.select(_ID, "started_at"))
-    return kept.with_columns(live=_live(now, live_minutes)), before, after, started
+    # One chunk: the splice leaves one more after each refresh, and every later read of the table (`live` as at
+    # the clock, the alert rules' filters) costs a pass per chunk.
+    return kept.rechunk().with_columns(live=_live(now, live_minutes)), before, after, started
 
 
 def _table_places(table: pl.DataFrame, rows: pl.DataFrame, *, few: int = 32) -> pl.Series:
