@@ -250,6 +250,10 @@ class Store:
     def __init__(self, url: str | None = None):
         self.url = url or default_url()
         self._idle: deque[tuple[Any, float]] = deque()  # PostgreSQL connections between operations, and since when
+        self._riders: dict[str, sa.ScalarSelect] = {}  # name -> a scalar read with each version query (ride)
+        self._version_sql: tuple[tuple[str, ...], str] | None = None  # (riders, the version query) compiled once
+        # (store version, {rider name: value}) as the latest version query read them
+        self.ridden: tuple[int, dict[str, Any]] | None = None
         try:
             parsed = make_url(self.url)
         except sa.exc.ArgumentError:
@@ -637,8 +641,32 @@ class Store:
         return rows[0][0] if rows else None
 
     def version(self) -> int:
-        """A number that changes whenever anything is ingested or retracted (a cache key)."""
-        return int(self._scalar(sa.select(meta_table.c.version)) or 0)
+        """A number that changes whenever anything is ingested or retracted (a cache key). The riders' values
+        (ride) are read in the same query and kept in `ridden` with it."""
+        riders = self._riders
+        if not riders:
+            return int(self._scalar(sa.select(meta_table.c.version)) or 0)
+        compiled = self._version_sql
+        if compiled is None or compiled[0] != tuple(riders):
+            compiled = (tuple(riders), self._sql(sa.select(sa.select(meta_table.c.version).scalar_subquery(),
+                                                           *riders.values())))
+            self._version_sql = compiled
+        try:
+            with self._cursor() as cursor:
+                cursor.execute(compiled[1])
+                ((version, *values),) = cursor.fetchall()
+        except Exception:  # a rider that cannot be read (its table gone) never costs the version: read alone
+            self._riders, self.ridden = {}, None
+            return self.version()
+        self.ridden = (int(version or 0), dict(zip(compiled[0], values, strict=True)))
+        return int(version or 0)
+
+    def ride(self, name: str, read: sa.Select) -> None:
+        """Read the scalar select `read` with every version query from now on, its value kept in `ridden` under
+        `name`: a caller that needs it right after the version (the alerts' check) makes no read of its own, each
+        read of a SQLite store opening a connection of its own."""
+        if name not in self._riders:
+            self._riders = {**self._riders, name: read.scalar_subquery()}
 
     def last_batch(self) -> int:
         """The newest batch id, 0 when none."""

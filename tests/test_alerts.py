@@ -475,6 +475,30 @@ def test_a_file_the_watcher_rejects_is_an_alert_until_a_good_version_is_taken(tm
     assert record.alerts(store)["state"].to_list() == ["resolved"]
 
 
+def test_the_dashboards_check_sees_a_rejection_and_an_evaluation_stored_just_before_its_refresh(
+        tmp_path: Path) -> None:
+    """The dashboard's check takes the standing rejections and the last evaluation from its refresh's version
+    query (no read of its own): a rejection another process stored before that refresh is an alert at once, and
+    the same version and minute, once evaluated, are not evaluated again."""
+    from relief_live.live import LiveFrames
+    from relief_live.watch import Watcher
+    from tests.conftest import sqlite_store
+
+    store = sqlite_store(tmp_path)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    bad = folder / "trend.csv"
+    bad.write_text(TICK_HEAD + "LIVE1,2026-12-01 19:20,many,1,10.00\n", encoding="utf-8")
+    Watcher(Store(store.url), folder, log=lambda line: None).poll()  # the watcher's process
+    held, now = LiveFrames(store), datetime.now(ZoneInfo("UTC"))
+    version, _ = held.refresh()
+    done = alerts.check(store, live=held, now=now, send=False, version=version)
+    assert [(a["rule"], a["subject"]) for a in firing(store).values()] == [("upload_rejected", str(bad))]
+    assert done.fired and done.key == (version, int(now.timestamp() // 60))
+    version, _ = held.refresh()
+    assert alerts.check(store, live=held, now=now, send=False, version=version).key is None
+
+
 def test_text_from_a_file_makes_no_link_image_or_markup_in_a_message() -> None:
     """A session titled as a Markdown link (with HTML) reaches the chat as text: no link, no image, no tag."""
     row = _alert_row()

@@ -263,6 +263,19 @@ def test_a_read_gives_each_key_the_values_and_batch_of_its_latest_version(
     assert ticks["line"].to_list() == [m + 2 for m in range(5)] + [m - 5 + 2 for m in range(5, 15)]
 
 
+def test_a_value_riding_on_the_version_query_is_read_with_each_version(store: Store) -> None:
+    import sqlalchemy as sa
+
+    store.ride("files", sa.select(sa.func.count()).select_from(store_module.batches_table))
+    put(store, "a.csv", SALES_HEAD + sales_lines(3))
+    version = store.version()
+    assert store.ridden == (version, {"files": 1})
+    # One that cannot be read (its table gone) costs neither the version nor a value read wrong: it is let go.
+    store.ride("gone", sa.select(sa.column("x")).select_from(sa.table("no_such_table")))
+    assert store.version() == version and store.ridden is None
+    assert store.version() == version
+
+
 def test_parts_are_lz4_in_sqlite_and_zstd_in_postgresql(store: Store) -> None:
     """PostgreSQL logs and TOASTs every byte of a part (and sends it over a connection): its parts are zstd,
     40% of LZ4's bytes; a SQLite file keeps LZ4, the cheaper to decode. Either reads back the same rows."""

@@ -57,7 +57,7 @@ def check(store: Store, *, live: Any = None, now: datetime | None = None, send: 
     the caller has just read (the dashboard's), not read again."""
     now = now or datetime.now(UTC)
     key = (store.version() if version is None else version, int(now.timestamp() // 60))
-    last, standing = _looked(store)
+    last, standing = _looked(store, key[0])
     if not force and last == key:
         return Outcome(None, [], [], deliver_due(store) if send else 0)
     from relief_live.live import live_minutes
@@ -73,15 +73,24 @@ def check(store: Store, *, live: Any = None, now: datetime | None = None, send: 
     return Outcome((version, key[1]), done.fired, done.resolved, sent)
 
 
-def _looked(store: Store) -> tuple[tuple[int, int] | None, int]:
-    """(the (store version, minute) last evaluated, how many of the folder watchers' rejections stand), read on one
-    connection: each read of the store costs a connection's worth, most of an evaluation after an ingest."""
+def _looked(store: Store, version: int) -> tuple[tuple[int, int] | None, int]:
+    """(the (store version, minute) last evaluated, how many of the folder watchers' rejections stand), as the
+    query that read `version` read them (Store.ride: a read of its own would cost a connection's worth, most of
+    an evaluation after an ingest); else read on one connection."""
     record.ensure(store)
     rejections.ensure(store)
     runs, table = record.runs_table, rejections.rejections_table
+    standing_now = sa.select(sa.func.count()).select_from(table).where(table.c.resolved_at.is_(None))
+    store.ride("alerts_version", sa.select(runs.c.version))
+    store.ride("alerts_minute", sa.select(runs.c.minute))
+    store.ride("rejections_standing", standing_now)
+    if (ridden := store.ridden) is not None and ridden[0] == version and "rejections_standing" in ridden[1]:
+        got = ridden[1]
+        last = (None if got["alerts_version"] is None else (int(got["alerts_version"]), int(got["alerts_minute"])))
+        return last, int(got["rejections_standing"])
     with store.transaction() as tx:
         last = tx.rows(sa.select(runs.c.version, runs.c.minute))
-        ((standing,),) = tx.rows(sa.select(sa.func.count()).select_from(table).where(table.c.resolved_at.is_(None)))
+        ((standing,),) = tx.rows(standing_now)
     return ((int(last[0][0]), int(last[0][1])) if last else None), int(standing)
 
 
