@@ -335,12 +335,14 @@ def _no_orders(window: list[tuple], since: datetime, viewers: int) -> bool:
 
 def _medians(table: pl.DataFrame, kinds: set[str]) -> dict[str, float | None]:
     """The median GMV per hour of the finished sessions of each of these host kinds (those of the sessions the rules
-    read), in one query over them alone."""
+    read); a kind with none is left out."""
     if not kinds:
         return {}
-    return dict(table.lazy().filter(~pl.col("live") & pl.col("gmv_per_hour").is_not_null()
-                                    & pl.col("host_kind").is_in(sorted(kinds)))
-                .group_by("host_kind").agg(pl.col("gmv_per_hour").median()).collect().iter_rows())
+    # Series operations, a kind at a time: a grouped query cost several times as much (0.7-1 ms at 9k sessions).
+    finished = ~table.get_column("live")
+    rates, of_kind = table.get_column("gmv_per_hour").filter(finished), table.get_column("host_kind").filter(finished)
+    medians = {kind: rates.filter(of_kind == kind).median() for kind in sorted(kinds)}
+    return {kind: median for kind, median in medians.items() if median is not None}
 
 
 _SESSION_RULES: Final = ("session_viewers_drop", "session_no_orders", "session_gmv_slow", "ticks_stopped")
