@@ -4,8 +4,8 @@ A store of the demo programme at ~1M order lines (SQLite). Each round ingests 1,
 order ids), then times, as the dashboard's evaluation does them: the refresh (`LiveFrames.report`: the new
 rows read and merged, the report refreshed from them), the evaluation of the rules (`alerts.rules.holding`
 over that report, then `alerts.record.record` laying it over the alerts table), and `alerts.check` as the
-dashboard calls it after that refresh (the same, with its reads of the store: the version, the last
-evaluation, the folder watchers' standing rejections). Two clocks:
+dashboard calls it after that refresh (the same, with the last evaluation and the folder watchers' standing
+rejections as the refresh's version query read them: no read of the store of its own). Two clocks:
 the present, when none of the demo's sessions is on air (the village rules run, the session rules find
 nothing to read), and half a minute after the demo's latest tick, when its last session is on air (every
 rule runs, over its ticks). The fastest of ROUNDS of each is kept (the machine is shared). BENCH_QUICK=1: ~100k lines, 3 rounds.
@@ -61,7 +61,7 @@ def measure() -> dict:
     # Half a minute after the demo's latest tick: its session is on air (its end is a minute later), its feed fresh.
     on_air = report.sessions.get_column("last_tick").max() + timedelta(seconds=30)
     limits = rules.thresholds({}, {})
-    out = []
+    out, loads = [], [os.getloadavg()[0]]  # the machine is shared: its load is said with the figures
     for n, (clock, now) in enumerate((("present", present), ("on air", on_air))):
         refreshes, checks, evaluations, rules_times, fired = [], [], [], [], 0
         for round_ in range(ROUNDS):
@@ -89,8 +89,9 @@ def measure() -> dict:
                     "refresh_runs": [round(r, 4) for r in refreshes],
                     "evaluation_runs": [round(e, 4) for e in evaluations],
                     "check_runs": [round(c, 4) for c in checks]})
+        loads.append(os.getloadavg()[0])
     Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    return {"new_rows": NEW_ROWS, "rounds": ROUNDS, "runs": out}
+    return {"new_rows": NEW_ROWS, "rounds": ROUNDS, "runs": out, "load": [round(x, 1) for x in loads]}
 
 
 def render(result: dict) -> str:
@@ -108,7 +109,9 @@ def render(result: dict) -> str:
         "Written by `python bench/alerts.py` (what it times: its docstring). The fastest of "
         f"{result['rounds']} rounds, each after {result['new_rows']:,} new order lines, at two clocks: the present "
         "(none of the demo's sessions on air) and half a minute after the demo's latest tick (its last session on "
-        "air).",
+        "air). "
+        + (f"The machine's load (one-minute average) at the start, after the first clock and at the end: "
+           f"{', '.join(str(x) for x in result['load'])}, on {os.cpu_count()} cores." if "load" in result else ""),
         "",
         "| clock | sessions on air | order lines | refresh (s) | evaluation (s) | of which the rules (s) | "
         "evaluation ÷ refresh | check (s) | check ÷ refresh | conditions held |",
@@ -120,11 +123,13 @@ def render(result: dict) -> str:
         *rounds,
         "",
         "The evaluation is the rules (`holding`, the sixth column) and `record`. `check` adds what the dashboard's "
-        "call does around them, reads of the store each on a connection of its own: the version once more as the "
-        "report is asked for, the last evaluation, and whether the folder watchers have standing rejections. "
+        "call does around them: the report as at its clock, and the last evaluation and how many of the folder "
+        "watchers' rejections stand, read with the store's version by the refresh's own query (a read of its own "
+        "would open a connection, 1.5-3 ms). "
         "The rules: the village rules pick their rows with one filter "
         "over the report's villages and the session rules read the live sessions' last minutes of ticks, each "
-        "in a query or two whose bounds are numbers worked out beforehand; the few rows that hold are written in "
+        "in a query or two whose bounds are numbers worked out beforehand (the host kinds' medians with Series "
+        "operations); the few rows that hold are written in "
         "Python. A batch that leaves the report's villages as they were (ticks, sessions) reuses the village "
         "rules' last result; every round here adds sales, so each one evaluates them. The rest is `record`: the "
         "process remembers what it last found in the alerts table, so an evaluation in which no alert began or "
