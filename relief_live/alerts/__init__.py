@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 import sqlalchemy as sa
@@ -73,24 +73,30 @@ def check(store: Store, *, live: Any = None, now: datetime | None = None, send: 
     return Outcome((version, key[1]), done.fired, done.resolved, sent)
 
 
+# What check reads of the store besides the rules' data (made once: making a select costs a tenth of a ms).
+_LOOKED: Final = {
+    "alerts_version": sa.select(record.runs_table.c.version),
+    "alerts_minute": sa.select(record.runs_table.c.minute),
+    "rejections_standing": sa.select(sa.func.count()).select_from(rejections.rejections_table)
+    .where(rejections.rejections_table.c.resolved_at.is_(None)),
+}
+
+
 def _looked(store: Store, version: int) -> tuple[tuple[int, int] | None, int]:
     """(the (store version, minute) last evaluated, how many of the folder watchers' rejections stand), as the
     query that read `version` read them (Store.ride: a read of its own would cost a connection's worth, most of
     an evaluation after an ingest); else read on one connection."""
     record.ensure(store)
     rejections.ensure(store)
-    runs, table = record.runs_table, rejections.rejections_table
-    standing_now = sa.select(sa.func.count()).select_from(table).where(table.c.resolved_at.is_(None))
-    store.ride("alerts_version", sa.select(runs.c.version))
-    store.ride("alerts_minute", sa.select(runs.c.minute))
-    store.ride("rejections_standing", standing_now)
+    for name, read in _LOOKED.items():
+        store.ride(name, read)
     if (ridden := store.ridden) is not None and ridden[0] == version and "rejections_standing" in ridden[1]:
         got = ridden[1]
         last = (None if got["alerts_version"] is None else (int(got["alerts_version"]), int(got["alerts_minute"])))
         return last, int(got["rejections_standing"])
     with store.transaction() as tx:
-        last = tx.rows(sa.select(runs.c.version, runs.c.minute))
-        ((standing,),) = tx.rows(standing_now)
+        last = tx.rows(sa.select(record.runs_table.c.version, record.runs_table.c.minute))
+        ((standing,),) = tx.rows(_LOOKED["rejections_standing"])
     return ((int(last[0][0]), int(last[0][1])) if last else None), int(standing)
 
 
