@@ -586,7 +586,9 @@ def _first_record_end(raw: bytes, start: int = 0) -> int:
 
 
 _QUOTED: Final = r'"(?:[^"]|"")*"'
-_AFTER_QUOTE: Final = r'(?:^|,)"(?:[^"]|"")*"[^,"]'  # a quoted field, then more than a separator: `"芒果"x,`
+# A quoted field, then more than a separator (`"芒果"x,`), walked field by field from the line's start: a comma
+# inside a quoted field (`"=HYPERLINK(""a"",""b"")"`) starts no field.
+_AFTER_QUOTE: Final = r'^(?:[^",]*,|"(?:[^"]|"")*",)*"(?:[^"]|"")*"[^,"]'
 
 
 def _line_frame(raw: bytes) -> pl.DataFrame:

@@ -676,3 +676,18 @@ def test_text_loses_exactly_the_spaces_read_whitespace_names() -> None:
     a byte order mark is no space and stays."""
     cells = pl.Series([f"{c}甲村{c}" for c in read.WHITESPACE] + ["\u200b甲村", "\ufeff甲村"])
     assert read.unwrap(cells).to_list() == ["甲村"] * len(read.WHITESPACE) + ["\u200b甲村", "\ufeff甲村"]
+
+
+def test_a_quoted_cell_with_doubled_quotes_and_commas_inside_is_read_not_refused() -> None:
+    """Regression: a formula-like title (`"=HYPERLINK(""…"",""点我"")"`) was refused as text after a closing quote,
+    the comma inside the quoted cell taken for the start of a field."""
+    data = ('直播ID,直播标题,直播类型,主播,平台,开播时间,下播时间,成交金额\n'
+            'h3,"=HYPERLINK(""http://127.0.0.1/"",""点我"")",干部直播,"赵书记, ""驻村""",快手,'
+            '2020-09-06 19:00,2020-09-06 21:00,"1,234.50"\n').encode()
+    table = read.read_table("sessions.csv", data)
+    assert table.frame.row(0) == ("h3", '=HYPERLINK("http://127.0.0.1/","点我")', "干部直播", '赵书记, "驻村"', "快手",
+                                  "2020-09-06 19:00", "2020-09-06 21:00", "1,234.50")
+    broken = '直播ID,直播标题,成交金额\nh4,"点我"x,1\n'.encode()
+    with pytest.raises(read.Rejected) as caught:
+        read.read_table("broken.csv", broken)
+    assert [(p.line, p.key) for p in caught.value.problems] == [(2, "after_quote")]
