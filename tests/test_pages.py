@@ -475,7 +475,7 @@ def test_a_misspelt_header_is_offered_the_alias_it_likely_means(tmp_path: Path, 
     assert at.warning[0].value == "表头“开播时问”未识别：是否应为“开播时间”？改正后请重新上传。"
     assert _states(at) == [i18n.t("upload_state_rejected", "zh")]
     problems = next(d.value for d in at.dataframe if i18n.t("problem_message", "zh") in d.value.columns)
-    assert problems[i18n.t("problem_message", "zh")].iloc[0].endswith('did you mean "开播时间" for the header "开播时问"?')
+    assert problems[i18n.t("problem_message", "zh")].iloc[0].endswith("表头“开播时问”是否应为“开播时间”？")
 
 
 def test_the_first_upload_into_the_demo_asks_to_clear_the_demo_first(
