@@ -66,13 +66,16 @@ def load_hostile(store: Store) -> None:
     sessions.append(["hlive", HOSTILE[2], "干部直播", HOSTILE[1], "抖音", f"{now - timedelta(hours=1):%Y-%m-%d %H:%M}",
                      f"{now + timedelta(hours=2):%Y-%m-%d %H:%M}", "1000"])
     ingest.ingest_bytes(store, "hostile_sessions.csv", _csv(sessions))
+    # On air means its feed is running: a minute of viewers (the server keeps it live for the test's length).
+    ingest.ingest_bytes(store, "hostile_ticks.csv", _csv([["直播ID", "时间", "实时在线人数"],
+                                                          ["hlive", f"{now - timedelta(minutes=1):%Y-%m-%d %H:%M}", "800"]]))
     ingest.ingest_bytes(store, "hostile_stock.csv", _csv(stock))
     ingest.ingest_bytes(store, "hostile_sales.csv", _csv(sales))
 
 
 def test_hostile_names_are_stored_verbatim_and_inert_in_the_browser(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
     chromium_path()
-    server = start_server(tmp_path, load=False)
+    server = start_server(tmp_path, load=False, env={"RELIEF_LIVE_SILENT_MINUTES": "60"})
     try:
         load_hostile(server.store)
         assert sorted(server.store.read("stock")["village"].to_list()) == sorted(HOSTILE)
