@@ -85,6 +85,22 @@ def sqlite(tmp_path: Path) -> Iterator[Store]:
     s.dispose()
 
 
+def workbook_bytes(sheets: dict[str, list[list]]) -> bytes:
+    """An XLSX workbook of the given sheets (title -> rows, the first row its headers), as a spreadsheet writes it."""
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    for title, rows in sheets.items():
+        sheet = book.add_worksheet(title)
+        for i, row in enumerate(rows):
+            sheet.write_row(i, 0, row)
+    book.close()
+    return buffer.getvalue()
+
+
 def csv_bytes(text: str, encoding: str = "utf-8") -> bytes:
     """A dedented inline CSV as bytes in `encoding` ('utf-8-sig' for a BOM)."""
     return textwrap.dedent(text).lstrip("\n").encode(encoding)

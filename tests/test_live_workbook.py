@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-import xlsxwriter
 
 from relief_live import ingest
 from relief_live.read import Rejected
 from relief_live.store import Store
-from tests.conftest import sqlite_store
+from tests.conftest import sqlite_store, workbook_bytes
 from tests.test_exports import CATALOGUE_CSV, LEDGER_CSV, doudian_csv, report_of
 from tests.test_pages import browser_cookie  # noqa: F401 (autouse: the pages' stand-in for a browser's cookies)
 
@@ -21,15 +19,6 @@ LIVE_LIST = ("直播间标题,房间号,直播类型,开播时间,关播时间,�
              f"赣南脐橙助农专场,{ROOM},干部直播,2024-10-17 19:00,2024-10-17 21:30,1234,287,\"12,345.60\"\n")
 
 
-def workbook(sheets: dict[str, list[list]]) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    for title, rows in sheets.items():
-        sheet = book.add_worksheet(title)
-        for i, row in enumerate(rows):
-            sheet.write_row(i, 0, row)
-    book.close()
-    return buffer.getvalue()
 
 
 def luopan(**change: list[list]) -> bytes:
@@ -73,7 +62,7 @@ def luopan(**change: list[list]) -> bytes:
             ["短视频引流", "10,000", "¥4,345.60"],
         ],
     }
-    return workbook(sheets | change)
+    return workbook_bytes(sheets | change)
 
 
 def store_with_live_list(tmp_path: Path) -> Store:
@@ -164,13 +153,13 @@ def test_two_sheets_that_disagree_are_refused_naming_both() -> None:
 
 def test_a_products_sheet_alone_is_the_totals_of_the_session_its_file_name_names(tmp_path: Path) -> None:
     store = store_with_live_list(tmp_path)
-    products = workbook({"货品明细": [["商品名称", "直播间价格", "成交件数", "用户支付金额", "退款金额"],
+    products = workbook_bytes({"货品明细": [["商品名称", "直播间价格", "成交件数", "用户支付金额", "退款金额"],
                                       ["赣南脐橙 10斤礼盒装 现摘现发", "¥59.90", "26", "¥1,557.40", "-"]]})
     result = ingest.ingest_bytes(store, f"货品明细_{ROOM}.xlsx", products)
     assert (result.kind, result.rows) == ("sales", 1)
     assert store.read("sales").select("session_id", "amount", "basis").row(0) == (ROOM, 155740, "session_totals")
     # a name that names no stored session: the session is asked for (the Upload page's picker, --session-id)
-    kiwi = workbook({"货品明细": [["商品名称", "直播间价格", "成交件数", "用户支付金额", "退款金额"],
+    kiwi = workbook_bytes({"货品明细": [["商品名称", "直播间价格", "成交件数", "用户支付金额", "退款金额"],
                                   ["赣南猕猴桃 5斤", "¥39.90", "3", "¥119.70", "-"]]})
     inspection = ingest.inspect_bytes("货品明细.xlsx", kiwi, store=store)
     assert inspection.kind == "sales" and "session_id" in inspection.needs
