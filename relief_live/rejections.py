@@ -37,7 +37,6 @@ rejections_table = sa.Table(
     sa.Column("resolved_by", sa.Text),  # who dismissed it
     sa.Index("rejections_open", "path", "resolved_at"),
 )
-_ready: set[str] = set()
 
 
 def _now_ms() -> int:
@@ -46,17 +45,7 @@ def _now_ms() -> int:
 
 def ensure(store: Store) -> None:
     """Create the table when missing (once per store URL in a process): a store made before it opens as it was."""
-    if store.url in _ready:
-        return
-    for attempt in range(5):
-        try:
-            store.create_tables((rejections_table,))
-            break
-        except Exception as error:  # another process created it at the same moment
-            if attempt == 4 or not any(w in str(error).lower() for w in ("already exists", "duplicate", "locked")):
-                raise
-            time.sleep(0.1 * (attempt + 1))
-    _ready.add(store.url)
+    store.ensure_tables((rejections_table,))
 
 
 def _found(problem: Problem) -> tuple[int | None, str | None, str]:

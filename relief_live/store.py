@@ -62,6 +62,10 @@ _SQL_TYPES: Final = {
 }
 
 
+# (store URL, table names) whose tables this process has made sure of (Store.ensure_tables).
+_ENSURED: set[tuple[str, tuple[str, ...]]] = set()
+
+
 class StoreError(Exception):
     """The store cannot be opened as given (a bad URL, a folder that does not exist), said in one line, in English
     and (`zh`) in Chinese for the pages."""
@@ -815,6 +819,23 @@ class Store:
         write lock from its start (a read within it sees what no other process changes until it ends)."""
         with self._cursor(write=write) as cursor:
             yield Transaction(self, cursor)
+
+    def ensure_tables(self, tables: Iterable[sa.Table]) -> None:
+        """Create tables kept by other modules when missing, once per store URL in a process (a store made before
+        them opens as it was), tolerating another process creating them at the same moment."""
+        tables = tuple(tables)
+        key = (self.url, tuple(t.name for t in tables))
+        if key in _ENSURED:
+            return
+        for attempt in range(5):
+            try:
+                self.create_tables(tables)
+                break
+            except Exception as error:  # another process created them at the same moment
+                if attempt == 4 or not any(w in str(error).lower() for w in ("already exists", "duplicate", "locked")):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        _ENSURED.add(key)
 
     def create_tables(self, tables: Iterable[sa.Table]) -> None:
         """Create these tables and their indexes when missing, in one write transaction."""

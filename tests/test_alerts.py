@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import relief_live.store as store_module
 from relief_live import alerts, ingest
 from relief_live.alerts import deliver, record, rules
 from relief_live.store import Store
@@ -268,7 +269,7 @@ def test_one_message_while_a_condition_holds_a_resolved_one_after_and_none_again
 
     alerts.check(store, now=NOW + timedelta(seconds=30), force=True)  # held: no second message
     alerts._held.clear()
-    record._ready.clear()  # a new process: state comes from the store alone
+    store_module._ENSURED.clear()  # a new process: state comes from the store alone
     record._seen.clear()
     alerts.check(store, now=NOW + timedelta(seconds=50), force=True)
     assert len(endpoint.requests) == 1

@@ -238,13 +238,14 @@ def test_a_store_whose_parts_predate_a_kinds_new_columns_reads_them_as_unknown(t
 
 
 def test_a_store_made_before_the_watcher_kept_its_rejections_opens_and_keeps_them(store: Store, tmp_path: Path) -> None:
+    import relief_live.store as store_module
     from relief_live import rejections
     from relief_live.watch import Watcher
 
     store.create()
     with store.transaction(write=True) as tx:  # as the release before the rejections table left a store
         tx.execute(sa.text("DROP TABLE rejections"))
-    rejections._ready.discard(store.url)
+    store_module._ENSURED.clear()  # a new process: it has made sure of no table yet
     reopened = Store(store.url)
     reopened.create()  # the missing table is made; the rest is as it was
     folder = tmp_path / "drop"

@@ -58,7 +58,6 @@ runs_table = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),  # the store version last evaluated
     sa.Column("minute", sa.BigInteger, nullable=False),  # and the minute (time-based rules change with it)
 )
-_ready: set[str] = set()
 # What this process last found in the alerts table, per (store, rules evaluated): the conditions open and the
 # oldest time one of them was seen. Another process's alerts are found when this one next reads.
 _seen: dict[tuple[str, tuple[str, ...]], tuple[frozenset[tuple[str, str]], int]] = {}
@@ -71,17 +70,7 @@ def now_ms() -> int:
 def ensure(store: Store) -> None:
     """Create the alerts' tables when missing (once per store URL in a process; Store.create makes them too when
     this module was imported first)."""
-    if store.url in _ready:
-        return
-    for attempt in range(5):
-        try:
-            store.create_tables((alerts_table, deliveries_table, runs_table))
-            break
-        except Exception as error:  # another process created them at the same moment
-            if attempt == 4 or not any(w in str(error).lower() for w in ("already exists", "duplicate", "locked")):
-                raise
-            time.sleep(0.1 * (attempt + 1))
-    _ready.add(store.url)
+    store.ensure_tables((alerts_table, deliveries_table, runs_table))
 
 
 @dataclass(frozen=True)
