@@ -401,11 +401,9 @@ def test_email_reaches_an_smtp_server(tmp_path: Path) -> None:
     assert mail.get_content().strip() == PLAIN
 
 
-def test_cli_lists_alerts_as_json_and_sends_a_test_message(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                           endpoint: Endpoint,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from relief_live.__main__ import main
-
+def _cli_files(tmp_path: Path) -> tuple[str, Path, Path]:
+    """A store URL and the two files the command-line tests ingest: 火卖村 stalled since 11-02 (a sale elsewhere on
+    11-30 moves the data's clock)."""
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     stock = tmp_path / "stock.csv"
     stock.write_text("县区,村,产品,滞销数量,单位,统计日期\n乐业县,火卖村,红心猕猴桃,1000,斤,2026-11-01\n", encoding="utf-8")
@@ -413,6 +411,15 @@ def test_cli_lists_alerts_as_json_and_sends_a_test_message(capsys: pytest.Captur
     sales.write_text("直播ID,订单编号,下单时间,商品名称,村,商品数量,单位,订单金额\n"
                      "S1,A1,2026-11-02 19:10,红心猕猴桃,火卖村,10,斤,100\n"
                      "S1,A2,2026-11-30 19:10,板栗,上岗村,1,斤,10\n", encoding="utf-8")
+    return db, stock, sales
+
+
+def test_cli_lists_alerts_as_json_and_sends_a_test_message(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                           endpoint: Endpoint,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from relief_live.__main__ import main
+
+    db, stock, sales = _cli_files(tmp_path)
     assert main(["ingest", "--db", db, str(stock), str(sales)]) == 0
     capsys.readouterr()
     assert main(["alerts", "--db", db, "--json"]) == 0
@@ -433,13 +440,7 @@ def test_an_ingest_and_a_retraction_by_the_command_line_record_alerts_with_no_ch
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from relief_live.__main__ import main
 
-    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    stock = tmp_path / "stock.csv"
-    stock.write_text("县区,村,产品,滞销数量,单位,统计日期\n乐业县,火卖村,红心猕猴桃,1000,斤,2026-11-01\n", encoding="utf-8")
-    sales = tmp_path / "sales.csv"
-    sales.write_text("直播ID,订单编号,下单时间,商品名称,村,商品数量,单位,订单金额\n"
-                     "S1,A1,2026-11-02 19:10,红心猕猴桃,火卖村,10,斤,100\n"
-                     "S1,A2,2026-11-30 19:10,板栗,上岗村,1,斤,10\n", encoding="utf-8")
+    db, stock, sales = _cli_files(tmp_path)
     assert main(["ingest", "--db", db, str(stock), str(sales)]) == 0
     store = Store(db)
     assert [(a["rule"], a["subject"], a["state"], a["delivered_at"]) for a in record.alerts(store).iter_rows(named=True)
