@@ -1350,23 +1350,36 @@ def parse_time(series: pl.Series, *, tz: str = DEFAULT_TZ, excel: bool = False) 
     """
     cells = series.cast(pl.String)
     # Without polars' cache of parsed values: an export's times are nearly all distinct (3.4 -> 1.9 ms a piece).
-    naive = cells.str.to_datetime(_FAST_TIMES[0], time_unit="ms", strict=False, cache=False)
-    if naive.null_count() == cells.null_count():  # the usual column: every cell in the first form, no spaces
-        ms = local_ms(naive, tz)
-        if ms.null_count() == naive.null_count():  # and each a time that exists in the zone
-            return ms, const(None, len(cells), pl.Int64), const(False, len(cells), pl.Boolean)
+    ms = local_ms(cells.str.to_datetime(_FAST_TIMES[0], time_unit="ms", strict=False, cache=False), tz)
+    n = len(cells)
+    if ms.null_count() == cells.null_count():  # the usual column: every cell in the first form, a time of the zone
+        return ms, const(None, n, pl.Int64), const(False, n, pl.Boolean)
+    # The other cells alone (抖店's `-` for a payment not made, other forms): a tenth of a column at most, mostly.
+    rest = ms.is_null() & cells.is_not_null()
+    rest_ms, tod, bad = _parse_time_text(cells.filter(rest), tz, excel)
+    return (_patch(ms, rest, rest_ms), _patch(const(None, n, pl.Int64), rest, tod),
+            _patch(const(False, n, pl.Boolean), rest, bad))
+
+
+def _parse_time_text(cells: pl.Series, tz: str, excel: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """parse_time of cells not in the first form: spaces taken off, the other quick forms, then every form (an
+    empty mark, `-`, is bad without being parsed: the caller finds it empty)."""
     text = cells.str.strip_chars()
     present = _present(text)
-    naive = const(None, len(text), pl.Datetime("ms"))
+    n = len(text)
+    dated = present & ~text.is_in(EMPTY_MARKS)
+    if not dated.any():  # the usual rest: empty marks alone
+        return const(None, n, pl.Int64), const(None, n, pl.Int64), present
+    naive = const(None, n, pl.Datetime("ms"))
     for fmt in _FAST_TIMES:
-        todo = naive.is_null() & present
+        todo = naive.is_null() & dated
         if not todo.any():
             break
         parsed = text.filter(todo).str.to_datetime(fmt, time_unit="ms", strict=False, cache=False)
         naive = _patch(naive, todo, parsed)
     ms = local_ms(naive, tz)
-    tod = const(None, len(text), pl.Int64)
-    rest = present & ms.is_null()
+    tod = const(None, n, pl.Int64)
+    rest = dated & ms.is_null()
     if rest.any():
         general = _eval(text.filter(rest), ms=_general_time(pl.col("c"), tz, excel), tod=_time_of_day(pl.col("c")))
         ms = _patch(ms, rest, general["ms"])
@@ -1507,11 +1520,22 @@ _SCIENTIFIC: Final = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
 def parse_id(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Identifiers without the wrappers spreadsheets put round them (spaces, tabs, `="…"`, a leading `'`), and `bad`
     marking ids in scientific notation (`6.9311E+18`: Excel has rounded their digits away)."""
-    text = parse_text(series, apostrophe=True)
-    maybe = text.str.contains("+", literal=True)  # one pass over the usual column (Excel writes E+18)
-    if not maybe.any():
+    text, few = _parse_text(series.cast(pl.String), apostrophe=True)
+    if few is None:
+        return text, _scientific(text)
+    distinct, values = few  # product ids, seller codes, host accounts: each distinct id looked at once
+    scientific = _scientific(values)
+    if not scientific.any():
         return text, const(False, len(text), pl.Boolean)
-    return text, (maybe & text.str.contains(_SCIENTIFIC)).fill_null(False)
+    return text, scientific.gather(series.cast(pl.String).cast(pl.Enum(distinct)).to_physical()).fill_null(False)
+
+
+def _scientific(ids: pl.Series) -> pl.Series:
+    """Whether each id is in scientific notation."""
+    maybe = ids.str.contains("+", literal=True)  # one pass over the usual column (Excel writes E+18)
+    if not maybe.any():
+        return const(False, len(ids), pl.Boolean)
+    return (maybe & ids.str.contains(_SCIENTIFIC)).fill_null(False)
 
 
 def is_empty_mark(cells: pl.Series) -> pl.Series:
@@ -1546,16 +1570,36 @@ def parse_text(series: pl.Series, *, apostrophe: bool = False) -> pl.Series:
     """Text cells without spaces at their ends and without a `="…"` round the whole cell (and, with `apostrophe`,
     without a leading `'`: ids), a blank cell or an empty mark (EMPTY_MARKS) null.
 
-    A column of few distinct values is handed back as it is (not copied) when none of them has such wrappers
-    or is blank; each other column is unwrapped cell by cell.
+    A column of few distinct values is looked at through them: handed back as it is (not copied) when none of
+    them has such wrappers or is blank, else each cell given its distinct value's text; each other column is
+    unwrapped cell by cell.
     """
-    cells = series.cast(pl.String)
+    return _parse_text(series.cast(pl.String), apostrophe=apostrophe)[0]
+
+
+def _parse_text(cells: pl.Series, *, apostrophe: bool) -> tuple[pl.Series, tuple[list[str], pl.Series] | None]:
+    """parse_text of text `cells`, and for a column of few distinct cells those cells (sorted, no null) and their
+    text."""
     if cells.head(_SAMPLE).n_unique() <= _FEW:
-        distinct = cells.unique()
-        if (_clean_few(frozenset(distinct.to_list()), apostrophe) if len(distinct) <= _MANY_KEPT
-                else _clean(distinct, apostrophe)):
-            return cells
-    return unwrap(cells, apostrophe=apostrophe).replace(_BLANK, None)
+        distinct = cells.unique().drop_nulls().sort()
+        if len(distinct) <= _MANY_KEPT:
+            values = tuple(distinct.to_list())
+            text = _text_few(values, apostrophe)
+            if text is None:
+                return cells, (list(values), distinct)
+            # Each cell's index among the distinct cells (an Enum of them), its text gathered by it.
+            return text.gather(cells.cast(pl.Enum(values)).to_physical()), (list(values), text)
+        if _clean(distinct, apostrophe):
+            return cells, None
+    return unwrap(cells, apostrophe=apostrophe).replace(_BLANK, None), None
+
+
+@functools.lru_cache(maxsize=256)
+def _text_few(distinct: tuple[str, ...], apostrophe: bool) -> pl.Series | None:
+    """parse_text of a column's few distinct cells, kept (the pieces of a file hold the same): None when none of
+    them has wrappers or is blank."""
+    cells = pl.Series("c", distinct, pl.String)
+    return None if _clean(cells, apostrophe) else unwrap(cells, apostrophe=apostrophe).replace(_BLANK, None)
 
 
 def unwrap(cells: pl.Series, *, apostrophe: bool = False) -> pl.Series:
@@ -1576,12 +1620,6 @@ def _clean(distinct: pl.Series, apostrophe: bool) -> bool:
     """Whether none of these cells has wrappers at its ends or is blank or an empty mark."""
     unwrapped = unwrap(distinct, apostrophe=apostrophe)
     return bool((unwrapped == distinct).all() and not unwrapped.is_in(_BLANK).any())
-
-
-@functools.lru_cache(maxsize=256)
-def _clean_few(distinct: frozenset[str | None], apostrophe: bool) -> bool:
-    """_clean of a few cells, kept: the pieces of a file ask about the same few (products, villages)."""
-    return _clean(pl.Series("c", list(distinct), pl.String), apostrophe)
 
 
 def parse_unit(series: pl.Series) -> tuple[pl.Series, pl.Series]:

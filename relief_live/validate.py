@@ -447,9 +447,11 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
     if t in (schema.TIME, schema.DATE):
         ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
         bad = _unmarked(cells, bad)
-        far = ms.is_not_null() & ((ms < read.EARLIEST_MS) | (ms > read.LATEST_MS))
-        checks.append((f.name, header, far, "far_time", {}))
-        ms = pl.select(pl.when(~pl.lit(far)).then(pl.lit(ms))).to_series()
+        low, high = ms.min(), ms.max()
+        if low is not None and (cast(int, low) < read.EARLIEST_MS or cast(int, high) > read.LATEST_MS):
+            far = ms.is_not_null() & ((ms < read.EARLIEST_MS) | (ms > read.LATEST_MS))
+            checks.append((f.name, header, far, "far_time", {}))
+            ms = pl.select(pl.when(~pl.lit(far)).then(pl.lit(ms))).to_series()
     if t == schema.TIME:
         if (kind, f.name) in _TIME_OF_DAY_OK:
             checks.append((f.name, header, bad, "not_a_time", {}))
@@ -487,8 +489,11 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
 
 def _unmarked(cells: pl.Series, bad: pl.Series) -> pl.Series:
     """`bad` without the cells that are empty marks (`-`): those are empty (their value is null). Looked at only
-    when a cell is bad."""
-    return bad & ~read.is_empty_mark(cells) if bad.any() else bad
+    when a cell is bad, and only the bad cells (抖店's `-` for an unpaid line's payment time: a few in a column)."""
+    if not bad.any():
+        return bad
+    bad = bad.fill_null(False)
+    return bad.scatter(bad.arg_true(), ~read.is_empty_mark(cells.filter(bad)))
 
 
 def _collect(table: RawTable, mapping: Mapping, frame: pl.DataFrame, checks: list[Check]) -> tuple[list[Problem], int]:
