@@ -1346,30 +1346,30 @@ def parse_time(series: pl.Series, *, tz: str = DEFAULT_TZ, excel: bool = False) 
     """Instants as the platforms write them: (epoch ms UTC, time-of-day ms for `19:01` cells, bad).
 
     `2020-09-06 19:01:00`, `2020/9/6 19:01`, `2020年9月6日 19:01`, `20200906`, ISO 8601 with offset,
-    epoch seconds or milliseconds, Excel serial days in XLSX. Naive times are in `tz`.
+    epoch seconds or milliseconds, Excel serial days in XLSX. Naive times are in `tz`. An empty mark
+    (EMPTY_MARKS: 抖店's `-` for a payment not made) is empty, as a blank cell is.
     """
     cells = series.cast(pl.String)
     # Without polars' cache of parsed values: an export's times are nearly all distinct (3.4 -> 1.9 ms a piece).
     ms = local_ms(cells.str.to_datetime(_FAST_TIMES[0], time_unit="ms", strict=False, cache=False), tz)
     n = len(cells)
+    no_tod, no_bad = const(None, n, pl.Int64), const(False, n, pl.Boolean)
     if ms.null_count() == cells.null_count():  # the usual column: every cell in the first form, a time of the zone
-        return ms, const(None, n, pl.Int64), const(False, n, pl.Boolean)
-    # The other cells alone (抖店's `-` for a payment not made, other forms): a tenth of a column at most, mostly.
+        return ms, no_tod, no_bad
+    # The other cells alone: blanks and empty marks mostly, a few other forms.
     rest = ms.is_null() & cells.is_not_null()
-    rest_ms, tod, bad = _parse_time_text(cells.filter(rest), tz, excel)
-    return (_patch(ms, rest, rest_ms), _patch(const(None, n, pl.Int64), rest, tod),
-            _patch(const(False, n, pl.Boolean), rest, bad))
+    text = cells.filter(rest).str.strip_chars()
+    dated = _present(text) & ~text.is_in(EMPTY_MARKS)
+    if not dated.any():
+        return ms, no_tod, no_bad
+    rest_ms, tod, bad = _parse_time_text(text, dated, tz, excel)
+    return _patch(ms, rest, rest_ms), _patch(no_tod, rest, tod), _patch(no_bad, rest, bad)
 
 
-def _parse_time_text(cells: pl.Series, tz: str, excel: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
-    """parse_time of cells not in the first form: spaces taken off, the other quick forms, then every form (an
-    empty mark, `-`, is bad without being parsed: the caller finds it empty)."""
-    text = cells.str.strip_chars()
-    present = _present(text)
+def _parse_time_text(text: pl.Series, dated: pl.Series, tz: str, excel: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """parse_time of cells not in the first form, without spaces at their ends: those `dated` (neither blank nor
+    an empty mark) in the other quick forms, then in every form."""
     n = len(text)
-    dated = present & ~text.is_in(EMPTY_MARKS)
-    if not dated.any():  # the usual rest: empty marks alone
-        return const(None, n, pl.Int64), const(None, n, pl.Int64), present
     naive = const(None, n, pl.Datetime("ms"))
     for fmt in _FAST_TIMES:
         todo = naive.is_null() & dated
@@ -1385,7 +1385,7 @@ def _parse_time_text(cells: pl.Series, tz: str, excel: bool) -> tuple[pl.Series,
         ms = _patch(ms, rest, general["ms"])
         tod = _patch(tod, rest, pl.select(pl.when(pl.lit(general["ms"]).is_null()).then(pl.lit(general["tod"])))
                      .to_series())
-    bad = present & ms.is_null() & tod.is_null()
+    bad = dated & ms.is_null() & tod.is_null()
     return ms, tod, bad
 
 

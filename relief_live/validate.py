@@ -445,22 +445,22 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
         checks.append((f.name, header, negative, "negative", {}))
         return value
     if t in (schema.TIME, schema.DATE):
-        ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)
-        bad = _unmarked(cells, bad)
+        ms, tod, bad = read.parse_time(cells, tz=tz, excel=excel)  # (an empty mark is empty, not bad, there)
         low, high = ms.min(), ms.max()
         if low is not None and (cast(int, low) < read.EARLIEST_MS or cast(int, high) > read.LATEST_MS):
             far = ms.is_not_null() & ((ms < read.EARLIEST_MS) | (ms > read.LATEST_MS))
             checks.append((f.name, header, far, "far_time", {}))
             ms = pl.select(pl.when(~pl.lit(far)).then(pl.lit(ms))).to_series()
+        of_day = tod.null_count() < len(tod)  # a cell gives a time of day alone
     if t == schema.TIME:
         if (kind, f.name) in _TIME_OF_DAY_OK:
             checks.append((f.name, header, bad, "not_a_time", {}))
             # A time of day alone is kept as ms since midnight + _TIME_OF_DAY_BASE until _derive places it.
-            return ms.fill_null(tod + _TIME_OF_DAY_BASE)
-        checks.append((f.name, header, bad | tod.is_not_null(), "not_a_time", {}))
+            return ms.fill_null(tod + _TIME_OF_DAY_BASE) if of_day else ms
+        checks.append((f.name, header, bad | tod.is_not_null() if of_day else bad, "not_a_time", {}))
         return ms
     if t == schema.DATE:
-        checks.append((f.name, header, bad | tod.is_not_null(), "not_a_date", {}))
+        checks.append((f.name, header, bad | tod.is_not_null() if of_day else bad, "not_a_date", {}))
         return ms.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
     if t == schema.DURATION:
         value, bad = read.parse_duration(cells)
