@@ -516,7 +516,7 @@ def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
         line_start = raw.rfind(b"\n", 0, nul) + 1
         at = len(raw[line_start:nul].decode("utf-8", "replace")) + 1
         raise Rejected([Problem(name, raw.count(b"\n", 0, nul) + 1, None, "nul_byte", fields={"at": at})])
-    if _BOM in raw:  # a byte order mark after the start (two exports joined): no part of any cell's text
+    if _has_bom(raw):  # a byte order mark after the start (two exports joined): no part of any cell's text
         raw = raw.replace(_BOM, b"")
     header_end = _first_record_end(raw)
     columns = raw.count(b",", 0, header_end) + 1
@@ -558,6 +558,21 @@ def _read_csv(name: str, raw: bytes, *, short_lines: bool = False) -> RawTable:
 
 
 _BOM: Final = "\ufeff".encode()
+_BOM_LOOKS: Final = 64  # its first byte looked for this many times before the whole text is searched
+
+
+def _has_bom(raw: bytes) -> bool:
+    """Whether a byte order mark is in `raw`. Its first byte (\xef) begins only full-width forms in Chinese text, so
+    it is looked for (memchr, ~0.1 ms a piece) and the bytes after it compared, a few times; `_BOM in raw` (a
+    search for three bytes: ~6 ms a 9 MB piece) only when it is met more often."""
+    at = raw.find(b"\xef")
+    for _ in range(_BOM_LOOKS):
+        if at < 0:
+            return False
+        if raw[at:at + 3] == _BOM:
+            return True
+        at = raw.find(b"\xef", at + 1)
+    return _BOM in raw
 
 
 def _cells(raw: bytes) -> pl.DataFrame:

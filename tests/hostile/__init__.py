@@ -75,6 +75,10 @@ def corpus() -> list[Hostile]:
         # A byte order mark inside (two exports joined) is no part of a cell: one product, not two.
         Hostile("bom_inside.csv", table([sale("b1"), ["b2", "2020-09-06 19:30", "\ufeff芒果", "1", "10", "s1"]]),
                 kind="sales", rows=2, check=lambda f: f["product"].unique().to_list() == ["芒果"]),
+        # The same after many full-width characters, whose first byte is the mark's.
+        Hostile("bom_after_fullwidth.csv", table([*([f"f{i}", "2020-09-06 19:30", "芒果（礼盒）", "1", "10", "s1"] for i in range(50)),
+                                                  ["b2", "2020-09-06 19:30", "\ufeff芒果（礼盒）", "1", "10", "s1"]]),
+                kind="sales", rows=51, check=lambda f: f["product"].unique().to_list() == ["芒果（礼盒）"]),
         Hostile("not_an_export.csv", b"root:$6$salt$hash:19000:0:99999:7:::\n", refused="fit no known kind"),
         Hostile("empty.csv", b"", refused="the file is empty"),
         Hostile("binary.csv", b"\x00\x01\x02" * 100, refused="binary file"),
