@@ -295,6 +295,20 @@ def test_shop_lines_find_their_session_by_host_account_and_time(tmp_path: Path, 
     assert store.read("sales")["session_id"].null_count() == 5  # the store keeps the lines as the file gave them
 
 
+def test_a_large_shop_export_finds_its_sessions_piece_by_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large export's sessionless lines are placed piece by piece while it is written: the counts are the file's."""
+    from relief_live import read
+    store = sqlite_store(tmp_path)
+    ingest.ingest_bytes(store, "sessions.csv", SESSIONS_CSV.encode())
+    copies = 200  # the five lines again and again, each copy its own orders: 3 of every 5 in the session
+    rows = [row.replace("\t69179267688236437", f"\t69179267{copy:04d}36437") for copy in range(copies) for row in DOUDIAN_ROWS]
+    data = ("\ufeff" + DOUDIAN_HEADER + "\n" + "\n".join(rows) + "\n").encode()
+    monkeypatch.setattr(read, "PIECE_BYTES", 16 * 1024)
+    assert len(read.csv_pieces("订单导出.csv", data) or []) > 5
+    result = ingest.ingest_bytes(store, "订单导出.csv", data)
+    assert (result.rows, result.sessionless, result.placed) == (5 * copies, 5 * copies, 3 * copies)
+
+
 def test_a_session_found_by_host_name_and_a_line_outside_every_session(tmp_path: Path) -> None:
     store = sqlite_store(tmp_path)
     sessions = ("直播ID,直播类型,主播昵称,开播时间,下播时间\n"
