@@ -42,11 +42,12 @@ MAX_PROBLEMS: Final = 50  # a file's problems are reported together, up to this 
 # pieces are in hand at once (two typed ahead, one written): 5 MiB keeps a 1M-line ingest at ~3.7x its file's
 # size in memory, imports included (6 MiB: ~3.8-3.9x on one machine measured; 8 MiB: more), in the same time.
 PIECE_BYTES: Final = 5 * 1024 * 1024
-# Typing a piece costs some time for each column besides its cells (the calls into polars), which a piece of
-# fewer, longer lines pays more often a line: a file whose lines are longer than this on average (a shop's export
-# of 15 or more columns, ~190 bytes a line) is read in pieces that many times larger, up to twice PIECE_BYTES (a
-# 1M-line 抖店 export took 5-10% less CPU in pieces of 8.7 MiB than of 5, and peaked at 3.0x its size). The
-# demo's orders (~108 bytes a line) stay at PIECE_BYTES.
+# Typing a piece costs some time for each of its columns besides its cells (~100 queries into polars of ~0.1 ms
+# each), which a piece of fewer lines pays more often a line; and more columns make longer lines. A file whose
+# lines are longer than this on average (a shop's export of 15 or more columns, ~190 bytes a line) is read in
+# pieces larger by the square of how much longer, up to four times PIECE_BYTES: a 1M-line 抖店 export, in pieces
+# of 15 MiB, took 8-10% less CPU and time than in pieces of 8.7 MiB (then 20 MiB: 2% less again) and peaked at
+# 2.5x its size. The demo's orders (~108 bytes a line) stay at PIECE_BYTES (10 MiB: 4.3x their file).
 PIECE_LINE_BYTES: Final = 110
 _LOOKED_AT: Final = 64 * 1024  # the bytes at a large file's start that decide its encoding before its pieces
 _NOT_SPACE: Final = re.compile(rb"\S")  # searched in place, where `bytes.strip()` would copy a whole file
@@ -462,13 +463,13 @@ def csv_pieces(name: str, data: bytes, piece_bytes: int | None = None, *,
 
 
 def _piece_size(raw: bytes, header_end: int) -> int:
-    """PIECE_BYTES, or up to twice that for a file of long lines (PIECE_LINE_BYTES), as the mean length of the
-    lines in its first _LOOKED_AT bytes gives it."""
+    """PIECE_BYTES, or up to four times that for a file of long lines (PIECE_LINE_BYTES), as the mean length of
+    the lines in its first _LOOKED_AT bytes gives it."""
     end = min(len(raw), header_end + _LOOKED_AT)
     lines = raw.count(b"\n", header_end, end)
     if lines == 0:
         return PIECE_BYTES
-    return int(PIECE_BYTES * min(2.0, max(1.0, (end - header_end) / lines / PIECE_LINE_BYTES)))
+    return int(PIECE_BYTES * min(4.0, max(1.0, ((end - header_end) / lines / PIECE_LINE_BYTES) ** 2)))
 
 
 _NEWLINES_STEP: Final = 256 * 1024  # bytes compared at a time by _newlines, into a mask kept per thread
