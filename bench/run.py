@@ -379,8 +379,8 @@ def shop_section(shops: dict[str, Any]) -> list[str]:
         "",
         f"- shop ingest within 3× of its floor, as the plain ingest: {shop:.2f}× ({ok[shop <= 3]}"
         f"{_paired(res['relief-live shop']['runs'], res['shop floor']['runs'])}); plain {plain:.2f}× in the same "
-        f"run{_paired(res['relief-live']['runs'], res['floor']['runs'])}; the shop's statuses, "
-        f"unit prices, wrapped ids and `-` make its ratio {shop / plain:.2f}× the plain one",
+        f"run{_paired(res['relief-live']['runs'], res['floor']['runs'])}; the shop's ratio, with its "
+        f"statuses, unit prices, wrapped ids and `-` to read, is {shop / plain:.2f}× the plain one's",
     ]
     if "stages" in shops:
         st = shops["stages"]
