@@ -489,7 +489,7 @@ def _parse(kind: str, f: schema.Field, cells: pl.Series, scale: int, excel: bool
 
 def _unmarked(cells: pl.Series, bad: pl.Series) -> pl.Series:
     """`bad` without the cells that are empty marks (`-`): those are empty (their value is null). Looked at only
-    when a cell is bad, and only the bad cells (抖店's `-` for an unpaid line's payment time: a few in a column)."""
+    when a cell is bad, and only the bad cells (a few `-` in a column of prices, say)."""
     if not bad.any():
         return bad
     bad = bad.fill_null(False)
