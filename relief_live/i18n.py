@@ -93,6 +93,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "kpi_peak": ("Peak viewers online", "最高在线人数"),
     "kpi_gpm": ("GPM (元 per 1000 views)", "千次观看成交额 GPM（元）"),
     "kpi_conversion": ("Conversion", "转化率"),
+    "kpi_new_followers": ("New followers", "新增粉丝"),
     # overview
     "live_now": ("Live now", "正在直播"),
     "no_live": ("No session is live right now.", "当前没有正在进行的直播。"),

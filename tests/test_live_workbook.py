@@ -11,7 +11,11 @@ from relief_live.read import Rejected
 from relief_live.store import Store
 from tests.conftest import sqlite_store, workbook_bytes
 from tests.test_exports import CATALOGUE_CSV, LEDGER_CSV, doudian_csv, report_of
-from tests.test_pages import browser_cookie  # noqa: F401 (autouse: the pages' stand-in for a browser's cookies)
+from tests.test_pages import (  # noqa: F401 (fixtures: empty, and browser_cookie: the pages' browser cookies)
+    app,
+    browser_cookie,
+    empty,
+)
 
 ROOM = "7425123456789012345"
 # 抖音来客's live list of the same broadcast: it gives the host kind the workbook does not.
@@ -95,6 +99,20 @@ def test_the_workbook_is_one_session_and_its_product_totals_with_no_flags(tmp_pa
     again = ingest.ingest_bytes(store, "直播复盘.xlsx", data)
     assert again.status == "unchanged" and again.also[0].status == "unchanged"
     assert store.read("sales").height == 2
+
+
+def test_the_live_page_shows_new_followers_once_the_workbook_gives_them(empty: Store) -> None:  # noqa: F811
+    empty.create()
+    ingest.ingest_bytes(empty, "直播列表.csv", LIVE_LIST.encode())  # the live list has no 新增粉丝
+
+    def cards() -> dict[str, str]:
+        at = app("views/live.py", params={"session": ROOM, "lang": "zh"})
+        return {metric.label: metric.value for metric in at.metric}
+
+    assert "新增粉丝" not in cards() and cards()["最高在线人数"] == "1,234"  # unknown: no card, not a 0
+    ingest.ingest_bytes(empty, "直播复盘.xlsx", luopan())
+    shown = cards()
+    assert shown["新增粉丝"] == "1,024" and shown["订单数"] == "312"
 
 
 def test_product_totals_move_the_villages_until_the_shop_s_order_lines_of_that_session_come(tmp_path: Path) -> None:

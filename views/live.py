@@ -87,6 +87,9 @@ def session_view() -> None:
         (t("kpi_peak", lang), ui.count(peak)),
         (t("kpi_gpm", lang), ui.money(info["gpm"], lang) if info["gpm"] is not None else "—"),
         (t("kpi_conversion", lang), ui.percent(info["conversion"])),
+        # Only a session summary gives it (a 罗盘 workbook's 新增粉丝数): no card where it is unknown.
+        *([(t("kpi_new_followers", lang), ui.count(info["new_followers"]))] if info["new_followers"] is not None
+          else []),
     ])
 
     title = t("chart_session_title", lang, title=info["title"] or session_id)

@@ -32,12 +32,13 @@ SESSION_COLUMNS: Final[dict[str, pl.DataType]] = {
     "started_at": TIME, "ended_at": TIME, "duration_s": pl.Int64(), "live": pl.Boolean(),
     "last_tick": TIME, "ticks": pl.Int64(), "sales_rows": pl.Int64(), "has_summary": pl.Boolean(),
     "peak_viewers": pl.Int64(), "avg_viewers": pl.Float64(), "viewers": pl.Int64(), "views": pl.Int64(),
-    "orders": pl.Int64(), "buyers": pl.Int64(), "gmv": pl.Int64(),
+    "orders": pl.Int64(), "buyers": pl.Int64(), "gmv": pl.Int64(), "new_followers": pl.Int64(),
     "gpm": pl.Int64(), "uv_value": pl.Int64(), "conversion": pl.Float64(), "conversion_basis": pl.String(),
     "aov": pl.Int64(), "gmv_per_hour": pl.Int64(), "order_gmv": pl.Int64(),
     "sources": pl.Struct({name: pl.String() for name in SOURCED}),
 }
 """Columns of Report.sessions. Money (gmv, gpm, uv_value, aov, gmv_per_hour) in integer fen, rounded half up.
+new_followers: as the session's summary gives it (a 罗盘 workbook's 新增粉丝数), else unknown.
 order_gmv: the amounts of the session's sales lines that carry an order id (what single orders support of its
 GMV; per-product totals carry none); null when the session has no sales lines."""
 
