@@ -19,14 +19,19 @@ from tests.conftest import sqlite_store
 HEAD = "直播ID,时间,实时在线人数,成交订单数,成交金额(元)\n"
 
 
+def drop(tmp_path: Path) -> tuple[Path, Store]:
+    """A folder to watch, and a store for what the watcher takes from it."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    return folder, sqlite_store(tmp_path)
+
+
 def tick(minute: int) -> str:
     return f"s1,2020-09-15 19:{minute:02d},{100 + minute * 10},{minute},{minute * 10}.50\n"
 
 
 def test_growing_trend_file_with_a_split_line(tmp_path: Path) -> None:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    store = sqlite_store(tmp_path)
+    folder, store = drop(tmp_path)
     log: list[str] = []
     watcher = Watcher(store, folder, log=log.append)
     trend = folder / "trend.csv"
@@ -99,9 +104,7 @@ def test_watch_process_follows_a_file_written_line_by_line(tmp_path: Path) -> No
 
 
 def test_a_finished_file_without_a_final_newline_goes_in_whole(tmp_path: Path) -> None:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    store = sqlite_store(tmp_path)
+    folder, store = drop(tmp_path)
     watcher = Watcher(store, folder, log=lambda _line: None)
     (folder / "t.csv").write_text(HEAD + tick(0) + tick(1).rstrip("\n"), encoding="utf-8")
     assert watcher.poll() == 1 and store.read("ticks").height == 1  # the last line may still be growing
@@ -109,9 +112,7 @@ def test_a_finished_file_without_a_final_newline_goes_in_whole(tmp_path: Path) -
 
 
 def test_a_growing_export_watched_stores_each_line_once(tmp_path: Path) -> None:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    store = sqlite_store(tmp_path)
+    folder, store = drop(tmp_path)
     watcher = Watcher(store, folder, log=lambda line: None)
     trend = folder / "orders.csv"
     head = "订单编号,下单时间,商品名称,商品数量,实付金额,直播ID\n"
@@ -141,9 +142,7 @@ BAD_TREND = HEAD + tick(1) + "s1,2020-09-15 19:02,many,2,20.50\n"  # line 3: vie
 def test_a_rejected_file_is_stored_by_line_and_column_until_it_is_fixed_or_removed(tmp_path: Path) -> None:
     from relief_live import rejections
 
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    store = sqlite_store(tmp_path)
+    folder, store = drop(tmp_path)
     watcher = Watcher(store, folder, log=lambda line: None)
     trend = folder / "trend.csv"
     trend.write_text(BAD_TREND, encoding="utf-8")
@@ -178,9 +177,7 @@ def test_a_file_removed_while_no_watcher_ran_is_resolved_at_the_next_start(tmp_p
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from relief_live import rejections
 
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    store = sqlite_store(tmp_path)
+    folder, store = drop(tmp_path)
     (folder / "trend.csv").write_text(BAD_TREND, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     Watcher(store, Path("drop"), log=lambda line: None).poll()  # the folder given as a relative path
