@@ -300,7 +300,7 @@ def inspect_bytes(name: str, data: bytes, *, kind: str | None = None, session_id
         if by_host and not session_id:
             loose = result.frame.filter(pl.col("session_id").is_null()).select(
                 "session_id", "ts", "channel", *schema.SESSION_HOST_KEYS)
-            result.placement = _placed(store, [loose]) if store is not None else (loose.height, 0)
+            result.placement = _placed(store, loose) if store is not None else (loose.height, 0)
     except Rejected as rejected:
         result.problems = rejected.problems
     except Exception as error:  # the store's (reading the sessions' starts): said, not a traceback on the page
@@ -379,18 +379,22 @@ def ingest_bytes(store: Store, name: str, data: bytes, *, kind: str | None = Non
                       tuple(dict.fromkeys(ignored)), tuple(near.items()))
 
 
-def _placed(store: Store, loose: list[pl.DataFrame], sessions: pl.DataFrame | None = None) -> tuple[int, int]:
-    """How many of a file's sales lines name no session, and how many of those the stored sessions (`sessions`, when
-    read already) hold by host account and time (what the report does with them: metrics.place_sales)."""
-    lines = pl.concat(loose, how="vertical") if len(loose) > 1 else loose[0] if loose else None
-    if lines is None or lines.height == 0:
-        return 0, 0
+def _stored_sessions(store: Store) -> pl.DataFrame:
+    """The stored sessions as the metrics read them (what a line is placed in)."""
     from relief_live.metrics.common import conform
+
+    return conform(store.read("sessions"), "sessions")
+
+
+def _placed(store: Store, lines: pl.DataFrame, sessions: pl.DataFrame | None = None) -> tuple[int, int]:
+    """How many of a file's sales `lines` name no session (all of them), and how many of those the stored sessions
+    (`sessions`, when read already) hold by host account and time (what the report does: metrics.place_sales)."""
+    if lines.height == 0:
+        return 0, 0
     from relief_live.metrics.sessions import place_sales
 
-    if sessions is None:
-        sessions = conform(store.read("sessions"), "sessions")
-    placed = place_sales(lines.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC"))), sessions)
+    placed = place_sales(lines.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC"))),
+                         _stored_sessions(store) if sessions is None else sessions)
     return lines.height, lines.height - placed.get_column("session_id").null_count()
 
 
@@ -409,10 +413,8 @@ class _Placing:
 
     def _count(self, lines: pl.DataFrame) -> tuple[int, int]:
         if self._sessions is None:
-            from relief_live.metrics.common import conform
-
-            self._sessions = conform(self._store.read("sessions"), "sessions")
-        return _placed(self._store, [lines], self._sessions)
+            self._sessions = _stored_sessions(self._store)
+        return _placed(self._store, lines, self._sessions)
 
     def clear(self) -> None:  # (a file read again starts over)
         self._counts.clear()
